@@ -1,0 +1,1 @@
+"""The booth application: hardware adapters, capture, session store, CLI and TUI."""

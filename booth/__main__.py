@@ -1,0 +1,3 @@
+from booth.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Wire format, message types and emulator of the flash controller link (not built yet)."""

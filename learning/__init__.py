@@ -1,0 +1,1 @@
+"""Landmarks, dataset export, the U-Net, training and prediction (not built yet)."""

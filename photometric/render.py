@@ -1,0 +1,133 @@
+"""The forward model: how the booth's camera sees a surface under one flash.
+
+Start here. Everything else in ``photometric`` inverts this: a pixel's value is
+``gain × (albedo × Σ_lights E · max(n·l, 0) + specular + albedo × ambient)`` plus sensor
+noise, clipped and quantised. Directional lights have one direction; point lights have a
+per-pixel direction and inverse-square falloff, which needs the surface's 3-D positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from photometric.lights import DirectionalLight, Light, PointLight
+
+
+@dataclass
+class Surface:
+    """What the camera looks at, per pixel: geometry and reflectance.
+
+    ``normals`` (H, W, 3) unit vectors, ``albedo`` (H, W, 3) in [0, 1], ``mask`` (H, W) bool,
+    ``positions`` (H, W, 3) in mm, camera space (needed by point lights and specular).
+    ``specular`` is the Blinn-Phong weight; 0 models the booth's cross-polarised flashes.
+    """
+
+    normals: np.ndarray
+    albedo: np.ndarray
+    mask: np.ndarray
+    positions: np.ndarray | None = None
+    specular: float = 0.0
+    shininess: float = 40.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.normals.shape[:2]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Sensor model: linear gain, additive Gaussian noise (fraction of full scale), bit depth.
+
+    ``bits=None`` returns float32 in [0, 1] after clipping; 8 or 16 returns uint8/uint16.
+    ``distance`` (mm) puts the camera on the +z axis for the specular view vector; ``None`` is
+    an orthographic view along +z.
+    """
+
+    gain: float = 0.8
+    noise: float = 0.0
+    bits: int | None = None
+    distance: float | None = None
+
+
+def _irradiance(
+    surface: Surface, light: Light
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(E · cos, unit direction per pixel or broadcastable, falloff) for one light."""
+    n = surface.normals
+    if isinstance(light, DirectionalLight):
+        d = np.asarray(light.direction, np.float32)
+        d = d / np.linalg.norm(d)
+        cos = n @ d
+        return np.maximum(cos, 0.0) * np.float32(light.intensity), d, np.float32(1.0)
+    if isinstance(light, PointLight):
+        if surface.positions is None:
+            raise ValueError("point lights need surface.positions")
+        v = np.asarray(light.position, np.float32) - surface.positions
+        dist2 = np.einsum("...k,...k->...", v, v)
+        d = v / np.sqrt(dist2)[..., None]
+        falloff = np.float32(light.reference_distance**2) / dist2
+        cos = np.einsum("...k,...k->...", n, d)
+        return np.maximum(cos, 0.0) * falloff * np.float32(light.intensity), d, falloff
+    raise TypeError(f"unknown light type {type(light).__name__}")
+
+
+def shade(
+    surface: Surface,
+    lights: Sequence[Light],
+    ambient: Sequence[float] = (0.0, 0.0, 0.0),
+    camera: Camera = Camera(),
+) -> np.ndarray:
+    """Noise-free linear radiance (H, W, 3) float32 of ``surface`` under ``lights``."""
+    h, w = surface.shape
+    out = np.zeros((h, w, 3), np.float32)
+    if surface.specular > 0:
+        if camera.distance is None or surface.positions is None:
+            view = np.array([0.0, 0.0, 1.0], np.float32)
+        else:
+            view = np.array([0.0, 0.0, camera.distance], np.float32) - surface.positions
+            view = view / np.linalg.norm(view, axis=-1, keepdims=True)
+    for light in lights:
+        e, d, falloff = _irradiance(surface, light)
+        color = np.asarray(light.color, np.float32)
+        out += (e[..., None] * color) * surface.albedo
+        if surface.specular > 0:
+            half = d + view
+            half = half / np.linalg.norm(half, axis=-1, keepdims=True)
+            nh = np.maximum(np.einsum("...k,...k->...", surface.normals, half), 0.0)
+            lit = e > 0
+            spec = np.where(lit, nh**surface.shininess, 0.0) * falloff * light.intensity
+            out += (surface.specular * spec)[..., None].astype(np.float32) * color
+    out += surface.albedo * np.asarray(ambient, np.float32)
+    out[~surface.mask] = 0.0
+    return out
+
+
+def expose(
+    radiance: np.ndarray, camera: Camera = Camera(), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Apply gain, noise, clipping and quantisation to a radiance image."""
+    img = radiance * np.float32(camera.gain)
+    if camera.noise > 0:
+        rng = rng if rng is not None else np.random.default_rng()
+        img = img + rng.normal(0.0, camera.noise, img.shape).astype(np.float32)
+    img = np.clip(img, 0.0, 1.0, out=img)
+    if camera.bits is None:
+        return img.astype(np.float32, copy=False)
+    if camera.bits not in (8, 16):
+        raise ValueError(f"camera bits must be 8 or 16, got {camera.bits}")
+    top = 255 if camera.bits == 8 else 65535
+    return np.rint(img * top).astype(np.uint8 if camera.bits == 8 else np.uint16)
+
+
+def render(
+    surface: Surface,
+    lights: Sequence[Light],
+    camera: Camera = Camera(),
+    ambient: Sequence[float] = (0.0, 0.0, 0.0),
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """One photo of ``surface`` under ``lights`` plus ``ambient``, through ``camera``."""
+    return expose(shade(surface, lights, ambient, camera), camera, rng)
