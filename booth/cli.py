@@ -1,0 +1,135 @@
+"""The ``booth`` command line: every step of the booth as a headless command.
+
+User mistakes (missing files, bad YAML, wrong sizes) end with one line naming the file and
+what was expected, and exit status 2; nothing already on disk is touched by a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from photometric.errors import InputError
+
+EXIT_USAGE = 2
+EXIT_IO = 1
+
+
+def _float_or_none(text: str) -> float | None:
+    if text.lower() in ("inf", "none", "infinite"):
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected millimetres or 'inf', got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive distance, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="booth", description="The photometric portrait booth: capture, normals, learning.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser("simulate", help="render synthetic subjects on the simulated booth")
+    simsub = sim.add_subparsers(dest="what", required=True, metavar="WHAT")
+    s = simsub.add_parser("subject", help="render one subject under the five flashes",
+                          description="Write center/left/right/top/bottom.png (and ambient.png), "
+                          "truth/normals.npy, truth/mask.png and lights.yaml into --out.")
+    s.add_argument("--kind", choices=("face", "sphere"), default="face")
+    s.add_argument("--seed", type=int, default=0, help="which subject (default 0)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
+    s.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
+    s.add_argument("--noise", type=float, default=0.0,
+                   help="sensor noise, standard deviation as a fraction of full scale")
+    s.add_argument("--bits", type=int, choices=(8, 16), default=16, help="PNG bit depth")
+    s.add_argument("--distance", type=_float_or_none, default=None, metavar="MM",
+                   help="flash distance in mm (point lights); default: distant lights")
+    s.add_argument("--specular", type=float, default=0.0,
+                   help="Blinn-Phong specular weight (default 0: cross-polarised flashes)")
+    s.add_argument("--force", action="store_true", help="overwrite images already in --out")
+
+    c = sub.add_parser("calibrate", help="fit lights and coefficients from a sphere capture",
+                       description="Find the white sphere, fit each flash's direction and "
+                       "intensity and the simplified method's coefficients; write YAML.")
+    c.add_argument("sphere_dir", metavar="SPHERE_DIR")
+    c.add_argument("--out", required=True, help="calibration YAML to write")
+    c.add_argument("--circle", metavar="CX,CY,R", help="sphere outline in pixels (skip detection)")
+
+    n = sub.add_parser("normals", help="photometric stereo on a capture folder",
+                       description="Write normals.png (16-bit), normals.npy, albedo.png, "
+                       "mask.png, confidence.png, normals_preview.png and normals.yaml.")
+    n.add_argument("capture_dir", metavar="CAPTURE_DIR")
+    n.add_argument("--method", choices=("simplified", "lambertian"), default="simplified")
+    n.add_argument("--calibration", metavar="FILE", help="calibration YAML from 'booth calibrate'")
+    n.add_argument("--lights", metavar="FILE", help="lights YAML (overrides the calibration's)")
+    n.add_argument("--out", required=True, help="output folder")
+
+    d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
+                       description="Simulate a calibration sphere and a face, calibrate, "
+                       "compute normals by both methods, write a side-by-side figure.")
+    d.add_argument("--out", default="out", help="output folder (default out/)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--size", type=int, default=512)
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    from booth import commands
+
+    if args.command == "simulate":
+        t = time.perf_counter()
+        r = commands.simulate_subject(
+            args.out, args.kind, args.seed, args.size, args.ambient, args.noise, args.bits,
+            args.distance, args.specular, args.force)
+        print(f"simulated {args.kind} seed {args.seed} ({args.size}×{args.size}, "
+              f"{len(r.images)} images) in {time.perf_counter() - t:.2f} s -> {r.folder}")
+    elif args.command == "calibrate":
+        cal = commands.calibrate_folder(args.sphere_dir, args.out, args.circle)
+        c = cal.circle
+        print(f"sphere at ({c.cx:.1f}, {c.cy:.1f}), radius {c.r:.1f} px")
+        for ch in cal.rig.directions:
+            d = cal.rig.direction(ch)
+            print(f"  {ch:<7} direction [{d[0]:+.4f} {d[1]:+.4f} {d[2]:+.4f}]  "
+                  f"intensity {cal.rig.intensity(ch):.4f}")
+        r = cal.residuals
+        print(f"residual on the sphere: lambertian {r['lambertian_mean_deg']:.3f}° mean, "
+              f"simplified {r['simplified_mean_deg']:.3f}° mean "
+              f"({r['simplified_median_deg']:.3f}° median)")
+        print(f"wrote {args.out}")
+    elif args.command == "normals":
+        t = time.perf_counter()
+        res = commands.compute_normals(args.capture_dir, args.out, args.method,
+                                       args.calibration, args.lights)
+        cover = 100.0 * res.mask.mean()
+        print(f"{res.method}: {res.mask.shape[1]}×{res.mask.shape[0]}, {cover:.1f}% of pixels "
+              f"valid, {time.perf_counter() - t:.2f} s -> {args.out}")
+    elif args.command == "demo":
+        from booth import demo
+
+        demo.run(args.out, args.seed, args.size)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except InputError as exc:
+        print(f"booth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"booth: error: {name}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_IO
+    except KeyboardInterrupt:
+        print("booth: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

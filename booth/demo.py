@@ -1,0 +1,109 @@
+"""``booth demo``: the booth's main job end to end on the simulated booth.
+
+Calibrate on a simulated white sphere, capture a simulated face (room light, sensor noise),
+compute its normal map by both methods, and write a side-by-side figure of truth,
+estimates and angular error to ``out/demo.png``. Each stage uses the same functions as
+the headless commands, so the demo exercises what an operator runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from booth import commands
+from booth.files import atomic_write
+from photometric import imageio, normalmap, stereo
+
+ERROR_SCALE_DEG = 10.0
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    """An RGB uint8 panel with a caption strip on top."""
+    h, w = img.shape[:2]
+    strip = np.full((28, w, 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([strip, img])
+
+
+def _error_panel(err: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    scaled = np.clip(np.nan_to_num(err) / ERROR_SCALE_DEG * 255.0, 0, 255).astype(np.uint8)
+    heat = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    heat[~mask] = 0
+    return heat
+
+
+def _to8(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    return img
+
+
+def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, dict[str, float]]:
+    out = Path(out)
+    t0 = time.perf_counter()
+
+    def step(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.2f} s] {msg}", flush=True)
+
+    step("simulating the calibration sphere")
+    commands.simulate_subject(out / "sphere", "sphere", 0, size, noise=0.002, force=True)
+    step("calibrating")
+    cal = commands.calibrate_folder(out / "sphere", out / "calibration.yaml")
+    step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°")
+    step(f"simulating face subject {seed} (room light + ambient frame, 0.5% noise)")
+    face = commands.simulate_subject(out / "face", "face", seed, size, ambient=True,
+                                     noise=0.005, force=True)
+    truth, fmask = face.surface.normals, face.surface.mask
+    lit_by_all = fmask.copy()
+    for ch in stereo.DIRECTIONAL:
+        lit_by_all &= (truth @ cal.rig.direction(ch)) > 0
+
+    results, figures = {}, {}
+    panels = [_label(_to8(face.images["center"]), "ring flash (center)"),
+              _label(normalmap.preview8(truth, fmask), "truth")]
+    errors = []
+    for method in stereo.METHODS:
+        step(f"normals by the {method} method")
+        t = time.perf_counter()
+        res = commands.compute_normals(out / "face", out / "normals" / method, method,
+                                       out / "calibration.yaml")
+        ms = (time.perf_counter() - t) * 1e3
+        err = stereo.angular_error(res.normals, truth)
+        whole = fmask & res.mask
+        inner = lit_by_all & res.mask
+        figures[method] = {
+            "mean_deg_lit_by_all": float(err[inner].mean()),
+            "mean_deg_whole_face": float(err[whole].mean()),
+            "median_deg_whole_face": float(np.median(err[whole])),
+            "coverage": float(res.mask[fmask].mean()),
+            "ms": ms,
+        }
+        results[method] = res
+        f = figures[method]
+        panels.append(_label(normalmap.preview8(res.normals, res.mask), method))
+        errors.append(_label(_error_panel(err, whole),
+                             f"{method} error {f['mean_deg_whole_face']:.2f} deg mean"))
+    albedo = imageio.to_uint(np.clip(results["lambertian"].albedo, 0, 1), 8)
+    bottom = [_label(albedo, "albedo (lambertian)"),
+              _label(cv2.cvtColor(imageio.to_uint(results["lambertian"].confidence, 8),
+                                  cv2.COLOR_GRAY2RGB),
+                     f"confidence; error scale below: 0 to {ERROR_SCALE_DEG:.0f} deg"), *errors]
+    legend = bottom[1][28:]
+    ramp = np.linspace(0, ERROR_SCALE_DEG, legend.shape[1])[None].repeat(24, 0)
+    legend[-24:] = _error_panel(ramp, np.ones_like(ramp, bool))
+    figure = np.vstack([np.hstack(panels), np.hstack(bottom)])
+    atomic_write(out / "demo.png", lambda p: imageio.write_image(p, figure))
+
+    print()
+    print(f"{'method':<12}{'lit by all 4':>14}{'whole face':>12}{'median':>9}"
+          f"{'coverage':>10}{'time':>10}")
+    for method, f in figures.items():
+        print(f"{method:<12}{f['mean_deg_lit_by_all']:>13.2f}°{f['mean_deg_whole_face']:>11.2f}°"
+              f"{f['median_deg_whole_face']:>8.2f}°{100 * f['coverage']:>9.1f}%"
+              f"{f['ms']:>8.0f} ms")
+    step(f"wrote {out / 'demo.png'}")
+    return figures
