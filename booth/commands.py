@@ -15,7 +15,7 @@ from booth.files import atomic_write, make_dir, write_text
 from photometric import imageio, normalmap, stereo, synthetic
 from photometric.calibrate import Calibration, Circle, calibrate
 from photometric.errors import InputError
-from photometric.lights import CHANNELS, LightRig, load_rig
+from photometric.lights import CHANNELS, LightRig
 from photometric.render import Camera
 
 

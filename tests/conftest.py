@@ -1,0 +1,56 @@
+"""Shared fixtures: simulated captures are rendered once per test session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photometric import calibrate, synthetic
+from photometric.lights import DIRECTIONAL
+from photometric.render import Camera
+
+
+def lit_by_all(normals: np.ndarray, mask: np.ndarray, rig=synthetic.SIM_RIG) -> np.ndarray:
+    """Pixels of ``mask`` that all four directional flashes of ``rig`` light."""
+    sel = mask.copy()
+    for c in DIRECTIONAL:
+        sel &= (normals @ rig.direction(c)) > 0
+    return sel
+
+
+@pytest.fixture(scope="session")
+def sphere_subject():
+    return synthetic.sphere(384)
+
+
+@pytest.fixture(scope="session")
+def sphere_images(sphere_subject):
+    return synthetic.capture(sphere_subject)
+
+
+@pytest.fixture(scope="session")
+def calibration(sphere_images):
+    return calibrate.calibrate(sphere_images)
+
+
+@pytest.fixture(scope="session")
+def face_subject():
+    return synthetic.face(seed=3, size=384)
+
+
+@pytest.fixture(scope="session")
+def face_images(face_subject):
+    return synthetic.capture(face_subject)
+
+
+NOISY = Camera(noise=0.01, bits=8)
+
+
+@pytest.fixture(scope="session")
+def noisy_calibration(sphere_subject):
+    return calibrate.calibrate(synthetic.capture(sphere_subject, camera=NOISY, seed=11))
+
+
+@pytest.fixture(scope="session")
+def noisy_face_images(face_subject):
+    return synthetic.capture(face_subject, camera=NOISY, seed=12)
