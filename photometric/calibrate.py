@@ -46,10 +46,12 @@ class Circle:
 
 def _grey_stack(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Ambient-subtracted grey float images in [0, 1] and the per-pixel saturation masks."""
-    imgs, amb, has_amb, full, luma = stereo._prepare(images)
+    imgs, amb, has_amb, nch, full, luma = stereo._prepare(images)
     out = {}
-    ambient = amb.astype(np.float32) / full if has_amb else 0.0
-    for name, a in zip(CHANNELS, imgs, strict=True):
+    h = imgs[0].shape[0]
+    ambient = amb.reshape(h, -1, nch).astype(np.float32) / full if has_amb else 0.0
+    for name, flat in zip(CHANNELS, imgs, strict=True):
+        a = flat.reshape(h, -1, nch)
         x = np.clip(a.astype(np.float32) / full - ambient, 0.0, None)
         out[name] = x @ luma.astype(np.float32)
         out[name + ":sat"] = (a >= 0.98 * full).any(axis=2)

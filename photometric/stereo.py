@@ -108,7 +108,9 @@ class SimplifiedModel:
 
 
 def _prepare(images: Mapping[str, np.ndarray]):
-    """Validate a capture; return the five images as (H, W, C) arrays, ambient, scales."""
+    """Validate a capture. Returns the five images and the ambient one as flat (H, W·C)
+    views (no copy for contiguous input), the channel count, the full-scale value and the
+    luma weights."""
     missing = [c for c in CHANNELS if c not in images]
     if missing:
         raise InputError(f"capture is missing image(s) {missing}; expected {list(CHANNELS)}")
@@ -133,32 +135,35 @@ def _prepare(images: Mapping[str, np.ndarray]):
         elif a.dtype not in (np.uint8, np.uint16, np.float32):
             raise InputError(f"image '{name}' has type {a.dtype}; expected uint8, uint16 "
                              "or float")
-        arrays.append(np.ascontiguousarray(a))
+        a = np.ascontiguousarray(a)
+        arrays.append(a.reshape(a.shape[0], -1))
+    nch = ref.shape[2] if ref.ndim == 3 else 1
     full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arrays[0].dtype, 1.0)
     has_amb = len(arrays) == 6
-    amb = arrays[5] if has_amb else np.zeros((1, 1, arrays[0].shape[2]), arrays[0].dtype)
-    nch = arrays[0].shape[2]
+    amb = arrays[5] if has_amb else np.zeros((1, arrays[0].shape[1]), arrays[0].dtype)
     luma = LUMA / LUMA.sum() if nch == 3 else np.ones(1)
-    return tuple(arrays[:5]), amb, has_amb, full, luma
+    return tuple(arrays[:5]), amb, has_amb, nch, full, luma
 
 
-def _outputs(shape: tuple[int, ...]):
-    h, w, c = shape
+def _outputs(h: int, w: int, c: int):
+    # np.empty: the kernels write every pixel, so zeroing first would be a wasted pass.
     return (
-        np.zeros((h, w, 3), np.float32),
-        np.zeros((h, w, c), np.float32),
-        np.zeros((h, w), np.bool_),
-        np.zeros((h, w), np.float32),
-        np.zeros((h, w), np.uint8),
-        np.zeros((h, w), np.uint8),
+        np.empty((h, w * 3), np.float32),
+        np.empty((h, w * c), np.float32),
+        np.empty((h, w), np.bool_),
+        np.empty((h, w), np.float32),
+        np.empty((h, w), np.uint8),
+        np.empty((h, w), np.uint8),
     )
 
 
 def _result(outs, method: str) -> StereoResult:
     normals, albedo, mask, conf, used, flags = outs
+    h, w = mask.shape
+    albedo = albedo.reshape(h, w, -1)
     if albedo.shape[2] == 1:
         albedo = albedo[..., 0]
-    return StereoResult(normals, albedo, mask, conf, used, flags, method)
+    return StereoResult(normals.reshape(h, w, 3), albedo, mask, conf, used, flags, method)
 
 
 def simplified(
@@ -174,25 +179,14 @@ def simplified(
 
             rig = nominal_rig()
         model = SimplifiedModel.nominal(rig)
-    imgs, amb, has_amb, full, luma = _prepare(images)
-    outs = _outputs(imgs[0].shape)
+    imgs, amb, has_amb, nch, full, luma = _prepare(images)
+    outs = _outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     _kernels.simplified_kernel(
-        imgs, amb, has_amb, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
+        *imgs, amb, has_amb, nch, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
         np.asarray(model.coeffs, np.float64), np.asarray(model.clamp, np.float64),
         np.asarray(model.center, np.float64), *outs,
     )
     return _result(outs, "simplified")
-
-
-def subset_pinvs(lights: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse (3, K) of the rows of ``lights`` selected by every bitmask < 2^K."""
-    k = lights.shape[0]
-    out = np.zeros((1 << k, 3, k))
-    for bits in range(1 << k):
-        rows = [i for i in range(k) if (bits >> i) & 1]
-        if len(rows) >= 3:
-            out[bits][:, rows] = np.linalg.pinv(lights[rows])
-    return out
 
 
 def lambertian(
@@ -206,20 +200,17 @@ def lambertian(
         from photometric.lights import nominal_rig
 
         rig = nominal_rig()
-    imgs, amb, has_amb, full, luma = _prepare(images)
+    imgs, amb, has_amb, nch, full, luma = _prepare(images)
     has_center = "center" in rig.directions
     lights = np.array([
         rig.intensity(c) * rig.direction(c) if c in rig.directions else np.array([0, 0, 1.0])
         for c in CHANNELS
     ])
     allowed = 0b11111 if has_center else 0b11110
-    pinvs = subset_pinvs(lights)
-    if not has_center:
-        pinvs = np.where((np.arange(32) & 1)[:, None, None] == 0, pinvs, 0.0)
-    outs = _outputs(imgs[0].shape)
+    outs = _outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     _kernels.lambertian_kernel(
-        imgs, amb, has_amb, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
-        thresholds.relative_dark, lights, allowed, pinvs, *outs,
+        *imgs, amb, has_amb, nch, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
+        thresholds.relative_dark, lights, allowed, *outs,
     )
     return _result(outs, "lambertian")
 
