@@ -324,11 +324,12 @@ def lambertian_kernel(
             n2 = u2 * (s20 * nx + s21 * ny + s22 * nz)
             n3 = u3 * (s30 * nx + s31 * ny + s32 * nz)
             n4 = u4 * (s40 * nx + s41 * ny + s42 * nz)
-            den = n0 * n0 + n1 * n1 + n2 * n2 + n3 * n3 + n4 * n4
-            e0, e1, e2, e3, e4 = b0 - rho * n0, b1 - rho * n1, b2 - rho * n2, b3 - rho * n3, \
-                b4 - rho * n4
-            res = e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3 + e4 * e4
+            # At the least-squares solution ρ n = M⁻¹ r, so Σ w_k (s_k · n)² = (r · n) / ρ and
+            # the residual Σ w_k (I_k - ρ s_k · n)² = Σ w_k I_k² - ρ (r · n): no second pass.
+            rn = r0 * nx + r1 * ny + r2 * nz
+            den = rn * inv_rho
             tot = b0 * b0 + b1 * b1 + b2 * b2 + b3 * b3 + b4 * b4
+            res = max(tot - rho * rn, zero)
             cnt = u0 + u1 + u2 + u3 + u4
             ok = (cnt >= _F(3)) & (det > eps) & (rho > _F(1e-9)) & (bz > zero)
             rel = np.sqrt(res / max(tot, eps))
