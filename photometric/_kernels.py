@@ -30,7 +30,7 @@ _F = np.float32
 _U8 = np.uint8
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _grey_row(img, amb, has_amb, i, nch, luma, scale, sat_raw, bit, grey, sat):
     """Row ``i`` of ``img``: ambient-subtracted, luma-weighted grey (in [0, 1]) into
     ``grey``; ORs ``bit`` into ``sat`` where any raw channel is at or above ``sat_raw``."""
@@ -74,7 +74,7 @@ def _grey_row(img, amb, has_amb, i, nch, luma, scale, sat_raw, bit, grey, sat):
             sat[j] |= b8 if hot else z8
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _grey_rows(ic, il, ir, it, ib, amb, has_amb, i, nch, luma, scale, sat_raw, grey, sat):
     sat[:] = 0
     _grey_row(ic, amb, has_amb, i, nch, luma, scale, sat_raw, 1, grey[0], sat)
@@ -84,7 +84,7 @@ def _grey_rows(ic, il, ir, it, ib, amb, has_amb, i, nch, luma, scale, sat_raw, g
     _grey_row(ib, amb, has_amb, i, nch, luma, scale, sat_raw, 16, grey[4], sat)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _colour_row(img, amb, has_amb, i, scale, out):
     """Ambient-subtracted colour of row ``i`` as float32 in [0, 1] (flat, W·C)."""
     row = img[i]
@@ -194,7 +194,7 @@ def _amb(x, a, has_amb):
     return max(_F(x) - _F(a), _F(0)) if has_amb else _F(x)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _albedo_row(r0, r1, r2, r3, r4, ar, has_amb, nch, scale, rec, out):
     """Colour albedo of one row: Σ_k I_k,c × rec[:, k], straight from the raw rows."""
     w = rec.shape[0]

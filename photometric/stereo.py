@@ -183,8 +183,10 @@ def simplified(
     outs = _outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     _kernels.simplified_kernel(
         *imgs, amb, has_amb, nch, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
-        np.asarray(model.coeffs, np.float64), np.asarray(model.clamp, np.float64),
-        np.asarray(model.center, np.float64), *outs,
+        # C-contiguous float64 always: another layout would compile another kernel.
+        np.ascontiguousarray(model.coeffs, np.float64), np.ascontiguousarray(model.clamp,
+                                                                              np.float64),
+        np.ascontiguousarray(model.center, np.float64), *outs,
     )
     return _result(outs, "simplified")
 
@@ -210,7 +212,7 @@ def lambertian(
     outs = _outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     _kernels.lambertian_kernel(
         *imgs, amb, has_amb, nch, 1.0 / full, luma, thresholds.saturated * full, thresholds.dark,
-        thresholds.relative_dark, lights, allowed, *outs,
+        thresholds.relative_dark, np.ascontiguousarray(lights, np.float64), allowed, *outs,
     )
     return _result(outs, "lambertian")
 
