@@ -150,8 +150,11 @@ def simplified_kernel(
             ny = q * inv
             nz = inv
             shade = sc0 * nx + sc1 * ny + sc2 * nz
-            ok = (gc > fdark) & (z > _F(1e-6)) & (shade > _F(1e-6)) & ((sat[j] & 1) == 0)
-            lit = ((g1[j] > fdark) + (g2[j] > fdark)) + ((g3[j] > fdark) + (g4[j] > fdark))
+            st = sat[j]
+            ok = (gc > fdark) & (z > _F(1e-6)) & (shade > _F(1e-6)) & ((st & 1) == 0)
+            # Usable directional images: lit and not clipped.
+            lit = (((g1[j] > fdark) & ((st & 2) == 0)) + ((g2[j] > fdark) & ((st & 4) == 0))) + (
+                ((g3[j] > fdark) & ((st & 8) == 0)) + ((g4[j] > fdark) & ((st & 16) == 0)))
             conf = _F(lit) * _F(0.25) * (_F(0.5) if (p != p0) | (q != q0) else one)
             valid[j] = ok
             clamped[j] = CLAMPED if (p != p0) | (q != q0) else _U8(0)

@@ -224,3 +224,16 @@ def test_point_light_booth_is_close(face_subject):
     inner, _ = report("lambertian, flashes at 1.5 m",
                       stereo.lambertian(images, synthetic.SIM_RIG), face_subject)
     assert inner < 6.0
+
+
+def test_simplified_flags_saturated_images_and_lowers_confidence(face_subject):
+    hot = synthetic.Booth(LightRig(dict(synthetic.SIM_RIG.directions),
+                                   {**synthetic.SIM_RIG.intensities, "left": 1.6}))
+    images = synthetic.capture(face_subject, hot, Camera(bits=16))
+    res = stereo.simplified(images, rig=hot.rig)
+    sat = ((res.flags & stereo.SATURATED) != 0) & res.mask
+    assert sat.sum() > 1000
+    assert not (res.lights_used[sat] & 0b10).any()
+    assert (res.confidence[sat] <= 0.75).all()
+    clean = res.mask & (res.flags == 0)
+    assert (res.confidence[clean] == 1.0).all()
