@@ -85,20 +85,6 @@ def _grey_rows(ic, il, ir, it, ib, amb, has_amb, i, nch, luma, scale, sat_raw, g
 
 
 @njit(**_JIT)
-def _colour_row(img, amb, has_amb, i, scale, out):
-    """Ambient-subtracted colour of row ``i`` as float32 in [0, 1] (flat, W·C)."""
-    row = img[i]
-    s = _F(scale)
-    if has_amb:
-        arow = amb[i]
-        for j in range(out.shape[0]):
-            out[j] = max(_F(row[j]) - _F(arow[j]), _F(0)) * s
-    else:
-        for j in range(out.shape[0]):
-            out[j] = _F(row[j]) * s
-
-
-@njit(**_JIT)
 def simplified_kernel(
     ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, coeffs, clamp,
     s_center, normals, albedo, mask, confidence, used, flags,
@@ -112,7 +98,6 @@ def simplified_kernel(
     h, w = mask.shape
     grey = np.empty((5, w), np.float32)
     sat = np.empty(w, np.uint8)
-    col = np.empty(w * nch, np.float32)
     inv_shade = np.empty(w, np.float32)
     valid = np.empty(w, np.bool_)
     clamped = np.empty(w, np.uint8)
@@ -179,17 +164,18 @@ def simplified_kernel(
             mrow[j] = v
             urow[j] = (_U8(0b11111) & ~(hot | dim)) if v else _U8(0)
             frow[j] = f if v else _U8(0)
-        _colour_row(ic, amb, has_amb, i, scale, col)
         arow = albedo[i]
+        raw = ic[i]
+        ar = amb[i] if has_amb else amb[0]
+        sc = _F(scale)
         if nch == 3:
             for j in range(w):
-                k = inv_shade[j] if valid[j] else zero
-                arow[3 * j] = col[3 * j] * k
-                arow[3 * j + 1] = col[3 * j + 1] * k
-                arow[3 * j + 2] = col[3 * j + 2] * k
+                k = inv_shade[j] * sc if valid[j] else zero
+                for c in range(3):
+                    arow[3 * j + c] = _pos(raw[3 * j + c], ar[3 * j + c]) * k
         else:
             for j in range(w):
-                arow[j] = col[j] * (inv_shade[j] if valid[j] else zero)
+                arow[j] = _pos(raw[j], ar[j]) * (inv_shade[j] * sc if valid[j] else zero)
 
 
 @njit(inline="always", **_JIT)
