@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned, so nothing can pull a CUDA build of it.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# Compile the numba kernels once now rather than on a user's first capture.
+	$(PY) -m photometric.warmup
 	touch $(STAMP)
 
 demo: $(STAMP)
