@@ -16,13 +16,13 @@ from photometric import imageio, normalmap, stereo, synthetic
 from photometric.calibrate import Calibration, Circle, calibrate
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig
-from photometric.render import Camera
+from photometric.render import Camera, Surface
 
 
 @dataclass
 class SimulatedSubject:
     folder: Path
-    surface: object
+    surface: Surface
     images: dict[str, np.ndarray]
 
 

@@ -44,7 +44,8 @@ class Circle:
         return cls(cx, cy, r)
 
 
-def _grey_stack(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _grey_stack(images: Mapping[str, np.ndarray],
+                saturated: float = stereo.Thresholds.saturated) -> dict[str, np.ndarray]:
     """Ambient-subtracted grey float images in [0, 1] and the per-pixel saturation masks."""
     imgs, amb, has_amb, nch, full, luma = stereo._prepare(images)
     out = {}
@@ -54,7 +55,7 @@ def _grey_stack(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         a = flat.reshape(h, -1, nch)
         x = np.clip(a.astype(np.float32) / full - ambient, 0.0, None)
         out[name] = x @ luma.astype(np.float32)
-        out[name + ":sat"] = (a >= 0.98 * full).any(axis=2)
+        out[name + ":sat"] = (a >= saturated * full).any(axis=2)
     return out
 
 
@@ -239,7 +240,7 @@ def calibrate(
     thresholds: stereo.Thresholds = stereo.Thresholds(),
 ) -> Calibration:
     """Fit a :class:`Calibration` from a sphere capture; ``circle`` overrides detection."""
-    grey = _grey_stack(images)
+    grey = _grey_stack(images, thresholds.saturated)
     shape = grey["center"].shape
     circle = circle or find_sphere(images)
     h, w = shape

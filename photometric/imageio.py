@@ -19,10 +19,11 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def find_image(folder: Path, name: str) -> Path | None:
-    """The file for channel ``name`` in ``folder`` (any supported extension), or None."""
-    found = [folder / f"{name}{ext}" for ext in EXTENSIONS if (folder / f"{name}{ext}").is_file()]
-    found += [folder / f"{name}{ext.upper()}" for ext in EXTENSIONS
-              if (folder / f"{name}{ext.upper()}").is_file()]
+    """The file for channel ``name`` in ``folder`` (any supported extension, any case), or
+    None. Matching on the listing, not by probing names, keeps a case-insensitive file
+    system from reporting one file twice."""
+    wanted = {f"{name}{ext}" for ext in EXTENSIONS}
+    found = sorted(p for p in folder.iterdir() if p.name.lower() in wanted and p.is_file())
     if len(found) > 1:
         raise InputError(f"{folder}: more than one image for '{name}' "
                          f"({', '.join(p.name for p in found)}); keep one")

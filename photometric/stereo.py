@@ -24,7 +24,7 @@ import numpy as np
 
 from photometric import _kernels
 from photometric.errors import InputError
-from photometric.lights import CHANNELS, DIRECTIONAL, LightRig
+from photometric.lights import CHANNELS, DIRECTIONAL, LightRig, nominal_rig
 
 SHADOWED = _kernels.SHADOWED
 SATURATED = _kernels.SATURATED
@@ -174,11 +174,7 @@ def simplified(
 ) -> StereoResult:
     """Normals by the simplified method; ``model`` from calibration, else nominal from ``rig``."""
     if model is None:
-        if rig is None:
-            from photometric.lights import nominal_rig
-
-            rig = nominal_rig()
-        model = SimplifiedModel.nominal(rig)
+        model = SimplifiedModel.nominal(rig if rig is not None else nominal_rig())
     imgs, amb, has_amb, nch, full, luma = _prepare(images)
     outs = _outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     _kernels.simplified_kernel(
@@ -199,8 +195,6 @@ def lambertian(
     """Normals by per-pixel least squares over the usable flashes (ring flash included when
     ``rig`` gives its direction). ``rig`` defaults to the nominal booth."""
     if rig is None:
-        from photometric.lights import nominal_rig
-
         rig = nominal_rig()
     imgs, amb, has_amb, nch, full, luma = _prepare(images)
     has_center = "center" in rig.directions
