@@ -15,7 +15,7 @@ from booth.files import atomic_write, make_dir, write_text
 from photometric import imageio, normalmap, stereo, synthetic
 from photometric.calibrate import Calibration, Circle, calibrate
 from photometric.errors import InputError
-from photometric.lights import CHANNELS, LightRig
+from photometric.lights import CHANNELS, LightRig, read_yaml
 from photometric.render import Camera, Surface
 
 
@@ -84,8 +84,6 @@ def calibrate_folder(sphere_dir: str | Path, out: str | Path,
 
 def _rig_file(path: str | Path) -> LightRig:
     """A lights file; a simulated capture's lights.yaml carries an extra 'simulation' block."""
-    from photometric.lights import read_yaml
-
     data = read_yaml(path)
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k != "simulation"}

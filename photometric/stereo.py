@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from photometric import _kernels
@@ -220,12 +221,11 @@ def despeckle(result: StereoResult) -> StereoResult:
     A 3×3 morphological opening: regions narrower than 3 pixels go, larger ones keep their
     outline. Works in place on ``result`` and returns it.
     """
-    import cv2
-
     kept = cv2.morphologyEx(result.mask.view(np.uint8), cv2.MORPH_OPEN,
                             np.ones((3, 3), np.uint8)).view(np.bool_)
     dropped = result.mask & ~kept
-    for arr in (result.normals, result.albedo, result.confidence, result.lights_used):
+    for arr in (result.normals, result.albedo, result.confidence, result.lights_used,
+                result.flags):
         arr[dropped] = 0
     result.mask = kept
     return result
@@ -239,7 +239,7 @@ def flip_capture(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def flip_normals(normals: np.ndarray) -> np.ndarray:
     """A normal map flipped horizontally: columns reversed, x negated."""
-    out = np.ascontiguousarray(normals[:, ::-1]).copy()
+    out = np.array(normals[:, ::-1])
     out[..., 0] *= -1
     return out
 
