@@ -67,3 +67,15 @@ def test_point_light_booth_renders(face_subject):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown subject kind"):
         synthetic.subject("cube")
+
+
+def test_mediapipe_finds_the_synthetic_faces():
+    """The dataset stage runs Face Mesh on the ring-flash photo: it must see a face."""
+    import mediapipe as mp
+    found = 0
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+        for seed in range(6):
+            shots = synthetic.capture(synthetic.face(seed, 384), camera=Camera(bits=8))
+            result = mesh.process(shots["center"])
+            found += result.multi_face_landmarks is not None
+    assert found == 6
