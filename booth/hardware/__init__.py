@@ -1,0 +1,1 @@
+"""Hardware adapters: the flash controller link and (next) the camera."""

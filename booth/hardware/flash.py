@@ -1,0 +1,271 @@
+"""Host side of the flash-controller link: :class:`FlashController`.
+
+One command in flight at a time (a lock), each with a fresh sequence number; a lost or
+corrupted reply is handled by resending the *same* frame, which the controller answers from
+its memory of the last command instead of acting again, so a retried FIRE never fires twice.
+A reader thread splits incoming bytes into replies (matched by seq) and events (FIRED,
+READY, FAULT, queued for :meth:`wait_fired`); a heartbeat thread keeps the controller from
+disarming while the host is alive. Errors are :class:`FlashError` with a message that says
+what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import serial
+
+from firmware_protocol import messages as m
+from firmware_protocol.codec import VERSION, DecodeError, Frame, FrameReader
+
+log = logging.getLogger(__name__)
+
+NAK_ADVICE = {
+    m.Nak.NOT_READY: "the flash is still recycling; wait and try again",
+    m.Nak.RATE_LIMIT: "too many flashes this minute; let the flashes cool down",
+    m.Nak.BAD_CHANNEL: "no such flash channel",
+    m.Nak.BAD_VALUE: "value out of range",
+    m.Nak.BAD_VERSION: "the controller does not speak this protocol version; update its "
+                       "firmware",
+    m.Nak.NO_HELLO: "the controller was reset; reconnect",
+    m.Nak.FAULTED: "the controller is in a fault state; power-cycle it",
+}
+#: NAKs that mean the frame was damaged in transit: resend it.
+TRANSIENT = {m.Nak.BAD_CRC, m.Nak.BAD_LENGTH}
+
+
+class FlashError(RuntimeError):
+    """A flash-controller failure, worded for the operator."""
+
+
+class FlashController:
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 0.1,
+                 retries: int = 5, heartbeat: float | None = 0.25):
+        self.port_name = port
+        self.timeout = timeout
+        self.retries = retries
+        self.heartbeat_period = heartbeat
+        self.info: m.HelloInfo | None = None
+        self._serial = self._open(port, baudrate)
+        self._reader = FrameReader()
+        self._seq = 0
+        self._cmd_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: int | None = None
+        self._reply: Frame | None = None
+        self._events: deque[Frame] = deque(maxlen=256)
+        self._closed = threading.Event()
+        self._last_tx = time.monotonic()
+        self._threads = [threading.Thread(target=self._read_loop, name="flash-reader",
+                                          daemon=True)]
+        if heartbeat:
+            self._threads.append(threading.Thread(target=self._heartbeat_loop,
+                                                  name="flash-heartbeat", daemon=True))
+        for t in self._threads:
+            t.start()
+        try:
+            self.hello()
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _open(port: str, baudrate: int) -> serial.SerialBase:
+        try:
+            return serial.serial_for_url(port, baudrate=baudrate, timeout=0.01,
+                                         write_timeout=1.0)
+        except serial.SerialException as exc:
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], int) else exc.errno
+            if err == 13 or "Permission denied" in str(exc):
+                raise FlashError(f"permission denied on {port}: add your user to the "
+                                 "'dialout' group (then log in again)") from None
+            if err == 2 or "No such file" in str(exc) or "could not open" in str(exc):
+                raise FlashError(f"no serial port {port}: is the flash controller plugged in "
+                                 "and powered? (`booth doctor` lists ports)") from None
+            raise FlashError(f"cannot open {port}: {exc}") from None
+
+    # -- public commands ------------------------------------------------------------------
+    def hello(self) -> m.HelloInfo:
+        reply = self._command(lambda seq: m.hello(seq, VERSION, VERSION), "HELLO")
+        info = m.HelloInfo.parse(reply.payload[1:])
+        if info.version != VERSION:
+            raise FlashError(f"controller on {self.port_name} speaks protocol {info.version}, "
+                             f"this host needs {VERSION}: update the firmware")
+        self.info = info
+        return info
+
+    def status(self) -> m.Status:
+        return m.Status.parse(self._command(m.status, "STATUS").payload[1:])
+
+    def arm(self, channel: int | str, power: int = 255) -> None:
+        ch = self._channel(channel)
+        if not 0 <= power <= 255:
+            raise FlashError(f"flash power must be 0..255, got {power}")
+        self._command(lambda seq: m.arm(seq, ch, power), f"ARM {m.CHANNELS[ch]}")
+
+    def disarm(self) -> None:
+        self._command(m.disarm, "DISARM")
+
+    def fire(self, channel: int | str) -> None:
+        ch = self._channel(channel)
+        self._command(lambda seq: m.fire(seq, ch), f"FIRE {m.CHANNELS[ch]}")
+
+    def set_value(self, key: m.Key, value: int) -> None:
+        self._command(lambda seq: m.set_value(seq, key, value), f"SET {key.name}")
+
+    def clear_events(self) -> None:
+        with self._cond:
+            self._events.clear()
+
+    def wait_fired(self, channel: int | str, timeout: float = 1.0) -> m.Fired:
+        """The next FIRED event for ``channel`` (events of other channels are kept)."""
+        ch = self._channel(channel)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for ev in list(self._events):
+                    if ev.type == m.T.FIRED:
+                        fired = m.Fired.parse(ev.payload)
+                        if fired.channel == ch:
+                            self._events.remove(ev)
+                            return fired
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FlashError(f"no FIRED event from the {m.CHANNELS[ch]} flash within "
+                                     f"{timeout:.2f} s: check its cable and the camera's "
+                                     "X-sync connection")
+                self._cond.wait(left)
+
+    def events(self) -> list[Frame]:
+        """Take every event received so far."""
+        with self._cond:
+            out = list(self._events)
+            self._events.clear()
+            return out
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        try:
+            if self.info is not None:
+                self.disarm()
+        except FlashError:
+            pass
+        self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=1)
+        self._serial.close()
+
+    def __enter__(self) -> FlashController:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- machinery ------------------------------------------------------------------------
+    @staticmethod
+    def _channel(channel: int | str) -> int:
+        if isinstance(channel, str):
+            if channel not in m.CHANNELS:
+                raise FlashError(f"unknown flash '{channel}'; expected one of "
+                                 f"{', '.join(m.CHANNELS)}")
+            return m.CHANNELS.index(channel)
+        if not 0 <= channel < len(m.CHANNELS):
+            raise FlashError(f"flash channel {channel} out of range 0..{len(m.CHANNELS) - 1}")
+        return channel
+
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 255 + 1  # 1..255: 0 is never used by the host
+        return self._seq
+
+    def _command(self, build, what: str) -> Frame:
+        if self._closed.is_set():
+            raise FlashError(f"flash controller on {self.port_name} is closed")
+        with self._cmd_lock:
+            frame = build(self._next_seq())
+            wire = frame.encode()
+            for _ in range(self.retries):
+                with self._cond:
+                    self._pending, self._reply = frame.seq, None
+                self._write(wire)
+                reply = self._await_reply(frame)
+                if reply is None:
+                    continue  # lost: resend the same frame (same seq: idempotent)
+                if reply.type == m.T.ACK:
+                    return reply
+                code = reply.payload[1] if len(reply.payload) > 1 else 0
+                if code in TRANSIENT:
+                    continue
+                try:
+                    name = m.Nak(code).name
+                except ValueError:
+                    name = f"code {code}"
+                advice = NAK_ADVICE.get(code, "")
+                raise FlashError(f"{what} refused by the controller ({name})"
+                                 + (f": {advice}" if advice else ""))
+            raise FlashError(f"flash controller on {self.port_name} did not answer {what} "
+                             f"({self.retries} tries, {self.timeout * 1e3:.0f} ms each): check "
+                             "its USB cable and power")
+
+    def _await_reply(self, frame: Frame) -> Frame | None:
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            while self._reply is None and not self._closed.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            reply, self._pending = self._reply, None
+        if reply is not None and reply.type == m.T.ACK and reply.payload[:1] != bytes(
+                (frame.type,)):
+            return None  # an ACK for another command (its seq was corrupted): not ours
+        return reply
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._serial.write(data)
+            self._last_tx = time.monotonic()
+        except (serial.SerialException, OSError) as exc:
+            raise FlashError(f"lost the flash controller on {self.port_name} ({exc}): "
+                             "reconnect its USB cable") from None
+
+    def _read_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data = self._serial.read(self._serial.in_waiting or 1)
+            except (serial.SerialException, OSError, TypeError):
+                if not self._closed.is_set():
+                    log.warning("flash controller on %s: read failed", self.port_name)
+                    time.sleep(0.05)
+                continue
+            if not data:
+                continue
+            for item in self._reader.feed(data):
+                if isinstance(item, DecodeError):
+                    continue  # damaged reply: the command times out and is resent
+                self._dispatch(item)
+
+    def _dispatch(self, frame: Frame) -> None:
+        with self._cond:
+            if frame.type in (m.T.ACK, m.T.NAK):
+                if self._pending is not None and frame.seq == self._pending:
+                    self._reply = frame
+            elif frame.type in m.EVENTS:
+                self._events.append(frame)
+            self._cond.notify_all()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._closed.wait(self.heartbeat_period / 2):
+            if time.monotonic() - self._last_tx < self.heartbeat_period:
+                continue
+            try:
+                self._command(m.heartbeat, "HEARTBEAT")
+            except FlashError as exc:
+                if not self._closed.is_set():
+                    log.warning("heartbeat: %s", exc)
