@@ -1,0 +1,84 @@
+/* ATmega328P (Arduino Uno class) board support: UART 115200 8N1, Timer1 microsecond clock,
+ * X-sync on INT0 (PD2, falling edge), five flash outputs on PB0..PB4 (Uno pins 8..12),
+ * status LED on PB5 (pin 13): off idle, on armed. */
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <util/delay.h>
+
+#include "controller.h"
+
+#define FLASH_MASK 0x1F
+#define LED (1 << PB5)
+#define RXBUF 64
+
+static volatile uint8_t rxbuf[RXBUF];
+static volatile uint8_t rx_head, rx_tail;
+static volatile uint32_t overflows;
+
+ISR(USART_RX_vect) {
+    uint8_t b = UDR0;
+    uint8_t next = (uint8_t)((rx_head + 1) % RXBUF);
+    if (next != rx_tail) {
+        rxbuf[rx_head] = b;
+        rx_head = next;
+    } /* else: dropped; the frame fails its CRC and the host resends */
+}
+
+ISR(TIMER1_OVF_vect) { overflows++; }
+
+static uint32_t now_us(void) {
+    uint8_t s = SREG;
+    cli();
+    uint16_t t = TCNT1;
+    uint32_t o = overflows;
+    if ((TIFR1 & (1 << TOV1)) && t < 0x8000) o++;
+    SREG = s;
+    return (o << 15) + (t >> 1); /* prescaler 8 at 16 MHz: 0.5 us per tick */
+}
+
+static void fire(uint8_t channel, uint8_t power) {
+    (void)power; /* optocoupled trigger: power is set on the flash head itself */
+    PORTB |= (uint8_t)(1 << channel);
+    _delay_us(20);
+    PORTB &= (uint8_t)~(1 << channel);
+}
+
+static void send(const uint8_t *data, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        while (!(UCSR0A & (1 << UDRE0))) {
+        }
+        UDR0 = data[i];
+    }
+}
+
+ISR(INT0_vect) { ctl_xsync(); }
+
+static const ctl_hal_t board = {now_us, fire, send};
+
+int main(void) {
+    DDRB |= FLASH_MASK | LED;
+    PORTB &= (uint8_t)~(FLASH_MASK | LED);
+    PORTD |= (1 << PD2); /* X-sync: pull-up, the camera shorts it to ground */
+    UCSR0A = (1 << U2X0); /* double speed: 115200 baud is UBRR 16 (+2.1 %) at 16 MHz */
+    UBRR0 = 16;
+    UCSR0B = (1 << RXEN0) | (1 << TXEN0) | (1 << RXCIE0);
+    UCSR0C = (1 << UCSZ01) | (1 << UCSZ00);
+    TCCR1A = 0;
+    TCCR1B = (1 << CS11);
+    TIMSK1 = (1 << TOIE1);
+    EICRA = (1 << ISC01); /* falling edge */
+    EIMSK = (1 << INT0);
+    ctl_init(&board);
+    sei();
+    for (;;) {
+        while (rx_tail != rx_head) {
+            uint8_t b = rxbuf[rx_tail];
+            rx_tail = (uint8_t)((rx_tail + 1) % RXBUF);
+            ctl_rx_byte(b);
+        }
+        ctl_xsync_report();
+        ctl_poll();
+        if (ctl_armed() != CTL_NONE) PORTB |= LED;
+        else PORTB &= (uint8_t)~LED;
+    }
+}
