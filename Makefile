@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean toolchain
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/booth demo --out out
 
-test: $(STAMP)
+# The flash firmware's tests build it with avr-gcc and its codec with gcc.
+toolchain:
+	@if ! command -v avr-gcc >/dev/null || [ ! -f /usr/lib/avr/include/avr/io.h ]; then \
+		echo "installing gcc-avr and avr-libc (Debian packages)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-avr avr-libc make gcc; \
+	fi
+
+test: $(STAMP) toolchain
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -28,6 +36,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/photometric.py
+	$(PY) benchmarks/flash_link.py
 
 clean:
 	rm -rf out .pytest_cache

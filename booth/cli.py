@@ -15,6 +15,7 @@ from photometric.errors import InputError
 
 EXIT_USAGE = 2
 EXIT_IO = 1
+CHANNEL_NAMES = ("center", "left", "right", "top", "bottom")
 
 
 def _float_or_none(text: str) -> float | None:
@@ -69,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--lights", metavar="FILE", help="lights YAML (overrides the calibration's)")
     n.add_argument("--out", required=True, help="output folder")
 
+    fl = sub.add_parser("flash", help="talk to the flash controller",
+                        description="Commands to the flash controller over its serial port.")
+    flsub = fl.add_subparsers(dest="what", required=True, metavar="WHAT")
+    h = flsub.add_parser("hello", help="handshake; print firmware version and channels")
+    h.add_argument("--port", required=True, help="serial port path or pyserial URL")
+    f = flsub.add_parser("fire", help="fire one flash and print its FIRED event")
+    f.add_argument("channel", choices=CHANNEL_NAMES)
+    f.add_argument("--port", required=True, help="serial port path or pyserial URL")
+    f.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for FIRED")
+
     d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
                        description="Simulate a calibration sphere and a face, calibrate, "
                        "compute normals by both methods, write a side-by-side figure.")
@@ -108,6 +119,23 @@ def _run(args: argparse.Namespace) -> int:
         cover = 100.0 * res.mask.mean()
         print(f"{res.method}: {res.mask.shape[1]}×{res.mask.shape[0]}, {cover:.1f}% of pixels "
               f"valid, {time.perf_counter() - t:.2f} s -> {args.out}")
+    elif args.command == "flash":
+        from booth.hardware.flash import FlashController
+
+        with FlashController(args.port) as fc:
+            info = fc.info
+            if args.what == "hello":
+                st = fc.status()
+                ready = [c for i, c in enumerate(CHANNEL_NAMES) if st.ready_mask >> i & 1]
+                print(f"flash controller on {args.port}: firmware "
+                      f"{'.'.join(map(str, info.firmware))}, protocol {info.version}, "
+                      f"{info.channels} channels ({', '.join(CHANNEL_NAMES)}); "
+                      f"ready: {', '.join(ready) or 'none'}")
+            else:
+                fc.clear_events()
+                fc.fire(args.channel)
+                ev = fc.wait_fired(args.channel, args.timeout)
+                print(f"FIRED {args.channel} at t={ev.t_us} us (controller clock)")
     elif args.command == "demo":
         from booth import demo
 
@@ -116,9 +144,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from booth.hardware.flash import FlashError
+
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
+    except FlashError as exc:
+        print(f"booth: error: {exc}", file=sys.stderr)
+        return EXIT_IO
     except InputError as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

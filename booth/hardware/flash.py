@@ -3,15 +3,19 @@
 One command in flight at a time (a lock), each with a fresh sequence number; a lost or
 corrupted reply is handled by resending the *same* frame, which the controller answers from
 its memory of the last command instead of acting again, so a retried FIRE never fires twice.
-A reader thread splits incoming bytes into replies (matched by seq) and events (FIRED,
-READY, FAULT, queued for :meth:`wait_fired`); a heartbeat thread keeps the controller from
-disarming while the host is alive. Errors are :class:`FlashError` with a message that says
-what to do.
+Whoever waits reads: a command reads the port until its reply (matched by seq), queueing
+any event it meets (FIRED, READY, FAULT) for :meth:`wait_fired` and :meth:`events`, which
+read the port themselves. No reader thread, so no thread hand-over on the round trip; a
+heartbeat thread keeps the controller from disarming while the host is alive (and, reading
+with each heartbeat, keeps the port's buffer drained). Errors are :class:`FlashError`, worded
+to say what to do.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import select
 import threading
 import time
 from collections import deque
@@ -54,13 +58,17 @@ class FlashController:
         self._seq = 0
         self._cmd_lock = threading.Lock()
         self._cond = threading.Condition()
+        self._io = threading.Lock()  # whoever holds it reads the port
+        try:
+            self._fd: int | None = self._serial.fileno()
+        except (AttributeError, OSError, ValueError, NotImplementedError):
+            self._fd = None  # a URL port without a descriptor: poll instead
         self._pending: int | None = None
         self._reply: Frame | None = None
         self._events: deque[Frame] = deque(maxlen=256)
         self._closed = threading.Event()
         self._last_tx = time.monotonic()
-        self._threads = [threading.Thread(target=self._read_loop, name="flash-reader",
-                                          daemon=True)]
+        self._threads: list[threading.Thread] = []
         if heartbeat:
             self._threads.append(threading.Thread(target=self._heartbeat_loop,
                                                   name="flash-heartbeat", daemon=True))
@@ -75,7 +83,7 @@ class FlashController:
     @staticmethod
     def _open(port: str, baudrate: int) -> serial.SerialBase:
         try:
-            return serial.serial_for_url(port, baudrate=baudrate, timeout=0.01,
+            return serial.serial_for_url(port, baudrate=baudrate, timeout=0,
                                          write_timeout=1.0)
         except serial.SerialException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], int) else exc.errno
@@ -117,30 +125,32 @@ class FlashController:
         self._command(lambda seq: m.set_value(seq, key, value), f"SET {key.name}")
 
     def clear_events(self) -> None:
-        with self._cond:
-            self._events.clear()
+        self.events()
 
     def wait_fired(self, channel: int | str, timeout: float = 1.0) -> m.Fired:
         """The next FIRED event for ``channel`` (events of other channels are kept)."""
         ch = self._channel(channel)
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
+        while True:
+            with self._cond:
                 for ev in list(self._events):
                     if ev.type == m.T.FIRED:
                         fired = m.Fired.parse(ev.payload)
                         if fired.channel == ch:
                             self._events.remove(ev)
                             return fired
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise FlashError(f"no FIRED event from the {m.CHANNELS[ch]} flash within "
-                                     f"{timeout:.2f} s: check its cable and the camera's "
-                                     "X-sync connection")
-                self._cond.wait(left)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise FlashError(f"no FIRED event from the {m.CHANNELS[ch]} flash within "
+                                 f"{timeout:.2f} s: check its cable and the camera's "
+                                 "X-sync connection")
+            with self._io:
+                self._pump(min(left, 0.05))
 
     def events(self) -> list[Frame]:
         """Take every event received so far."""
+        with self._io:
+            self._pump(0)
         with self._cond:
             out = list(self._events)
             self._events.clear()
@@ -214,13 +224,18 @@ class FlashController:
                              "its USB cable and power")
 
     def _await_reply(self, frame: Frame) -> Frame | None:
+        """Read the port in this thread until the reply to ``frame`` (or the timeout)."""
         deadline = time.monotonic() + self.timeout
-        with self._cond:
-            while self._reply is None and not self._closed.is_set():
+        with self._io:
+            while not self._closed.is_set():
+                with self._cond:
+                    if self._reply is not None:
+                        break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._cond.wait(left)
+                self._pump(left)
+        with self._cond:
             reply, self._pending = self._reply, None
         if reply is not None and reply.type == m.T.ACK and reply.payload[:1] != bytes(
                 (frame.type,)):
@@ -229,26 +244,44 @@ class FlashController:
 
     def _write(self, data: bytes) -> None:
         try:
-            self._serial.write(data)
+            if self._fd is None:
+                self._serial.write(data)
+            else:  # pyserial set the port up; plain syscalls keep its overhead off the trip
+                view = memoryview(data)
+                while view:
+                    try:
+                        view = view[os.write(self._fd, view):]
+                    except BlockingIOError:
+                        select.select([], [self._fd], [], 1.0)
             self._last_tx = time.monotonic()
         except (serial.SerialException, OSError) as exc:
             raise FlashError(f"lost the flash controller on {self.port_name} ({exc}): "
                              "reconnect its USB cable") from None
 
-    def _read_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                data = self._serial.read(self._serial.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError):
-                if not self._closed.is_set():
-                    log.warning("flash controller on %s: read failed", self.port_name)
-                    time.sleep(0.05)
-                continue
-            if not data:
-                continue
-            for item in self._reader.feed(data):
-                if isinstance(item, DecodeError):
-                    continue  # damaged reply: the command times out and is resent
+    def _wait_readable(self, timeout: float) -> bool:
+        if self._fd is None:
+            time.sleep(min(timeout, 0.002))
+            return True
+        return bool(select.select([self._fd], [], [], timeout)[0])
+
+    def _pump(self, timeout: float) -> None:
+        """With ``_io`` held: wait up to ``timeout`` for bytes, then read and dispatch them."""
+        if not self._wait_readable(timeout):
+            return
+        try:
+            if self._fd is None:
+                data = self._serial.read(self._serial.in_waiting or 0)
+            else:
+                data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return
+        except (serial.SerialException, OSError, TypeError):
+            if not self._closed.is_set():
+                log.warning("flash controller on %s: read failed", self.port_name)
+            time.sleep(0.01)
+            return
+        for item in self._reader.feed(data):
+            if not isinstance(item, DecodeError):  # damaged: the command is resent
                 self._dispatch(item)
 
     def _dispatch(self, frame: Frame) -> None:
