@@ -174,3 +174,25 @@ def test_under_byte_corruption_no_command_fires_twice():
         # One fire per command at most: the controller's log has no repeated seq within a
         # window of 255 commands, and every success fired.
         assert len(causes) == len(set(causes)) and len(causes) >= ok
+
+
+def test_commands_from_several_threads(emu):
+    import threading
+
+    errors = []
+    with FlashController(emu.path, heartbeat=0.01) as fc:
+
+        def work(ch):
+            try:
+                for _ in range(25):
+                    fc.arm(ch)
+                    assert fc.status().state in (m.State.IDLE, m.State.ARMED)
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(ch,)) for ch in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
