@@ -27,36 +27,30 @@ static const ctl_hal_t hal = {now_us, fire, send};
         else { failed++; fprintf(stderr, "line %d: %s\n", __LINE__, #cond); } \
     } while (0)
 
-/* Sends a command, returns the frames the controller answered with (up to 4). */
+/* Decodes the frames the controller has sent since the last call (up to 4). */
+static int drain(frame_t *got) {
+    int k = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < out_n && k < 4; i++)
+        if (out[i] == 0) {
+            if (proto_decode(out + start, i - start + 1, &got[k]) == PROTO_OK) k++;
+            start = i + 1;
+        }
+    out_n = 0;
+    return k;
+}
+
+/* Sends a command (one byte flipped when ``flip``); returns the frames answered. */
 static int exchange(uint8_t type, uint8_t seq, const uint8_t *p, uint8_t len, frame_t *got,
                     int flip) {
     frame_t f = {PROTO_VERSION, type, seq, len, {0}};
     uint8_t wire[PROTO_MAX_WIRE];
-    memcpy(f.payload, p, len);
+    if (len) memcpy(f.payload, p, len);
     size_t n = proto_encode(&f, wire);
     if (flip) wire[2] ^= 0x10;
     out_n = 0;
     for (size_t i = 0; i < n; i++) ctl_rx_byte(wire[i]);
-    int k = 0;
-    size_t start = 0;
-    for (size_t i = 0; i < out_n && k < 4; i++)
-        if (out[i] == 0) {
-            if (proto_decode(out + start, i - start + 1, &got[k]) == PROTO_OK) k++;
-            start = i + 1;
-        }
-    return k;
-}
-
-static int drain(frame_t *got) { /* frames produced by poll / xsync_report */
-    int k = 0;
-    size_t start = 0;
-    for (size_t i = 0; i < out_n && k < 4; i++)
-        if (out[i] == 0) {
-            if (proto_decode(out + start, i - start + 1, &got[k]) == PROTO_OK) k++;
-            start = i + 1;
-        }
-    out_n = 0;
-    return k;
+    return drain(got);
 }
 
 int main(void) {
