@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--port", required=True, help="serial port path or pyserial URL")
     f.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for FIRED")
 
+    ss = sub.add_parser("sessions", help="list and verify the session store",
+                        description="Inspect captured sessions on disk.")
+    sssub = ss.add_subparsers(dest="what", required=True, metavar="WHAT")
+    sl = sssub.add_parser("list", help="sessions, subjects and captures under ROOT")
+    sl.add_argument("root", metavar="ROOT")
+    sv = sssub.add_parser("verify", help="check every capture of a session (checksums, "
+                          "completeness); non-zero exit when anything is missing or altered")
+    sv.add_argument("session", metavar="ROOT/SESSION")
+
     d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
                        description="Simulate a calibration sphere and a face, calibrate, "
                        "compute normals by both methods, write a side-by-side figure.")
@@ -136,6 +145,8 @@ def _run(args: argparse.Namespace) -> int:
                 fc.fire(args.channel)
                 ev = fc.wait_fired(args.channel, args.timeout)
                 print(f"FIRED {args.channel} at t={ev.t_us} us (controller clock)")
+    elif args.command == "sessions":
+        return _sessions(args)
     elif args.command == "demo":
         from booth import demo
 
@@ -143,13 +154,40 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from booth.session import SessionStore
+
+    if args.what == "list":
+        for session in SessionStore(args.root).sessions():
+            infos = session.captures()
+            subjects = sorted({i.subject for i in infos})
+            print(f"{session.name}: {len(subjects)} subject(s), {len(infos)} capture(s)")
+            for i in infos:
+                note = f", superseded by {i.superseded_by}" if i.superseded_by else ""
+                print(f"  {i.subject}/{i.capture_id}  {i.status}{note}")
+        return 0
+    path = Path(args.session)
+    infos = SessionStore(path.parent).session(path.name).verify()
+    bad = [i for i in infos if i.status == "broken"]
+    for i in infos:
+        detail = "; ".join(i.problems)
+        print(f"{i.subject}/{i.capture_id}: {i.status}{': ' + detail if detail else ''}")
+    counts = {s: sum(i.status == s for i in infos)
+              for s in ("complete", "aborted", "partial", "broken")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 1 if bad else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from booth.hardware.flash import FlashError
+    from booth.session import SessionError
 
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except FlashError as exc:
+    except (FlashError, SessionError) as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_IO
     except InputError as exc:

@@ -149,3 +149,21 @@ def test_sigkill_at_random_points_leaves_a_verifiable_store(tmp_path):
                 assert snapshot.setdefault(i.capture_id, digest) == digest
     statuses = {i.status for i in SessionStore(root).session("crash").verify()}
     assert "complete" in statuses
+
+
+def test_sessions_cli_list_and_verify(session, capsys):
+    from booth.cli import main
+
+    good = capture(session).commit()
+    capture(session, supersedes=good.name).commit()
+    root = session.path.parent
+    assert main(["sessions", "list", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "s1: 1 subject(s), 2 capture(s)" in out and "superseded by" in out
+    assert main(["sessions", "verify", str(session.path)]) == 0
+    assert "2 complete, 0 aborted, 0 partial, 0 broken" in capsys.readouterr().out
+    (good / "right.jpg").write_bytes(b"x")
+    assert main(["sessions", "verify", str(session.path)]) == 1
+    assert "right.jpg altered" in capsys.readouterr().out
+    assert main(["sessions", "verify", str(root / "nope")]) == 1
+    assert "no session 'nope'" in capsys.readouterr().err
