@@ -80,6 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--port", required=True, help="serial port path or pyserial URL")
     f.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for FIRED")
 
+    cp = sub.add_parser("capture", help="capture one subject under the five flashes",
+                        description="Run one capture (preflight, five flash shots, optional "
+                        "ambient frame) into the session store and print where it went.")
+    cp.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
+    cp.add_argument("--sessions", default="sessions", metavar="ROOT",
+                    help="session store root (default sessions/)")
+    cp.add_argument("--session", required=True, metavar="NAME")
+    cp.add_argument("--subject", required=True, metavar="ID", help="pseudonymous subject id")
+    cp.add_argument("--consent", action="store_true",
+                    help="the subject has given consent (required)")
+    cp.add_argument("--port", help="flash controller serial port (gphoto2 backend)")
+    cp.add_argument("--ambient", action="store_true", help="also take a no-flash frame")
+    cp.add_argument("--retake", metavar="CAPTURE_ID", help="supersede this earlier capture")
+    cp.add_argument("--seed", type=int, default=0, help="simulated subject (sim backend)")
+    cp.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
+    cp.add_argument("--operator", default="", help="recorded in session.yaml")
+
     ss = sub.add_parser("sessions", help="list and verify the session store",
                         description="Inspect captured sessions on disk.")
     sssub = ss.add_subparsers(dest="what", required=True, metavar="WHAT")
@@ -145,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
                 fc.fire(args.channel)
                 ev = fc.wait_fired(args.channel, args.timeout)
                 print(f"FIRED {args.channel} at t={ev.t_us} us (controller clock)")
+    elif args.command == "capture":
+        return _capture(args)
     elif args.command == "sessions":
         return _sessions(args)
     elif args.command == "demo":
@@ -152,6 +171,48 @@ def _run(args: argparse.Namespace) -> int:
 
         demo.run(args.out, args.seed, args.size)
     return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from booth.capture import CaptureConfig, CaptureSequencer
+    from booth.hardware.flash import FlashController
+    from booth.session import SessionError, SessionStore
+
+    if not args.consent:
+        raise SessionError(f"subject '{args.subject}': consent is required before capture; "
+                           "pass --consent once the subject has agreed")
+    session = SessionStore(args.sessions).create_session(args.session, operator=args.operator)
+    session.add_subject(args.subject, consent=True)
+    config = CaptureConfig(ambient=args.ambient)
+
+    def show(ev) -> None:
+        if ev.kind in ("retry", "aborted"):
+            print(f"  {ev.kind}: {ev.channel} (attempt {ev.attempt}): {ev.message}")
+        elif ev.kind == "stored":
+            print(f"  {ev.channel} stored")
+
+    if args.backend == "sim":
+        from booth.hardware.sim import SimulatedBooth
+
+        with SimulatedBooth(seed=args.seed, size=args.size) as sim:
+            with FlashController(sim.flash_port) as flash:
+                result = CaptureSequencer(flash, sim.camera, session, config, show,
+                                          sim.truth_files).run(args.subject, args.retake)
+    else:
+        from booth.hardware.camera import GPhoto2Camera
+
+        if not args.port:
+            raise InputError("--port: the flash controller's serial port is required with "
+                             "--backend gphoto2")
+        camera = GPhoto2Camera()
+        try:
+            with FlashController(args.port) as flash:
+                result = CaptureSequencer(flash, camera, session, config, show).run(
+                    args.subject, args.retake)
+        finally:
+            camera.close()
+    print(f"{result.status}: {result.path}" + (f" ({result.reason})" if result.reason else ""))
+    return 0 if result.status == "complete" else 1
 
 
 def _sessions(args: argparse.Namespace) -> int:
@@ -181,16 +242,17 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from booth.hardware.camera import CameraError
     from booth.hardware.flash import FlashError
     from booth.session import SessionError
 
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except (FlashError, SessionError) as exc:
+    except (FlashError, CameraError) as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_IO
-    except InputError as exc:
+    except (InputError, SessionError) as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -118,7 +118,8 @@ class GPhoto2Camera:
         gp = self._gp
         self._disconnect()
         try:
-            found = list(gp.Camera.autodetect())
+            listed = gp.Camera.autodetect()
+            found = [(listed.get_name(i), listed.get_value(i)) for i in range(listed.count())]
             cam = gp.Camera()
             if self.model or self.port:
                 match = [(m, p) for m, p in found if (not self.model or m == self.model)

@@ -165,5 +165,5 @@ def test_sessions_cli_list_and_verify(session, capsys):
     (good / "right.jpg").write_bytes(b"x")
     assert main(["sessions", "verify", str(session.path)]) == 1
     assert "right.jpg altered" in capsys.readouterr().out
-    assert main(["sessions", "verify", str(root / "nope")]) == 1
+    assert main(["sessions", "verify", str(root / "nope")]) == 2
     assert "no session 'nope'" in capsys.readouterr().err

@@ -1,0 +1,152 @@
+"""Captures on the simulated booth: real pty, real libgphoto2 virtual camera, real store."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from booth.capture import CaptureConfig, CaptureSequencer
+from booth.cli import main
+from booth.hardware.flash import FlashController
+from booth.hardware.sim import CameraFaults, SimulatedBooth
+from booth.session import SessionStore
+from firmware_protocol.emulator import Faults
+from photometric import calibrate, imageio, stereo, synthetic
+from photometric.lights import CHANNELS
+from photometric.render import Camera
+
+SIZE = 192
+
+
+@pytest.fixture
+def session(tmp_path):
+    s = SessionStore(tmp_path / "sessions").create_session("s1")
+    s.add_subject("p1", consent=True)
+    return s
+
+
+def run_capture(session, sim, config=None, **flash_kw):
+    with FlashController(sim.flash_port, **flash_kw) as flash:
+        seq = CaptureSequencer(flash, sim.camera, session, config or CaptureConfig(ambient=True),
+                               extra_files=sim.truth_files)
+        return seq.run("p1")
+
+
+def assert_photos_match_their_flash(sim, path):
+    meta = yaml.safe_load((path / "capture.yaml").read_text())
+    for shot in meta["shots"]:
+        stored = imageio.read_image(path / shot["file"])
+        np.testing.assert_array_equal(stored, sim.images[shot["channel"]], shot["channel"])
+
+
+def test_capture_stores_each_photo_under_its_flash_and_normals_match_truth(session, tmp_path,
+                                                                           capsys):
+    with SimulatedBooth(size=SIZE, seed=2) as sim:
+        result = run_capture(session, sim)
+    assert result.status == "complete"
+    assert sim.fired_log == list(CHANNELS)
+    assert_photos_match_their_flash(sim, result.path)
+    assert (result.path / "truth" / "normals.npy").is_file()
+    # The booth's calibration: a sphere shot on the same simulated rig.
+    sphere = synthetic.capture(synthetic.sphere(SIZE), camera=Camera(bits=8))
+    calibrate.calibrate(sphere).save(tmp_path / "cal.yaml")
+    out = tmp_path / "normals"
+    assert main(["normals", str(result.path), "--method", "lambertian",
+                 "--calibration", str(tmp_path / "cal.yaml"), "--out", str(out)]) == 0
+    truth = np.load(result.path / "truth" / "normals.npy")
+    est = np.load(out / "normals.npy")
+    sel = (truth[..., 2] > 0) & (np.abs(est).sum(-1) > 0)
+    err = stereo.angular_error(est, truth)[sel].mean()
+    print(f"booth normals on a simulated capture: {err:.2f}° mean")
+    assert err < 4.0
+
+
+def test_withheld_fired_event_aborts_with_reason(session):
+    with SimulatedBooth(size=SIZE, faults=Faults(withhold_fired=True)) as sim:
+        result = run_capture(session, sim, CaptureConfig(retries=1, fired_timeout_s=0.1))
+    assert result.status == "aborted" and "no FIRED event from the center flash" in result.reason
+    meta = yaml.safe_load((result.path / "capture.yaml").read_text())
+    assert meta["shots"] == [] and len(meta["attempts"]) == 2
+    [info] = session.verify()
+    assert info.status == "aborted"
+
+
+def test_flash_not_ready_aborts(session):
+    with SimulatedBooth(size=SIZE, not_ready=frozenset({3})) as sim:
+        result = run_capture(session, sim, CaptureConfig(retries=1, ready_timeout_s=0.2))
+    assert result.status == "aborted" and "top flash did not recycle" in result.reason
+    meta = yaml.safe_load((result.path / "capture.yaml").read_text())
+    assert [s["channel"] for s in meta["shots"]] == ["center", "left", "right"]
+    assert_photos_match_their_flash(sim, result.path)
+
+
+def test_camera_error_mid_sequence_is_retried(session):
+    with SimulatedBooth(size=SIZE, camera_faults=CameraFaults({2: -10})) as sim:
+        result = run_capture(session, sim)
+    assert result.status == "complete"
+    meta = yaml.safe_load((result.path / "capture.yaml").read_text())
+    assert any("right attempt 1" in a for a in meta["attempts"])
+    assert_photos_match_their_flash(sim, result.path)
+
+
+def test_corrupted_link_never_files_a_wrong_photo(session):
+    outcomes = []
+    for seed in range(3):
+        with SimulatedBooth(size=SIZE, faults=Faults(corrupt=0.03), seed=seed) as sim:
+            sim.emulator.rng.seed(seed)
+            try:
+                result = run_capture(session, sim, timeout=0.05, retries=8)
+            except Exception as exc:  # noqa: BLE001 - a handshake lost to noise is allowed
+                outcomes.append(type(exc).__name__)
+                continue
+            outcomes.append(result.status)
+            if result.status == "complete":
+                assert_photos_match_their_flash(sim, result.path)
+    assert "complete" in outcomes
+    assert all(i.status in ("complete", "aborted") for i in session.verify())
+
+
+def test_capture_cli_consent_and_retake(tmp_path, capsys):
+    root = tmp_path / "store"
+    base = ["capture", "--sessions", str(root), "--session", "s", "--subject", "p9",
+            "--size", str(SIZE)]
+    assert main(base) == 2
+    assert "consent is required" in capsys.readouterr().err
+    assert not (root / "s" / "subjects" / "p9").exists()
+    assert main(base + ["--consent"]) == 0
+    first = capsys.readouterr().out.strip().splitlines()[-1].split(": ", 1)[1]
+    assert main(base + ["--consent", "--retake", os.path.basename(first)]) == 0
+    infos = SessionStore(root).session("s").verify()
+    assert [i.superseded_by is not None for i in infos] == [True, False]
+    assert all(i.status == "complete" for i in infos)
+
+
+def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
+    """Kill `booth capture` at random points of 20 captures: every capture is complete or
+    visibly partial/aborted, and captures finished earlier are untouched."""
+    rng = random.Random(11)
+    root = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    exe = [sys.executable, "-m", "booth", "capture", "--sessions", str(root), "--session",
+           "k", "--subject", "p1", "--consent", "--size", "128"]
+    seen = {}
+    for _ in range(20):
+        proc = subprocess.Popen(exe, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if not (root / "k" / "session.yaml").exists():
+            continue
+        for info in SessionStore(root).session("k").verify():
+            assert info.status != "broken", info.problems
+            if info.status == "complete":
+                digest = (info.path / "capture.yaml").read_bytes()
+                assert seen.setdefault(info.capture_id, digest) == digest
+    assert seen, "no capture completed in 20 runs; the kill window is too short"
