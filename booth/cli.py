@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
     cp.add_argument("--operator", default="", help="recorded in session.yaml")
 
+    dr = sub.add_parser("doctor", help="check serial port, controller, camera and disk",
+                        description="One PASS/FAIL line per check, with what to do.")
+    dr.add_argument("--backend", choices=("sim", "gphoto2"), default="gphoto2")
+    dr.add_argument("--port", help="flash controller serial port (default: first found)")
+    dr.add_argument("--sessions", default="sessions", metavar="ROOT")
+
     ss = sub.add_parser("sessions", help="list and verify the session store",
                         description="Inspect captured sessions on disk.")
     sssub = ss.add_subparsers(dest="what", required=True, metavar="WHAT")
@@ -166,6 +172,12 @@ def _run(args: argparse.Namespace) -> int:
         return _capture(args)
     elif args.command == "sessions":
         return _sessions(args)
+    elif args.command == "doctor":
+        from pathlib import Path
+
+        from booth import doctor
+
+        return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
     elif args.command == "demo":
         from booth import demo
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -150,3 +151,27 @@ def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
                 digest = (info.path / "capture.yaml").read_bytes()
                 assert seen.setdefault(info.capture_id, digest) == digest
     assert seen, "no capture completed in 20 runs; the kill window is too short"
+
+
+def test_doctor(tmp_path, capsys):
+    assert main(["doctor", "--backend", "sim", "--sessions", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  flash controller  firmware 1.0.0" in out
+    assert "PASS  camera            Nikon DSC D750" in out and "PASS  disk" in out
+    assert main(["doctor", "--port", "/dev/no-such-port", "--sessions", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  serial port       /dev/no-such-port does not exist" in out
+
+
+def test_virtual_camera_survives_many_shots_and_reports_no_camera(tmp_path):
+    with SimulatedBooth(size=64) as sim:
+        for _ in range(30):  # past the virtual camera's 26 shots per connection
+            [photo] = sim.camera.capture()
+            assert cv2.imdecode(np.frombuffer(photo.data, np.uint8), 1).shape == (64, 64, 3)
+    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    code = ("from booth.hardware.camera import GPhoto2Camera, CameraError\n"
+            "c = GPhoto2Camera()\n"
+            "try:\n    c.connect()\nexcept CameraError as e:\n    print(e)\nc.close()\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60).stdout
+    assert "gphoto2 -105" in out and "no camera found" in out

@@ -1,0 +1,90 @@
+"""``booth doctor``: check the booth's hardware and disk, one pass/fail line each, with what
+to do about each failure."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+Check = tuple[str, bool, str]
+
+
+def _ports() -> list[str]:
+    return sorted(glob.glob("/dev/ttyACM*") + glob.glob("/dev/ttyUSB*"))
+
+
+def check_port(port: str | None) -> Check:
+    if port is None:
+        found = _ports()
+        if not found:
+            return ("serial port", False, "no /dev/ttyACM* or /dev/ttyUSB*: plug in the flash "
+                    "controller (or pass --port)")
+        port = found[0]
+    if "://" in port:
+        return ("serial port", True, f"{port} (URL)")
+    if not os.path.exists(port):
+        return ("serial port", False, f"{port} does not exist: plug in the flash controller")
+    if not os.access(port, os.R_OK | os.W_OK):
+        return ("serial port", False, f"no permission on {port}: add your user to the "
+                "'dialout' group and log in again")
+    return ("serial port", True, port)
+
+
+def check_controller(port: str) -> Check:
+    from booth.hardware.flash import FlashController, FlashError
+
+    try:
+        with FlashController(port) as fc:
+            st = fc.status()
+            fw = ".".join(map(str, fc.info.firmware))
+            return ("flash controller", True, f"firmware {fw}, protocol {fc.info.version}, "
+                    f"ready mask {st.ready_mask:05b}")
+    except FlashError as exc:
+        return ("flash controller", False, str(exc))
+
+
+def check_camera(camera) -> Check:
+    from booth.hardware.camera import CameraError
+
+    try:
+        camera.connect()
+        return ("camera", True, camera.description)
+    except CameraError as exc:
+        return ("camera", False, str(exc))
+
+
+def check_disk(root: Path, need_bytes: int = 2 * 2**30) -> Check:
+    probe = root if root.exists() else Path(root).resolve().parent
+    free = shutil.disk_usage(probe).free
+    ok = free >= need_bytes
+    msg = f"{free / 2**30:.1f} GB free under {probe}"
+    return ("disk", ok, msg if ok else msg + f"; free at least {need_bytes / 2**30:.0f} GB")
+
+
+def run(backend: str, port: str | None, sessions: Path,
+        out: Callable[[str], None] = print) -> bool:
+    checks: list[Check] = []
+    if backend == "sim":
+        from booth.hardware.sim import SimulatedBooth
+
+        with SimulatedBooth(size=64) as sim:
+            checks += [check_port(sim.flash_port), check_controller(sim.flash_port),
+                       check_camera(sim.camera)]
+    else:
+        from booth.hardware.camera import GPhoto2Camera
+
+        checks.append(check_port(port))
+        if checks[-1][1]:
+            checks.append(check_controller(port or _ports()[0]))
+        camera = GPhoto2Camera()
+        try:
+            checks.append(check_camera(camera))
+        finally:
+            camera.close()
+    checks.append(check_disk(sessions))
+    for name, ok, msg in checks:
+        out(f"{'PASS' if ok else 'FAIL'}  {name:<17} {msg}")
+    return all(ok for _, ok, _ in checks)
