@@ -90,6 +90,10 @@ class GPhoto2Camera:
 
     # -- public, thread-safe: every call runs on the camera's own thread --------------------
     def connect(self) -> None:
+        """Connect if not connected (cheap when it is); see :meth:`reconnect`."""
+        self._run(lambda: self._cam is None and self._connect())
+
+    def reconnect(self) -> None:
         self._run(self._connect)
 
     def capture(self) -> list[Photo]:

@@ -123,9 +123,11 @@ class SimulatedBooth:
         self._serve(name)
 
     def expose(self) -> None:
-        """The shutter opens: room light, plus the armed flash if the X-sync fires it."""
-        self._serve("ambient")
+        """The shutter opens: the armed flash if the X-sync fires it, else room light."""
+        fired = len(self.fired_log)
         self.emulator.xsync()
+        if len(self.fired_log) == fired:
+            self._serve("ambient")
 
     def start(self) -> SimulatedBooth:
         self._serve("ambient")
