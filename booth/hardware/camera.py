@@ -38,6 +38,15 @@ RECONNECT_CODES = {-52, -7, -3}
 BUSY = -110
 
 
+def exposure_seconds(text: str) -> float:
+    """'1/200', '1/200s', '0.005', '0.0050s', '2' -> seconds; ValueError otherwise."""
+    t = str(text).strip().rstrip("s").strip()
+    if "/" in t:
+        num, den = t.split("/", 1)
+        return float(num) / float(den)
+    return float(t)
+
+
 class CameraError(RuntimeError):
     """A camera failure worded for the operator; ``code`` is gphoto2's when there is one."""
 
@@ -72,7 +81,8 @@ class GPhoto2Camera:
     def __init__(self, model: str | None = None, port: str | None = None,
                  settings: dict[str, str] | None = None, delete_after_download: bool = False,
                  busy_retries: int = 5, event_timeout_s: float = 10.0,
-                 settle_ms: int = 50, reconnect_every: int | None = None):
+                 settle_ms: int = 50, reconnect_every: int | None = None,
+                 flash_sync: str = "1/200"):
         self.model = model
         self.port = port
         self.settings = dict(settings or {})
@@ -81,6 +91,8 @@ class GPhoto2Camera:
         self.event_timeout_s = event_timeout_s
         self.settle_ms = settle_ms  # after a file, how long to wait for its RAW/JPEG twin
         self.reconnect_every = reconnect_every
+        self.flash_sync = flash_sync
+        self._check_shutter()
         self.description = "camera (not connected)"
         self.stray_files: list[str] = []
         self._gp = None
@@ -107,6 +119,20 @@ class GPhoto2Camera:
 
     def _run(self, fn):
         return self._worker.submit(fn).result()
+
+    def _check_shutter(self) -> None:
+        value = self.settings.get("shutterspeed")
+        if value is None:
+            return
+        try:
+            shutter, sync = exposure_seconds(value), exposure_seconds(self.flash_sync)
+        except ValueError:
+            raise CameraError(f"camera setting shutterspeed={value!r}: expected a time such as "
+                              "'1/160' or '0.005s'") from None
+        if shutter < sync:
+            raise CameraError(f"shutter speed {value} is faster than the flash sync speed "
+                              f"{self.flash_sync}: the flash would light only part of the "
+                              "frame; use a slower shutter speed")
 
     # -- camera thread ---------------------------------------------------------------------
     def _error(self, exc, doing: str) -> CameraError:

@@ -175,3 +175,25 @@ def test_virtual_camera_survives_many_shots_and_reports_no_camera(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=60).stdout
     assert "gphoto2 -105" in out and "no camera found" in out
+
+
+def test_camera_settings_are_applied_and_checked():
+    from booth.hardware.camera import CameraError, GPhoto2Camera, exposure_seconds
+
+    assert exposure_seconds("1/200") == exposure_seconds("0.005s") == 0.005
+    with pytest.raises(CameraError, match="faster than the flash sync speed 1/200"):
+        GPhoto2Camera(settings={"shutterspeed": "1/1000"})
+    with SimulatedBooth(size=64):  # sets up the virtual camera for this process
+        cam = GPhoto2Camera(settings={"capturetarget": "Internal RAM"}, settle_ms=2)
+        try:
+            cam.connect()
+            [photo] = cam.capture()
+            assert photo.data
+        finally:
+            cam.close()
+        cam = GPhoto2Camera(settings={"iso": "100"})
+        try:
+            with pytest.raises(CameraError, match="setting 'iso' does not exist"):
+                cam.connect()
+        finally:
+            cam.close()
