@@ -42,6 +42,25 @@ def _to8(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def _simulated_capture(root: Path, seed: int, size: int, step):
+    """One capture through the real capture path on the simulated booth."""
+    from booth.capture import CaptureConfig, CaptureSequencer
+    from booth.hardware.flash import FlashController
+    from booth.hardware.sim import SimulatedBooth
+    from booth.session import SessionStore
+
+    session = SessionStore(root).create_session("demo", operator="make demo")
+    session.add_subject(f"synthetic-{seed}", consent=True)
+    with SimulatedBooth(seed=seed, size=size) as sim, FlashController(sim.flash_port) as flash:
+        seq = CaptureSequencer(flash, sim.camera, session, CaptureConfig(ambient=True),
+                               extra_files=sim.truth_files)
+        result = seq.run(f"synthetic-{seed}")
+        if result.status != "complete":
+            raise RuntimeError(f"simulated capture {result.status}: {result.reason}")
+        step(f"  stored {result.path} in {result.timings['total'] * 1e3:.0f} ms")
+        return result.path, sim.images, sim.subject
+
+
 def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, dict[str, float]]:
     out = Path(out)
     t0 = time.perf_counter()
@@ -54,22 +73,22 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
     step("calibrating")
     cal = commands.calibrate_folder(out / "sphere", out / "calibration.yaml")
     step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°")
-    step(f"simulating face subject {seed} (room light + ambient frame, 0.5% noise)")
-    face = commands.simulate_subject(out / "face", "face", seed, size, ambient=True,
-                                     noise=0.005, force=True)
-    truth, fmask = face.surface.normals, face.surface.mask
+    step(f"capturing face subject {seed} on the simulated booth (emulated flash controller "
+         "on a pty, libgphoto2 virtual camera, room light + ambient frame)")
+    capture_dir, images, surface = _simulated_capture(out / "sessions", seed, size, step)
+    truth, fmask = surface.normals, surface.mask
     lit_by_all = fmask.copy()
     for ch in stereo.DIRECTIONAL:
         lit_by_all &= (truth @ cal.rig.direction(ch)) > 0
 
     results, figures = {}, {}
-    panels = [_label(_to8(face.images["center"]), "ring flash (center)"),
+    panels = [_label(_to8(images["center"]), "ring flash (center)"),
               _label(normalmap.preview8(truth, fmask), "truth")]
     errors = []
     for method in stereo.METHODS:
         step(f"normals by the {method} method")
         t = time.perf_counter()
-        res = commands.compute_normals(out / "face", out / "normals" / method, method,
+        res = commands.compute_normals(capture_dir, out / "normals" / method, method,
                                        out / "calibration.yaml")
         ms = (time.perf_counter() - t) * 1e3
         err = stereo.angular_error(res.normals, truth)
