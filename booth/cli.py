@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Run one capture (preflight, five flash shots, optional "
                         "ambient frame) into the session store and print where it went.")
     cp.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
-    cp.add_argument("--sessions", default="sessions", metavar="ROOT",
-                    help="session store root (default sessions/)")
+    cp.add_argument("--config", metavar="FILE", help="booth.yaml (camera, flash, capture "
+                    "settings); defaults suit the simulated booth")
+    cp.add_argument("--sessions", metavar="ROOT",
+                    help="session store root (default: the config's, sessions/)")
     cp.add_argument("--session", required=True, metavar="NAME")
     cp.add_argument("--subject", required=True, metavar="ID", help="pseudonymous subject id")
     cp.add_argument("--consent", action="store_true",
@@ -186,16 +188,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _capture(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from booth.capture import CaptureConfig, CaptureSequencer
+    from booth.config import load_config
     from booth.hardware.flash import FlashController
     from booth.session import SessionError, SessionStore
 
     if not args.consent:
         raise SessionError(f"subject '{args.subject}': consent is required before capture; "
                            "pass --consent once the subject has agreed")
-    session = SessionStore(args.sessions).create_session(args.session, operator=args.operator)
+    cfg = load_config(args.config)
+    session = SessionStore(args.sessions or cfg.sessions).create_session(
+        args.session, operator=args.operator, config=dataclasses.asdict(cfg))
     session.add_subject(args.subject, consent=True)
-    config = CaptureConfig(ambient=args.ambient)
+    cc = cfg.capture
+    config = CaptureConfig(order=cc.order, ambient=args.ambient or cc.ambient, power=cc.power,
+                           retries=cc.retries, fired_timeout_s=cc.fired_timeout_ms / 1e3)
+    fl = cfg.flash
+    flash_kw = {"timeout": fl.timeout_ms / 1e3, "retries": fl.retries,
+                "heartbeat": fl.heartbeat_ms / 1e3}
 
     def show(ev) -> None:
         if ev.kind in ("retry", "aborted"):
@@ -207,18 +219,21 @@ def _capture(args: argparse.Namespace) -> int:
         from booth.hardware.sim import SimulatedBooth
 
         with SimulatedBooth(seed=args.seed, size=args.size) as sim:
-            with FlashController(sim.flash_port) as flash:
+            with FlashController(sim.flash_port, **flash_kw) as flash:
                 result = CaptureSequencer(flash, sim.camera, session, config, show,
                                           sim.truth_files).run(args.subject, args.retake)
     else:
         from booth.hardware.camera import GPhoto2Camera
 
-        if not args.port:
+        port = args.port or fl.port
+        if not port:
             raise InputError("--port: the flash controller's serial port is required with "
-                             "--backend gphoto2")
-        camera = GPhoto2Camera()
+                             "--backend gphoto2 (or flash.port in the config)")
+        cam = cfg.camera
+        camera = GPhoto2Camera(cam.model, cam.port, cam.settings, cam.delete_after_download,
+                               flash_sync=cam.flash_sync)
         try:
-            with FlashController(args.port) as flash:
+            with FlashController(port, **flash_kw) as flash:
                 result = CaptureSequencer(flash, camera, session, config, show).run(
                     args.subject, args.retake)
         finally:

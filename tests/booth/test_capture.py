@@ -197,3 +197,19 @@ def test_camera_settings_are_applied_and_checked():
                 cam.connect()
         finally:
             cam.close()
+
+
+def test_capture_cli_reads_booth_yaml(tmp_path, capsys):
+    cfg = tmp_path / "booth.yaml"
+    cfg.write_text(f"sessions: {tmp_path / 'from-config'}\n"
+                   "capture: {ambient: true, order: [center, top, bottom, left, right]}\n")
+    assert main(["capture", "--config", str(cfg), "--session", "s", "--subject", "p1",
+                 "--consent", "--size", "96"]) == 0
+    [info] = SessionStore(tmp_path / "from-config").session("s").verify()
+    meta = yaml.safe_load((info.path / "capture.yaml").read_text())
+    assert [s["channel"] for s in meta["shots"]] == ["center", "top", "bottom", "left",
+                                                     "right", "ambient"]
+    cfg.write_text("capture: {power: 300}\n")
+    assert main(["capture", "--config", str(cfg), "--session", "s", "--subject", "p1",
+                 "--consent"]) == 2
+    assert "capture.power must be 0..255" in capsys.readouterr().err
