@@ -231,7 +231,7 @@ def _capture(args: argparse.Namespace) -> int:
                              "--backend gphoto2 (or flash.port in the config)")
         cam = cfg.camera
         camera = GPhoto2Camera(cam.model, cam.port, cam.settings, cam.delete_after_download,
-                               flash_sync=cam.flash_sync)
+                               settle_ms=cam.settle_ms, flash_sync=cam.flash_sync)
         try:
             with FlashController(port, **flash_kw) as flash:
                 result = CaptureSequencer(flash, camera, session, config, show).run(

@@ -3,7 +3,7 @@ validated once at start. Unknown keys are errors; every option has a default tha
 the simulated booth.
 
     camera:  {model: null, port: null, settings: {capturetarget: Internal RAM},
-              flash_sync: 1/200, delete_after_download: false}
+              flash_sync: 1/200, delete_after_download: false, settle_ms: 50}
     flash:   {port: null, timeout_ms: 100, retries: 5, heartbeat_ms: 250}
     capture: {order: [center, left, right, top, bottom], ambient: false, power: 255,
               retries: 2, fired_timeout_ms: 1000}
@@ -29,6 +29,7 @@ class CameraSection:
     settings: dict[str, str] = field(default_factory=dict)
     flash_sync: str = "1/200"
     delete_after_download: bool = False
+    settle_ms: int = 50  # wait for a RAW/JPEG twin; 0 when the camera saves JPEG only
 
 
 @dataclass

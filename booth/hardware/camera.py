@@ -89,7 +89,10 @@ class GPhoto2Camera:
         self.delete_after_download = delete_after_download
         self.busy_retries = busy_retries
         self.event_timeout_s = event_timeout_s
-        self.settle_ms = settle_ms  # after a file, how long to wait for its RAW/JPEG twin
+        # After a file, how long to wait for its RAW/JPEG twin; 0 for a camera set to save one
+        # file per shot (a twin would then show up as a stray file before the next shot and
+        # be logged, never filed).
+        self.settle_ms = settle_ms
         self.reconnect_every = reconnect_every
         self.flash_sync = flash_sync
         self._check_shutter()
@@ -251,6 +254,8 @@ class GPhoto2Camera:
                 kind, data = self._cam.wait_for_event(self.settle_ms if added else 100)
                 if kind == gp.GP_EVENT_FILE_ADDED:
                     added.append((data.folder, data.name))
+                    if self.settle_ms == 0:
+                        break  # JPEG-only camera: one file per shot, no twin to wait for
                 elif kind == gp.GP_EVENT_CAPTURE_COMPLETE and added:
                     break
                 elif kind == gp.GP_EVENT_TIMEOUT and added:

@@ -67,7 +67,7 @@ class SimulatedCamera(GPhoto2Camera):
     """The virtual camera, whose trigger fires the emulator's X-sync first."""
 
     def __init__(self, booth: SimulatedBooth):
-        super().__init__(settle_ms=2, reconnect_every=25)
+        super().__init__(settle_ms=0, reconnect_every=25)  # one file per shot
         self.booth = booth
         self.triggers = 0
 
