@@ -24,8 +24,8 @@ from booth.hardware.camera import Camera, CameraError, Photo
 from booth.hardware.flash import FlashController, FlashError
 from booth.session import Session
 from firmware_protocol import messages as m
+from photometric.lights import CHANNELS
 
-DEFAULT_ORDER = ("center", "left", "right", "top", "bottom")
 #: Which part of the frame each flash lights more than the ring flash does: rows, columns.
 SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(None)),
          "bottom": (2, slice(None))}
@@ -33,7 +33,7 @@ SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(N
 
 @dataclass
 class CaptureConfig:
-    order: Sequence[str] = DEFAULT_ORDER
+    order: Sequence[str] = CHANNELS
     ambient: bool = False
     power: int = 255
     retries: int = 2

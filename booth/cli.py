@@ -12,10 +12,10 @@ import time
 from collections.abc import Sequence
 
 from photometric.errors import InputError
+from photometric.lights import CHANNELS
 
 EXIT_USAGE = 2
 EXIT_IO = 1
-CHANNEL_NAMES = ("center", "left", "right", "top", "bottom")
 
 
 def _float_or_none(text: str) -> float | None:
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     h = flsub.add_parser("hello", help="handshake; print firmware version and channels")
     h.add_argument("--port", required=True, help="serial port path or pyserial URL")
     f = flsub.add_parser("fire", help="fire one flash and print its FIRED event")
-    f.add_argument("channel", choices=CHANNEL_NAMES)
+    f.add_argument("channel", choices=CHANNELS)
     f.add_argument("--port", required=True, help="serial port path or pyserial URL")
     f.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for FIRED")
 
@@ -160,10 +160,10 @@ def _run(args: argparse.Namespace) -> int:
             info = fc.info
             if args.what == "hello":
                 st = fc.status()
-                ready = [c for i, c in enumerate(CHANNEL_NAMES) if st.ready_mask >> i & 1]
+                ready = [c for i, c in enumerate(CHANNELS) if st.ready_mask >> i & 1]
                 print(f"flash controller on {args.port}: firmware "
                       f"{'.'.join(map(str, info.firmware))}, protocol {info.version}, "
-                      f"{info.channels} channels ({', '.join(CHANNEL_NAMES)}); "
+                      f"{info.channels} channels ({', '.join(CHANNELS)}); "
                       f"ready: {', '.join(ready) or 'none'}")
             else:
                 fc.clear_events()

@@ -140,9 +140,10 @@ def simplified_kernel(
             # Usable directional images: lit and not clipped.
             lit = (((g1[j] > fdark) & ((st & 2) == 0)) + ((g2[j] > fdark) & ((st & 4) == 0))) + (
                 ((g3[j] > fdark) & ((st & 8) == 0)) + ((g4[j] > fdark) & ((st & 16) == 0)))
-            conf = _F(lit) * _F(0.25) * (_F(0.5) if (p != p0) | (q != q0) else one)
+            was_clamped = (p != p0) | (q != q0)
+            conf = _F(lit) * _F(0.25) * (_F(0.5) if was_clamped else one)
             valid[j] = ok
-            clamped[j] = CLAMPED if (p != p0) | (q != q0) else _U8(0)
+            clamped[j] = CLAMPED if was_clamped else _U8(0)
             inv_shade[j] = one / max(shade, _F(1e-6))
             nrow[3 * j] = nx if ok else zero
             nrow[3 * j + 1] = ny if ok else zero

@@ -210,6 +210,7 @@ class GPhoto2Camera:
         if self.reconnect_every and self._shots >= self.reconnect_every:
             self._connect()
         busy_wait = 0.1
+        busy_tries = 0
         reconnected = False
         while True:
             try:
@@ -217,9 +218,10 @@ class GPhoto2Camera:
                 self._shots += 1
                 return photos
             except CameraError as exc:
-                if exc.code == BUSY and self.busy_retries > 0 and busy_wait < 2 ** 5:
+                if exc.code == BUSY and busy_tries < self.busy_retries:
+                    busy_tries += 1
                     time.sleep(busy_wait)
-                    busy_wait *= 2
+                    busy_wait = min(2 * busy_wait, 2.0)
                     continue
                 if exc.code in RECONNECT_CODES and not reconnected:
                     log.warning("%s; reconnecting once", exc)

@@ -213,3 +213,31 @@ def test_capture_cli_reads_booth_yaml(tmp_path, capsys):
     assert main(["capture", "--config", str(cfg), "--session", "s", "--subject", "p1",
                  "--consent"]) == 2
     assert "capture.power must be 0..255" in capsys.readouterr().err
+
+
+def test_busy_camera_is_retried_as_many_times_as_configured(monkeypatch):
+    from booth.hardware import camera as cam_mod
+
+    monkeypatch.setattr(cam_mod.time, "sleep", lambda s: None)
+    for retries, busy, ok in ((3, 3, True), (3, 4, False)):
+        cam = cam_mod.GPhoto2Camera(busy_retries=retries)
+        cam._cam = object()  # connected, as far as the retry logic is concerned
+        calls = []
+
+        def once(calls=calls, busy=busy):
+            calls.append(1)
+            if len(calls) <= busy:
+                raise cam_mod.CameraError("busy", cam_mod.BUSY)
+            return ["photo"]
+
+        cam._capture_once = once
+        try:
+            if ok:
+                assert cam.capture() == ["photo"] and len(calls) == busy + 1
+            else:
+                with pytest.raises(cam_mod.CameraError):
+                    cam.capture()
+                assert len(calls) == retries + 1
+        finally:
+            cam._cam = None
+            cam.close()
