@@ -97,12 +97,15 @@ def test_camera_error_mid_sequence_is_retried(session):
 
 
 def test_corrupted_link_never_files_a_wrong_photo(session):
+    # 1.5 % of bytes corrupted loses about one frame in five; a lost FIRED event costs a retry
+    # of the shot, so the capture gets enough retries to finish on most seeds.
     outcomes = []
-    for seed in range(3):
-        with SimulatedBooth(size=SIZE, faults=Faults(corrupt=0.03), seed=seed) as sim:
+    for seed in range(4):
+        with SimulatedBooth(size=SIZE, faults=Faults(corrupt=0.015), seed=seed) as sim:
             sim.emulator.rng.seed(seed)
             try:
-                result = run_capture(session, sim, timeout=0.1, retries=8)
+                result = run_capture(session, sim, CaptureConfig(ambient=True, retries=5),
+                                     timeout=0.1, retries=8)
             except Exception as exc:  # noqa: BLE001 - a handshake lost to noise is allowed
                 outcomes.append(type(exc).__name__)
                 continue
