@@ -12,6 +12,7 @@ name. Progress goes out as :class:`CaptureEvent` to whoever listens (the TUI).
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +21,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from booth import qc
 from booth.hardware.camera import Camera, CameraError, Photo
 from booth.hardware.flash import FlashController, FlashError
-from booth.session import Session
+from booth.session import CaptureWriter, Session
 from firmware_protocol import messages as m
 from photometric.lights import CHANNELS
-
-#: Which part of the frame each flash lights more than the ring flash does: rows, columns.
-SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(None)),
-         "bottom": (2, slice(None))}
 
 
 @dataclass
@@ -65,17 +63,27 @@ class ShotRejected(RuntimeError):
     """A photo that failed verification."""
 
 
+class Cancelled(RuntimeError):
+    """The operator stopped the capture."""
+
+
+CANCELLED_REASON = "stopped by the operator"
+
+
 class CaptureSequencer:
     def __init__(self, flash: FlashController, camera: Camera, session: Session,
                  config: CaptureConfig | None = None,
                  on_event: Callable[[CaptureEvent], None] | None = None,
-                 extra_files: Callable[[], dict[str, bytes]] | None = None):
+                 extra_files: Callable[[], dict[str, bytes]] | None = None,
+                 cancel: threading.Event | None = None):
         self.flash = flash
         self.camera = camera
         self.session = session
         self.config = config or CaptureConfig()
         self.on_event = on_event or (lambda ev: None)
         self.extra_files = extra_files
+        #: Set it (from any thread) to stop: the shot under way ends, then the capture aborts.
+        self.cancel = cancel or threading.Event()
         self._center: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
 
@@ -95,31 +103,60 @@ class CaptureSequencer:
                           f"capture needs {self.config.min_free_bytes / 2**20:.0f} MB")
 
     def run(self, subject: str, supersedes: str | None = None) -> CaptureResult:
+        """Capture a subject (a retake names the capture it supersedes)."""
         self.preflight()
-        writer = self.session.begin_capture(subject, supersedes)
+        return self._capture(self.session.begin_capture(subject, supersedes))
+
+    def run_calibration(self) -> CaptureResult:
+        """Capture the calibration sphere into the session's ``calibration/``."""
+        self.preflight()
+        return self._capture(self.session.begin_calibration())
+
+    def _capture(self, writer: CaptureWriter) -> CaptureResult:
+        try:
+            return self._sequence(writer)
+        except BaseException as exc:
+            # Disk full, a bug, Ctrl-C: the flashes are disarmed and the capture is
+            # marked aborted when the store can still write; the error goes on up.
+            self._safe_disarm()
+            if not writer.done:
+                try:
+                    writer.abort(f"{type(exc).__name__}: {exc}")
+                except Exception:  # noqa: BLE001 - the original error matters more
+                    pass
+            raise
+
+    def _sequence(self, writer: CaptureWriter) -> CaptureResult:
         shots = list(self.config.order) + (["ambient"] if self.config.ambient else [])
         timings: dict[str, float] = {}
         attempts_log: list[str] = []
         t0 = time.monotonic()
         self._center = self._shape = None
+
+        def abort(channel: str, attempt: int, reason: str) -> CaptureResult:
+            self._safe_disarm()
+            path = writer.abort(reason, attempts=attempts_log, timings=self._round(timings))
+            self._emit("aborted", channel, attempt, reason)
+            return CaptureResult(path, "aborted", reason, timings)
+
         for channel in shots:
             for attempt in range(1, self.config.retries + 2):
-                self._emit("shot", channel, attempt)
                 t = time.monotonic()
                 try:
+                    if self.cancel.is_set():
+                        raise Cancelled(CANCELLED_REASON)
+                    self._emit("shot", channel, attempt)
                     photo, fired = self._shoot(channel)
                     img = self._verify(channel, photo)
+                except Cancelled:
+                    return abort(channel, attempt, CANCELLED_REASON)
                 except (FlashError, CameraError, ShotRejected) as exc:
                     attempts_log.append(f"{channel} attempt {attempt}: {exc}")
                     self._safe_disarm()
                     if attempt <= self.config.retries:
                         self._emit("retry", channel, attempt, str(exc))
                         continue
-                    reason = f"{channel}: {exc}"
-                    path = writer.abort(reason, attempts=attempts_log,
-                                        timings=self._round(timings))
-                    self._emit("aborted", channel, attempt, reason)
-                    return CaptureResult(path, "aborted", reason, timings)
+                    return abort(channel, attempt, f"{channel}: {exc}")
                 ext = Path(photo.name).suffix.lower() or ".jpg"
                 writer.add_shot(channel, f"{channel}{ext}", photo.data,
                                 camera_file=f"{photo.folder}/{photo.name}", attempt=attempt,
@@ -150,6 +187,8 @@ class CaptureSequencer:
     def _wait_ready(self, ch: int) -> None:
         deadline = time.monotonic() + self.config.ready_timeout_s
         while not self.flash.status().ready_mask >> ch & 1:
+            if self.cancel.is_set():
+                raise Cancelled(CANCELLED_REASON)
             if time.monotonic() > deadline:
                 raise FlashError(f"the {m.CHANNELS[ch]} flash did not recycle within "
                                  f"{self.config.ready_timeout_s:.1f} s: check its power")
@@ -190,7 +229,7 @@ class CaptureSequencer:
             raise ShotRejected(f"the {channel} photo is black: did the flash fire?")
         if (x >= 0.995).mean() > self.config.clipped_fraction:
             raise ShotRejected(f"the {channel} photo is clipped: lower flash power or ISO")
-        if channel in SIDES and self._center is not None:
+        if channel in qc.SIDES and self._center is not None:
             self._check_side(channel, x)
         if channel == "ambient" and self._center is not None:
             if x.mean() > 0.5 * self._center.mean():
@@ -198,24 +237,6 @@ class CaptureSequencer:
         return x
 
     def _check_side(self, channel: str, x: np.ndarray) -> None:
-        """The flash's side of the subject must be lit more, relative to the ring flash."""
-        c = self._center
-        lit = c > max(0.05, 0.2 * float(c.max()))
-        if lit.sum() < 100:
-            return
-        ratio = np.where(lit, x / np.maximum(c, 1e-3), np.nan)
-        rows, cols = np.nonzero(lit)
-        r0, r1 = np.percentile(rows, [33, 67])
-        c0, c1 = np.percentile(cols, [33, 67])
-        thirds_r = [rows < r0, (rows >= r0) & (rows < r1), rows >= r1]
-        thirds_c = [cols < c0, (cols >= c0) & (cols < c1), cols >= c1]
-        vals = ratio[rows, cols]
-        if channel in ("left", "right"):
-            near = thirds_c[SIDES[channel][1]]
-            far = thirds_c[2 - SIDES[channel][1]]
-        else:
-            near = thirds_r[SIDES[channel][0]]
-            far = thirds_r[2 - SIDES[channel][0]]
-        if not np.nanmean(vals[near]) > np.nanmean(vals[far]):
+        if qc.lit_from_side(channel, x, self._center) is False:
             raise ShotRejected(f"the {channel} photo is not lit from the {channel}: is that "
                                "flash cabled to the right channel?")

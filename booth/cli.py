@@ -82,14 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("capture", help="capture one subject under the five flashes",
                         description="Run one capture (preflight, five flash shots, optional "
-                        "ambient frame) into the session store and print where it went.")
+                        "ambient frame) into the session store and print where it went; "
+                        "then compute its normal map and quality checks into derived/.")
     cp.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
     cp.add_argument("--config", metavar="FILE", help="booth.yaml (camera, flash, capture "
                     "settings); defaults suit the simulated booth")
     cp.add_argument("--sessions", metavar="ROOT",
                     help="session store root (default: the config's, sessions/)")
     cp.add_argument("--session", required=True, metavar="NAME")
-    cp.add_argument("--subject", required=True, metavar="ID", help="pseudonymous subject id")
+    cp.add_argument("--subject", metavar="ID", help="pseudonymous subject id")
+    cp.add_argument("--sphere", action="store_true",
+                    help="capture the calibration sphere instead, fit it and make it the "
+                    "session's calibration")
     cp.add_argument("--consent", action="store_true",
                     help="the subject has given consent (required)")
     cp.add_argument("--port", help="flash controller serial port (gphoto2 backend)")
@@ -98,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0, help="simulated subject (sim backend)")
     cp.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
     cp.add_argument("--operator", default="", help="recorded in session.yaml")
+    cp.add_argument("--no-process", action="store_true",
+                    help="skip the normal map and quality checks after the capture")
 
     dr = sub.add_parser("doctor", help="check serial port, controller, camera and disk",
                         description="One PASS/FAIL line per check, with what to do.")
@@ -187,58 +193,58 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _station(args: argparse.Namespace, cfg):
+    from booth.station import SimOptions, Station
+
+    sim = SimOptions(seed=args.seed, size=args.size, per_subject=False)
+    return Station(cfg, args.backend, args.port, sim)
+
+
+def _print_event(ev) -> None:
+    if ev.kind in ("retry", "aborted"):
+        print(f"  {ev.kind}: {ev.channel} (attempt {ev.attempt}): {ev.message}")
+    elif ev.kind == "stored":
+        print(f"  {ev.channel} stored")
+
+
 def _capture(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from booth.capture import CaptureConfig, CaptureSequencer
     from booth.config import load_config
-    from booth.hardware.flash import FlashController
+    from booth.processing import process_capture
     from booth.session import SessionError, SessionStore
+    from booth.station import session_config
 
-    if not args.consent:
+    if args.sphere:
+        if args.subject or args.retake:
+            raise InputError("--sphere captures the calibration sphere: leave out --subject "
+                             "and --retake")
+    elif not args.subject:
+        raise InputError("--subject: which subject to capture (or --sphere to calibrate)")
+    elif not args.consent:
         raise SessionError(f"subject '{args.subject}': consent is required before capture; "
                            "pass --consent once the subject has agreed")
     cfg = load_config(args.config)
     session = SessionStore(args.sessions or cfg.sessions).create_session(
-        args.session, operator=args.operator, config=dataclasses.asdict(cfg))
-    session.add_subject(args.subject, consent=True)
-    cc = cfg.capture
-    config = CaptureConfig(order=cc.order, ambient=args.ambient or cc.ambient, power=cc.power,
-                           retries=cc.retries, fired_timeout_s=cc.fired_timeout_ms / 1e3)
-    fl = cfg.flash
-    flash_kw = {"timeout": fl.timeout_ms / 1e3, "retries": fl.retries,
-                "heartbeat": fl.heartbeat_ms / 1e3}
-
-    def show(ev) -> None:
-        if ev.kind in ("retry", "aborted"):
-            print(f"  {ev.kind}: {ev.channel} (attempt {ev.attempt}): {ev.message}")
-        elif ev.kind == "stored":
-            print(f"  {ev.channel} stored")
-
-    if args.backend == "sim":
-        from booth.hardware.sim import SimulatedBooth
-
-        with SimulatedBooth(seed=args.seed, size=args.size) as sim:
-            with FlashController(sim.flash_port, **flash_kw) as flash:
-                result = CaptureSequencer(flash, sim.camera, session, config, show,
-                                          sim.truth_files).run(args.subject, args.retake)
-    else:
-        from booth.hardware.camera import GPhoto2Camera
-
-        port = args.port or fl.port
-        if not port:
-            raise InputError("--port: the flash controller's serial port is required with "
-                             "--backend gphoto2 (or flash.port in the config)")
-        cam = cfg.camera
-        camera = GPhoto2Camera(cam.model, cam.port, cam.settings, cam.delete_after_download,
-                               settle_ms=cam.settle_ms, flash_sync=cam.flash_sync)
-        try:
-            with FlashController(port, **flash_kw) as flash:
-                result = CaptureSequencer(flash, camera, session, config, show).run(
-                    args.subject, args.retake)
-        finally:
-            camera.close()
+        args.session, operator=args.operator, config=session_config(cfg))
+    with _station(args, cfg) as station:
+        if args.sphere:
+            out = station.capture_calibration(session, _print_event)
+            result = out.capture
+            if out.calibration is not None:
+                session.set_calibration(out.calibration_id)
+                r = out.calibration.residuals
+                print(f"calibration {out.calibration_id}: residual on the sphere "
+                      f"{r['lambertian_mean_deg']:.2f}° (lambertian), "
+                      f"{r['simplified_mean_deg']:.2f}° (simplified); now the session's")
+        else:
+            session.add_subject(args.subject, consent=True)
+            result = station.capture(session, args.subject, args.retake, _print_event,
+                                     ambient=args.ambient)
     print(f"{result.status}: {result.path}" + (f" ({result.reason})" if result.reason else ""))
+    if result.status == "complete" and not args.sphere and not args.no_process:
+        done = process_capture(result.path, session.calibration_file())
+        print(f"normals: {done.folder}")
+        for w in done.warnings:
+            print(f"  QC warning: {w.message}")
     return 0 if result.status == "complete" else 1
 
 

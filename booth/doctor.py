@@ -33,15 +33,25 @@ def check_port(port: str | None) -> Check:
     return ("serial port", True, port)
 
 
+def check_flash(fc) -> Check:
+    """An open FlashController: it answers, and which flashes are ready."""
+    from booth.hardware.flash import FlashError
+
+    try:
+        st = fc.status()
+        fw = ".".join(map(str, fc.info.firmware))
+        return ("flash controller", True, f"firmware {fw}, protocol {fc.info.version}, "
+                f"ready mask {st.ready_mask:05b}")
+    except FlashError as exc:
+        return ("flash controller", False, str(exc))
+
+
 def check_controller(port: str) -> Check:
     from booth.hardware.flash import FlashController, FlashError
 
     try:
         with FlashController(port) as fc:
-            st = fc.status()
-            fw = ".".join(map(str, fc.info.firmware))
-            return ("flash controller", True, f"firmware {fw}, protocol {fc.info.version}, "
-                    f"ready mask {st.ready_mask:05b}")
+            return check_flash(fc)
     except FlashError as exc:
         return ("flash controller", False, str(exc))
 
@@ -57,34 +67,54 @@ def check_camera(camera) -> Check:
 
 
 def check_disk(root: Path, need_bytes: int = 2 * 2**30) -> Check:
-    probe = root if root.exists() else Path(root).resolve().parent
+    from booth.files import existing_parent
+
+    probe = existing_parent(root)
     free = shutil.disk_usage(probe).free
     ok = free >= need_bytes
     msg = f"{free / 2**30:.1f} GB free under {probe}"
     return ("disk", ok, msg if ok else msg + f"; free at least {need_bytes / 2**30:.0f} GB")
 
 
+def station_checks(station, sessions: Path) -> list[Check]:
+    """The checks of an open :class:`booth.station.Station` (what the app's doctor shows)."""
+    checks = [check_port(station.port)]
+    checks.append(check_flash(station.flash) if station.flash is not None else
+                  ("flash controller", False, "not connected: check the port and cable"))
+    checks.append(check_camera(station.camera) if station.camera is not None else
+                  ("camera", False, "not connected"))
+    checks.append(check_disk(sessions))
+    return checks
+
+
+def run_checks(backend: str, port: str | None, sessions: Path) -> list[Check]:
+    if backend == "sim":
+        from booth.station import SimOptions, Station
+
+        with Station(backend="sim", sim=SimOptions(size=64)) as st:
+            return station_checks(st, sessions)
+    from booth.hardware.camera import GPhoto2Camera
+
+    checks = [check_port(port)]
+    if checks[-1][1]:
+        checks.append(check_controller(port or _ports()[0]))
+    camera = GPhoto2Camera()
+    try:
+        checks.append(check_camera(camera))
+    finally:
+        camera.close()
+    checks.append(check_disk(sessions))
+    return checks
+
+
+def format_check(check: Check) -> str:
+    name, ok, msg = check
+    return f"{'PASS' if ok else 'FAIL'}  {name:<17} {msg}"
+
+
 def run(backend: str, port: str | None, sessions: Path,
         out: Callable[[str], None] = print) -> bool:
-    checks: list[Check] = []
-    if backend == "sim":
-        from booth.hardware.sim import SimulatedBooth
-
-        with SimulatedBooth(size=64) as sim:
-            checks += [check_port(sim.flash_port), check_controller(sim.flash_port),
-                       check_camera(sim.camera)]
-    else:
-        from booth.hardware.camera import GPhoto2Camera
-
-        checks.append(check_port(port))
-        if checks[-1][1]:
-            checks.append(check_controller(port or _ports()[0]))
-        camera = GPhoto2Camera()
-        try:
-            checks.append(check_camera(camera))
-        finally:
-            camera.close()
-    checks.append(check_disk(sessions))
-    for name, ok, msg in checks:
-        out(f"{'PASS' if ok else 'FAIL'}  {name:<17} {msg}")
+    checks = run_checks(backend, port, sessions)
+    for c in checks:
+        out(format_check(c))
     return all(ok for _, ok, _ in checks)

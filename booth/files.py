@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,3 +37,16 @@ def make_dir(path: str | Path) -> Path:
         raise NotADirectoryError(f"{p}: exists and is not a folder")
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def existing_parent(path: str | Path) -> Path:
+    """``path`` or its nearest ancestor that exists (where its files would go)."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def free_bytes(path: str | Path) -> int:
+    """Free space on the file system that ``path`` is (or would be) on."""
+    return shutil.disk_usage(existing_parent(path)).free

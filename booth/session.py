@@ -24,7 +24,11 @@ from pathlib import Path
 
 import yaml
 
+from booth.files import atomic_write
+
 PARTIAL = ".partial"
+CALIBRATION_SUBJECT = "calibration-sphere"
+CALIBRATION_FILE = "calibration.yaml"
 STATUS_COMPLETE = "complete"
 STATUS_ABORTED = "aborted"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -72,6 +76,12 @@ def write_new(path: Path, data: bytes) -> None:
 
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 10× faster
+
+
+def new_capture_id() -> str:
+    """Sortable by time, unique within a subject: ``20261124T184244123-3fa2``."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    return f"{stamp}-{secrets.token_hex(2)}"
 
 
 def _dump(data: dict) -> bytes:
@@ -199,9 +209,38 @@ class Session:
             raise SessionError(f"subject '{subject}' has no recorded consent in {self.name}")
         if supersedes is not None and not (folder / "captures" / supersedes).is_dir():
             raise SessionError(f"capture '{supersedes}' of '{subject}' does not exist")
-        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
-        capture_id = f"{stamp}-{secrets.token_hex(2)}"
-        return CaptureWriter(folder / "captures", capture_id, subject, supersedes)
+        return CaptureWriter(folder / "captures", new_capture_id(), subject, supersedes)
+
+    def begin_calibration(self) -> CaptureWriter:
+        """A sphere capture for this session's calibration, in ``calibration/<id>/``."""
+        folder = _mkdir_private(self.path / "calibration")
+        return CaptureWriter(folder, new_capture_id(), CALIBRATION_SUBJECT, None)
+
+    def subjects(self) -> list[str]:
+        """Subjects with recorded consent, in name order."""
+        return [p.parent.name for p in sorted((self.path / "subjects").glob("*/subject.yaml"))]
+
+    @property
+    def calibration_id(self) -> str | None:
+        return self.meta.get("calibration_id")
+
+    def calibration_file(self) -> Path | None:
+        """The calibration YAML the session uses, or None (nominal lights)."""
+        cid = self.calibration_id
+        return self.path / "calibration" / cid / CALIBRATION_FILE if cid else None
+
+    def set_calibration(self, calibration_id: str) -> None:
+        """Make a fitted calibration the session's; session.yaml is replaced atomically."""
+        if not (self.path / "calibration" / calibration_id / CALIBRATION_FILE).is_file():
+            raise SessionError(f"calibration '{calibration_id}' of {self.name} has no "
+                               f"{CALIBRATION_FILE}")
+        meta = dict(self.meta, calibration_id=calibration_id)
+        def write(p: Path) -> None:
+            p.write_bytes(_dump(meta))
+            os.chmod(p, 0o600)
+
+        atomic_write(self.path / "session.yaml", write)
+        self.meta = meta
 
     def captures(self) -> list[CaptureInfo]:
         out: list[CaptureInfo] = []

@@ -101,6 +101,7 @@ class GPhoto2Camera:
         self._gp = None
         self._cam = None
         self._shots = 0
+        self._closed = False
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gphoto2")
 
     # -- public, thread-safe: every call runs on the camera's own thread --------------------
@@ -115,12 +116,18 @@ class GPhoto2Camera:
         return self._run(self._capture_with_recovery)
 
     def close(self) -> None:
+        """Disconnect; closing twice is harmless."""
+        if self._closed:
+            return
         try:
             self._run(self._disconnect)
         finally:
+            self._closed = True
             self._worker.shutdown(wait=True)
 
     def _run(self, fn):
+        if self._closed:
+            raise CameraError("the camera connection is closed")
         return self._worker.submit(fn).result()
 
     def _check_shutter(self) -> None:

@@ -91,13 +91,12 @@ class SimulatedBooth:
                  sensor: SensorModel = SensorModel(noise=0.003, bits=8),
                  faults: Faults | None = None, camera_faults: CameraFaults | None = None,
                  recycle_ms: int = 150, not_ready: frozenset[int] = frozenset()):
-        self.subject = subject if subject is not None else synthetic.subject(kind, seed, size)
         self.booth = booth or synthetic.Booth()
+        self.sensor = sensor
+        self.size = size
         self.camera_faults = camera_faults or CameraFaults()
-        images = synthetic.capture(self.subject, self.booth, sensor, ambient=True, seed=seed)
-        #: What the camera sees under each flash (and room light alone), as BMP bytes.
-        self.frames = {name: self._bmp(img) for name, img in images.items()}
-        self.images = images
+        self.load_subject(subject if subject is not None else
+                          synthetic.subject(kind, seed, size), seed)
         self.controller = Controller(recycle_ms=recycle_ms, not_ready=not_ready,
                                      on_fire=self._on_fire)
         self.emulator = Emulator(self.controller, faults or Faults())
@@ -105,6 +104,14 @@ class SimulatedBooth:
         self.flash_port = ""
         self.camera: SimulatedCamera | None = None
         self.fired_log: list[str] = []
+
+    def load_subject(self, subject: Surface, seed: int = 0) -> None:
+        """Put a subject in front of the camera (between captures): a person, the sphere."""
+        images = synthetic.capture(subject, self.booth, self.sensor, ambient=True, seed=seed)
+        #: What the camera sees under each flash (and room light alone), as BMP bytes.
+        self.frames = {name: self._bmp(img) for name, img in images.items()}
+        self.images = images
+        self.subject = subject
 
     @staticmethod
     def _bmp(img: np.ndarray) -> bytes:

@@ -124,7 +124,11 @@ def test_capture_cli_consent_and_retake(tmp_path, capsys):
     assert "consent is required" in capsys.readouterr().err
     assert not (root / "s" / "subjects" / "p9").exists()
     assert main(base + ["--consent"]) == 0
-    first = capsys.readouterr().out.strip().splitlines()[-1].split(": ", 1)[1]
+    out = capsys.readouterr().out
+    first = next(ln for ln in out.splitlines() if ln.startswith("complete: ")).split(": ", 1)[1]
+    # The capture is processed: normal map and QC (a clean simulated face warns of nothing).
+    assert os.path.isfile(os.path.join(first, "derived", "normals.png"))
+    assert yaml.safe_load(open(os.path.join(first, "derived", "qc.yaml"))) == {"warnings": []}
     assert main(base + ["--consent", "--retake", os.path.basename(first)]) == 0
     infos = SessionStore(root).session("s").verify()
     assert [i.superseded_by is not None for i in infos] == [True, False]

@@ -1,0 +1,129 @@
+"""Quality checks of a capture, for the operator to decide on a retake.
+
+The sequencer already refuses photos that cannot be right (black, mostly clipped, lit from the
+wrong side). These checks are softer and look at the capture as a whole: the face is found by
+Face Mesh in the ring-flash photo; no photo clips the face; the ring-flash photo is not too
+dark; each directional photo is brighter on its flash's side; and the subject did not move
+between shots (phase correlation of each photo against the ring-flash one, on high-passed
+log images so that the change of lighting does not read as motion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+#: Which third of the frame each flash lights more than the ring flash does: rows, columns.
+SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(None)),
+         "bottom": (2, slice(None))}
+
+
+@dataclass(frozen=True)
+class Limits:
+    clipped_fraction: float = 0.01  # of the lit subject at full scale
+    dark_level: float = 0.25  # 95th percentile of the lit subject in the ring-flash photo
+    moved_px: float = 1.5  # shift between shots, at 512 px width (scaled with the image)
+
+
+@dataclass(frozen=True)
+class QcWarning:
+    check: str  # face, clipped, dark, side, moved
+    channel: str | None
+    message: str
+
+
+def as_float(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """uint8/uint16 photos -> float32 in [0, 1] (float photos pass through)."""
+    out = {}
+    for k, v in images.items():
+        top = float(np.iinfo(v.dtype).max) if v.dtype.kind == "u" else 1.0
+        out[k] = v.astype(np.float32) / top if top != 1.0 else v.astype(np.float32, copy=False)
+    return out
+
+
+def grey(img: np.ndarray) -> np.ndarray:
+    x = img.mean(axis=-1) if img.ndim == 3 else img
+    return x.astype(np.float32, copy=False)
+
+
+def lit_region(center: np.ndarray) -> np.ndarray:
+    """The subject: what the ring flash lights well above the background."""
+    return center > max(0.05, 0.2 * float(center.max()))
+
+
+def lit_from_side(channel: str, x: np.ndarray, center: np.ndarray) -> bool | None:
+    """Is the flash's side of the subject lit more, relative to the ring flash? None when
+    there is too little subject to tell."""
+    lit = lit_region(center)
+    if lit.sum() < 100:
+        return None
+    rows, cols = np.nonzero(lit)
+    vals = x[rows, cols] / np.maximum(center[rows, cols], 1e-3)
+    if channel in ("left", "right"):
+        pos, side = cols, SIDES[channel][1]
+    else:
+        pos, side = rows, SIDES[channel][0]
+    lo, hi = np.percentile(pos, [33, 67])
+    thirds = [pos < lo, (pos >= lo) & (pos < hi), pos >= hi]
+    return bool(vals[thirds[side]].mean() > vals[thirds[2 - side]].mean())
+
+
+def _highpass_log(x: np.ndarray) -> np.ndarray:
+    g = np.log(x + 0.02)
+    return (g - cv2.GaussianBlur(g, (0, 0), 4)).astype(np.float32)
+
+
+def shift_px(reference: np.ndarray, x: np.ndarray) -> float:
+    """How far (pixels) the subject in ``x`` is displaced from ``reference``."""
+    win = cv2.createHanningWindow(reference.shape[::-1], cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(_highpass_log(reference), _highpass_log(x), win)
+    return float(np.hypot(dx, dy))
+
+
+def assess(images: Mapping[str, np.ndarray], limits: Limits = Limits(),
+           find_face=None) -> list[QcWarning]:
+    """Warnings for a capture's photos (RGB, uint or float in [0, 1], keyed by channel).
+
+    ``find_face(rgb)`` raises when no face is found; by default MediaPipe Face Mesh. Pass
+    ``find_face=False`` for subjects that are not faces (the calibration sphere).
+    """
+    out: list[QcWarning] = []
+    images = as_float(images)
+    center = grey(images["center"])
+    lit = lit_region(center)
+    if find_face is None:
+        from learning.landmarks import detect as find_face
+    if find_face:
+        try:
+            find_face(images["center"])
+        except Exception as exc:  # noqa: BLE001 - any failure of the detector is "no face"
+            out.append(QcWarning("face", "center", f"face not found: {exc}"))
+    for ch, img in images.items():
+        x = grey(img)
+        if ch != "ambient" and lit.any():
+            clipped = float((img[lit] >= 0.995).any(axis=-1).mean()) if img.ndim == 3 else \
+                float((x[lit] >= 0.995).mean())
+            if clipped > limits.clipped_fraction:
+                out.append(QcWarning("clipped", ch, f"{ch}: {100 * clipped:.1f}% of the subject "
+                                   "is clipped: lower the flash power or ISO"))
+        if ch in SIDES and lit_from_side(ch, x, center) is False:
+            out.append(QcWarning("side", ch, f"{ch}: not lit from the {ch}: is that flash cabled "
+                               "to the right channel?"))
+    if lit.any() and np.percentile(center[lit], 95) < limits.dark_level:
+        out.append(QcWarning("dark", "center", "the ring-flash photo is dark: raise the flash "
+                           "power or ISO, or open the aperture"))
+    limit = limits.moved_px * max(1.0, center.shape[1] / 512)
+    for ch in ("left", "right", "top", "bottom"):
+        if ch in images:
+            d = shift_px(center, grey(images[ch]))
+            if d > limit:
+                out.append(QcWarning("moved", ch, f"the subject moved {d:.1f} px between the "
+                                   f"ring-flash and {ch} photos: retake"))
+    return out
+
+
+def to_dict(warnings: list[QcWarning]) -> list[dict]:
+    return [asdict(w) for w in warnings]

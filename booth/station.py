@@ -1,0 +1,226 @@
+"""The booth's hardware as one object: flash controller + camera (+ the simulated booth).
+
+Both front ends, the ``booth`` command line and the Textual app, open a :class:`Station` and
+call the same methods: :meth:`status`, :meth:`capture`, :meth:`capture_calibration`. So the app
+holds no hardware logic the CLI lacks. Closing a station always disarms the flashes first.
+
+Thread use: the camera has its own thread inside :class:`GPhoto2Camera`; the flash controller
+is thread-safe, so :meth:`status` may be polled from one thread while another captures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from booth.capture import CaptureConfig, CaptureEvent, CaptureResult, CaptureSequencer
+from booth.config import BoothConfig
+from booth.files import free_bytes
+from booth.hardware.camera import Camera, CameraError, GPhoto2Camera
+from booth.hardware.flash import FlashController, FlashError
+from booth.session import CALIBRATION_FILE, Session
+from photometric.calibrate import Calibration
+from photometric.errors import InputError
+from photometric.lights import CHANNELS
+
+BACKENDS = ("sim", "gphoto2")
+
+
+@dataclass
+class SimOptions:
+    """The simulated booth's subject: ``seed`` picks the face (mixed with the subject id, so
+    each simulated subject looks different), ``size`` the image side."""
+
+    seed: int = 0
+    size: int = 512
+    per_subject: bool = True
+    faults: object | None = None  # firmware_protocol.emulator.Faults
+    camera_faults: object | None = None  # booth.hardware.sim.CameraFaults
+    recycle_ms: int = 150
+
+
+@dataclass
+class HardwareStatus:
+    backend: str
+    controller: bool = False
+    firmware: str = ""
+    controller_error: str = ""
+    ready: dict[str, bool] = field(default_factory=dict)
+    armed: str | None = None
+    camera: str = ""
+    camera_error: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    free_bytes: int = 0
+    sessions: str = ""
+
+
+@dataclass
+class CalibrationOutcome:
+    capture: CaptureResult
+    calibration: Calibration | None = None
+    file: Path | None = None
+
+    @property
+    def calibration_id(self) -> str:
+        return self.capture.path.name
+
+
+def capture_config(cfg: BoothConfig, ambient: bool = False) -> CaptureConfig:
+    cc = cfg.capture
+    return CaptureConfig(order=cc.order, ambient=ambient or cc.ambient, power=cc.power,
+                         retries=cc.retries, fired_timeout_s=cc.fired_timeout_ms / 1e3)
+
+
+class Station:
+    """Open with :meth:`open` (or as a context manager); :meth:`close` leaves it disarmed."""
+
+    def __init__(self, config: BoothConfig | None = None, backend: str = "sim",
+                 port: str | None = None, sim: SimOptions | None = None):
+        if backend not in BACKENDS:
+            raise InputError(f"--backend: expected one of {BACKENDS}, got {backend!r}")
+        self.config = config or BoothConfig()
+        self.backend = backend
+        self.port = port or self.config.flash.port
+        self.sim_options = sim or SimOptions()
+        self.sim = None  # booth.hardware.sim.SimulatedBooth
+        self.flash: FlashController | None = None
+        self.camera: Camera | None = None
+        self._lock = threading.Lock()  # one capture at a time
+
+    # -- life cycle -----------------------------------------------------------------------
+    def open(self) -> Station:
+        fl = self.config.flash
+        flash_kw = {"timeout": fl.timeout_ms / 1e3, "retries": fl.retries,
+                    "heartbeat": fl.heartbeat_ms / 1e3}
+        try:
+            if self.backend == "sim":
+                from booth.hardware.sim import SimulatedBooth
+
+                o = self.sim_options
+                self.sim = SimulatedBooth(seed=o.seed, size=o.size, faults=o.faults,
+                                          camera_faults=o.camera_faults,
+                                          recycle_ms=o.recycle_ms).start()
+                self.port = self.sim.flash_port
+                self.camera = self.sim.camera
+            else:
+                if not self.port:
+                    raise InputError("--port: the flash controller's serial port is required "
+                                     "with --backend gphoto2 (or flash.port in the config)")
+                cam = self.config.camera
+                self.camera = GPhoto2Camera(cam.model, cam.port, cam.settings,
+                                            cam.delete_after_download, settle_ms=cam.settle_ms,
+                                            flash_sync=cam.flash_sync)
+            self.flash = FlashController(self.port, **flash_kw)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Disarm, then let go of the controller, the camera and the simulated booth."""
+        if self.flash is not None:
+            try:
+                self.flash.disarm()
+            except FlashError:
+                pass
+            self.flash.close()
+            self.flash = None
+        if self.camera is not None:
+            self.camera.close()
+            self.camera = None
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+
+    def __enter__(self) -> Station:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- what the front ends call ---------------------------------------------------------
+    def status(self, sessions: str | Path | None = None) -> HardwareStatus:
+        """Controller, flashes, camera and disk, each with its error instead of raising."""
+        st = HardwareStatus(self.backend, settings=dict(self.config.camera.settings),
+                            sessions=str(sessions or self.config.sessions))
+        st.settings.setdefault("flash sync", self.config.camera.flash_sync)
+        if self.flash is None:
+            st.controller_error = "not connected"
+        else:
+            try:
+                s = self.flash.status()
+                st.controller = True
+                st.firmware = ".".join(map(str, self.flash.info.firmware))
+                st.ready = {ch: bool(s.ready_mask >> i & 1) for i, ch in enumerate(CHANNELS)}
+                st.armed = None if s.armed is None else CHANNELS[s.armed]
+            except FlashError as exc:
+                st.controller_error = str(exc)
+        if self.camera is None:
+            st.camera_error = "not connected"
+        else:
+            try:
+                self.camera.connect()
+                st.camera = self.camera.description
+            except CameraError as exc:
+                st.camera_error = str(exc)
+        try:
+            st.free_bytes = free_bytes(st.sessions)
+        except OSError:
+            st.free_bytes = 0
+        return st
+
+    def _sequencer(self, session: Session, on_event, cancel, ambient: bool) -> CaptureSequencer:
+        if self.flash is None or self.camera is None:
+            raise FlashError("the booth is not open")
+        extra = self.sim.truth_files if self.sim is not None else None
+        return CaptureSequencer(self.flash, self.camera, session,
+                                capture_config(self.config, ambient), on_event, extra, cancel)
+
+    def _sim_subject(self, kind: str, subject: str = "") -> None:
+        if self.sim is None:
+            return
+        from photometric import synthetic
+
+        o = self.sim_options
+        seed = o.seed
+        if kind == "face" and o.per_subject and subject:
+            seed = (o.seed + zlib.crc32(subject.encode())) % 10_000
+        self.sim.load_subject(synthetic.subject(kind, seed, o.size), seed)
+
+    def capture(self, session: Session, subject: str, supersedes: str | None = None,
+                on_event: Callable[[CaptureEvent], None] | None = None,
+                cancel: threading.Event | None = None, ambient: bool = False) -> CaptureResult:
+        """One capture of a subject with recorded consent (a retake names the one it
+        supersedes)."""
+        with self._lock:
+            self._sim_subject("face", subject)
+            return self._sequencer(session, on_event, cancel, ambient).run(subject, supersedes)
+
+    def capture_calibration(self, session: Session,
+                            on_event: Callable[[CaptureEvent], None] | None = None,
+                            cancel: threading.Event | None = None) -> CalibrationOutcome:
+        """Photograph the calibration sphere and fit it; the fit is written beside the
+        photos (``calibration.yaml``). Making it the session's is the caller's choice
+        (:meth:`Session.set_calibration`)."""
+        from booth import commands
+
+        with self._lock:
+            self._sim_subject("sphere")
+            try:
+                result = self._sequencer(session, on_event, cancel, False).run_calibration()
+            finally:
+                self._sim_subject("face")
+        if result.status != "complete":
+            return CalibrationOutcome(result)
+        file = result.path / CALIBRATION_FILE
+        cal = commands.calibrate_folder(result.path, file)
+        return CalibrationOutcome(result, cal, file)
+
+
+def session_config(cfg: BoothConfig) -> dict:
+    """The config snapshot recorded in session.yaml."""
+    return dataclasses.asdict(cfg)

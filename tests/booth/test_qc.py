@@ -1,0 +1,40 @@
+"""Quality checks on simulated captures: a clean capture passes, each fault is named."""
+
+import numpy as np
+import pytest
+
+from booth import qc
+from photometric import synthetic
+from photometric.render import Camera
+
+
+@pytest.fixture(scope="module")
+def images():
+    face = synthetic.face(1, 256)
+    return qc.as_float(synthetic.capture(face, camera=Camera(noise=0.003, bits=8),
+                                         ambient=True, seed=1))
+
+
+def checks(images, **kw):
+    return {(w.check, w.channel) for w in qc.assess(images, **kw)}
+
+
+def test_clean_capture_has_no_warnings(images):
+    assert qc.assess(images) == []
+
+
+def test_moved_subject_is_reported(images):
+    moved = dict(images, top=np.roll(images["top"], (4, 3), axis=(0, 1)))
+    assert checks(moved, find_face=False) == {("moved", "top")}
+    assert qc.shift_px(qc.grey(images["center"]), qc.grey(moved["top"])) == pytest.approx(5, 0.1)
+
+
+def test_swapped_flashes_clipping_darkness_and_no_face(images):
+    swapped = dict(images, left=images["right"], right=images["left"])
+    assert checks(swapped, find_face=False) == {("side", "left"), ("side", "right")}
+    hot = dict(images, bottom=np.clip(images["bottom"] * 3, 0, 1))
+    assert ("clipped", "bottom") in checks(hot, find_face=False)
+    dim = {k: v * 0.2 for k, v in images.items()}
+    assert ("dark", "center") in checks(dim, find_face=False)
+    sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))
+    assert ("face", "center") in checks(sphere)

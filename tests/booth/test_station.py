@@ -1,0 +1,75 @@
+"""The station (what the CLI and the app share): status, calibration, cancel, processing."""
+
+import yaml
+
+from booth.cli import main
+from booth.processing import process_capture
+from booth.session import SessionStore
+from booth.station import SimOptions, Station
+from photometric import calibrate
+
+SIZE = 160
+
+
+def test_status_calibration_capture_and_processing(tmp_path):
+    session = SessionStore(tmp_path).create_session("s")
+    session.add_subject("p1", consent=True)
+    with Station(backend="sim", sim=SimOptions(size=SIZE)) as st:
+        status = st.status(tmp_path)
+        assert status.controller and status.firmware and all(status.ready.values())
+        assert "on usb:" in status.camera and status.free_bytes > 0
+        out = st.capture_calibration(session)
+        assert out.capture.status == "complete"
+        assert out.capture.path.parent == session.path / "calibration"
+        # The simulated rig's flashes are 1-2° off nominal; the fit finds them.
+        assert out.calibration.residuals["lambertian_mean_deg"] < 2.0
+        assert session.calibration_file() is None
+        session.set_calibration(out.calibration_id)
+        assert yaml.safe_load((session.path / "session.yaml").read_text())[
+            "calibration_id"] == out.calibration_id
+        cal = calibrate.Calibration.load(session.calibration_file())
+        assert set(cal.rig.directions) == {"center", "left", "right", "top", "bottom"}
+        result = st.capture(session, "p1")
+    assert result.status == "complete"
+    done = process_capture(result.path, session.calibration_file())
+    assert done.warnings == [] and done.preview.is_file()
+    meta = yaml.safe_load((done.folder / "normals.yaml").read_text())
+    assert meta["calibration"] == str(session.calibration_file())
+    # The calibration capture is not a subject's, and verify still passes.
+    assert [i.status for i in session.verify()] == ["complete"]
+
+
+def test_cancel_mid_capture_aborts_disarmed_and_keeps_the_photos(tmp_path):
+    session = SessionStore(tmp_path).create_session("s")
+    session.add_subject("p1", consent=True)
+    import threading
+
+    cancel = threading.Event()
+    seen = []
+
+    def on_event(ev):
+        seen.append((ev.kind, ev.channel))
+        if (ev.kind, ev.channel) == ("stored", "left"):
+            cancel.set()
+
+    with Station(backend="sim", sim=SimOptions(size=SIZE)) as st:
+        result = st.capture(session, "p1", on_event=on_event, cancel=cancel)
+        assert st.sim.controller.armed is None
+        assert st.sim.fired_log == ["center", "left"]
+    assert result.status == "aborted" and result.reason == "stopped by the operator"
+    meta = yaml.safe_load((result.path / "capture.yaml").read_text())
+    assert [s["channel"] for s in meta["shots"]] == ["center", "left"]
+    assert seen[-1] == ("aborted", "right")
+    assert [i.status for i in session.verify()] == ["aborted"]
+
+
+def test_cli_capture_sphere_makes_the_session_calibration(tmp_path, capsys):
+    root = tmp_path / "store"
+    args = ["capture", "--sessions", str(root), "--session", "s", "--size", str(SIZE)]
+    assert main(args + ["--sphere"]) == 0
+    out = capsys.readouterr().out
+    assert "now the session's" in out
+    session = SessionStore(root).session("s")
+    assert session.calibration_file().is_file()
+    assert main(args) == 2
+    assert "--subject" in capsys.readouterr().err
