@@ -120,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "completeness); non-zero exit when anything is missing or altered")
     sv.add_argument("session", metavar="ROOT/SESSION")
 
+    t = sub.add_parser("tui", help="the operator's terminal app",
+                       description="Run capture sessions from the terminal: sessions, subjects "
+                       "and consent, live hardware status, capture with thumbnails, normal map "
+                       "and QC, calibration, doctor. Keys are shown at the bottom of each "
+                       "screen; q quits (the flashes are disarmed on every exit).")
+    t.add_argument("--config", metavar="FILE", help="booth.yaml (defaults suit the simulated "
+                   "booth)")
+    t.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
+    t.add_argument("--sessions", metavar="ROOT",
+                   help="session store root (default: the config's, sessions/)")
+    t.add_argument("--port", help="flash controller serial port (gphoto2 backend)")
+    t.add_argument("--seed", type=int, default=0, help="simulated subjects (sim backend)")
+    t.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
+    t.add_argument("--images", choices=("auto", "cells", "none"), default="auto",
+                   help="thumbnails: auto (the best the terminal supports), cells (coloured "
+                   "half-blocks, any terminal), none (file names)")
+    t.add_argument("--log", metavar="FILE", help="log file (default "
+                   "~/.local/state/booth/tui.log)")
+
     d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
                        description="Simulate a calibration sphere and a face, calibrate, "
                        "compute normals by both methods, write a side-by-side figure.")
@@ -186,6 +205,11 @@ def _run(args: argparse.Namespace) -> int:
         from booth import doctor
 
         return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
+    elif args.command == "tui":
+        from booth.tui.run import run
+
+        return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
+                   args.images, args.log)
     elif args.command == "demo":
         from booth import demo
 

@@ -191,7 +191,7 @@ class Session:
         """Register a pseudonymous subject; capture needs recorded consent."""
         if not consent:
             raise SessionError(f"subject '{subject}': consent is required before capture "
-                               "(record it with --consent once the subject has agreed)")
+                               "(record it once the subject has agreed)")
         folder = self._subject_dir(subject)
         if (folder / "subject.yaml").exists():
             return folder

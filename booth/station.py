@@ -142,9 +142,15 @@ class Station:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def busy(self) -> bool:
+        """A capture or calibration is under way."""
+        return self._lock.locked()
+
     # -- what the front ends call ---------------------------------------------------------
     def status(self, sessions: str | Path | None = None) -> HardwareStatus:
-        """Controller, flashes, camera and disk, each with its error instead of raising."""
+        """Controller, flashes, camera and disk, each with its error instead of raising.
+        During a capture the camera is not disturbed: its last description is shown."""
         st = HardwareStatus(self.backend, settings=dict(self.config.camera.settings),
                             sessions=str(sessions or self.config.sessions))
         st.settings.setdefault("flash sync", self.config.camera.flash_sync)
@@ -163,7 +169,8 @@ class Station:
             st.camera_error = "not connected"
         else:
             try:
-                self.camera.connect()
+                if not self.busy:
+                    self.camera.connect()
                 st.camera = self.camera.description
             except CameraError as exc:
                 st.camera_error = str(exc)

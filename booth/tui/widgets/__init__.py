@@ -1,0 +1,1 @@
+"""Widgets per panel: hardware status, log, shot progress, thumbnails."""

@@ -1,0 +1,87 @@
+"""The operator's main flows, driven with Pilot on the simulated booth."""
+
+import yaml
+
+from booth.session import SessionStore
+from booth.tui.screens.calibrate import CalibrateScreen
+from booth.tui.screens.capture import CaptureScreen
+from booth.tui.screens.session import SessionScreen
+from booth.tui.widgets.thumbs import Thumbnail
+from tests.booth.tui.conftest import until
+
+
+async def open_session(pilot, name="s1"):
+    app = pilot.app
+    await until(pilot, lambda: app.station is not None, what="the booth")
+    await pilot.click("#session-name")
+    await pilot.press(*name, "enter")
+    await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")
+
+
+async def add_subject(pilot, subject="p1", consent=True):
+    await pilot.press("a")
+    await pilot.press(*subject)
+    if consent:
+        await pilot.click("#consent")
+    await pilot.click("#add")
+
+
+async def test_session_subject_capture_thumbnails_retake(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        assert isinstance(app.screen, SessionScreen)
+        await pilot.press("c")
+        assert isinstance(app.screen, CaptureScreen)
+        screen = app.screen
+        await until(pilot, lambda: screen.finished is not None, what="the capture")
+        result = screen.finished.result
+        assert result.status == "complete", screen.finished
+        assert screen.finished.processed.warnings == []
+        await pilot.pause(0.2)
+        titles = [t.title for t in screen.query(Thumbnail)]
+        assert titles == ["center", "left", "right", "top", "bottom", "normals"]
+        assert "complete" in str(screen.query_one("#capture-status").render())
+        # Retake: a new capture supersedes the first.
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is not screen and app.screen.finished is not None,
+                    what="the retake")
+        assert app.screen.finished.result.status == "complete"
+        await pilot.press("escape")
+        assert isinstance(app.screen, SessionScreen)
+        infos = SessionStore(tmp_path / "sessions").session("s1").verify()
+        assert [i.status for i in infos] == ["complete", "complete"]
+        assert infos[0].superseded_by == infos[1].capture_id
+        table = app.screen.query_one("#captures")
+        assert table.row_count == 2
+
+
+async def test_capture_without_consent_is_refused(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot, "p2", consent=False)
+        assert app.screen.__class__.__name__ == "AddSubjectScreen"
+        assert "consent is required" in str(app.screen.query_one("#subject-error").render())
+        await pilot.press("escape")
+        await pilot.press("c")
+        assert isinstance(app.screen, SessionScreen)
+        assert any("add a subject first" in ln for ln in app.log_lines)
+    assert not (tmp_path / "sessions" / "s1" / "subjects" / "p2").exists()
+
+
+async def test_calibrate_and_use(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await pilot.press("k")
+        screen = app.screen
+        assert isinstance(screen, CalibrateScreen)
+        await until(pilot, lambda: screen.outcome is not None, what="the calibration")
+        assert screen.query_one("#lights").row_count == 5
+        assert "residual on the sphere" in str(screen.query_one("#residual").render())
+        await pilot.press("u")
+        assert isinstance(app.screen, SessionScreen)
+    meta = yaml.safe_load((tmp_path / "sessions" / "s1" / "session.yaml").read_text())
+    assert meta["calibration_id"] == screen.outcome.calibration_id
