@@ -48,12 +48,12 @@ class CaptureScreen(Screen):
         self.finished: CaptureFinished | None = None
 
     def compose(self) -> ComposeResult:
-        station = self.app.station
+        self.shots = shot_names(self.app.station)
         yield Header()
         with Horizontal(id="capture-body"):
             with Vertical(id="capture-left"):
-                yield ShotList(shot_names(station), id="shots")
-                yield ProgressBar(total=len(shot_names(station)), show_eta=False, id="progress")
+                yield ShotList(self.shots, id="shots")
+                yield ProgressBar(total=len(self.shots), show_eta=False, id="progress")
             with VerticalScroll(id="capture-right"):
                 yield Label("", id="capture-status")
                 yield Static("", id="qc")
@@ -138,7 +138,7 @@ class CaptureScreen(Screen):
             else:
                 qc.update("QC: no warnings")
         paths = {}
-        for ch in shot_names(self.app.station):
+        for ch in self.shots:
             p = imageio.find_image(result.path, ch)
             if p is not None:
                 paths[ch] = p

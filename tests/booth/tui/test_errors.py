@@ -1,0 +1,136 @@
+"""Errors, abort, quit and responsiveness: the app never freezes, never ends on an error, and
+leaves the flashes disarmed."""
+
+import statistics
+import time
+
+from booth.hardware.sim import CameraFaults
+from booth.session import SessionStore
+from booth.tui.screens.doctor import DoctorScreen
+from booth.tui.screens.session import SessionScreen
+from tests.booth.tui.conftest import until
+from tests.booth.tui.test_flows import add_subject, open_session
+
+
+async def key_latencies(pilot, screen, key: str, action: str, n: int) -> list[float]:
+    """Send ``key`` ``n`` times through the app's driver; seconds until ``action`` runs."""
+    from textual import events
+
+    handled: list[float] = []
+    original = getattr(screen, f"action_{action}")
+
+    def timed():
+        handled.append(time.perf_counter())
+        original()
+
+    setattr(screen, f"action_{action}", timed)
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        pilot.app._driver.send_message(events.Key(key, key))
+        await until(pilot, lambda i=i: len(handled) > i, what=f"key {key}")
+        out.append(handled[i] - t)
+        await pilot.pause(0.02)
+    return out
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_camera_error_notifies_and_leaves_capture_aborted(make_app, tmp_path):
+    # The left shot fails on every attempt (3 = 1 + 2 retries): the capture is aborted.
+    app = make_app(sim={"camera_faults": CameraFaults({1: -52, 2: -52, 3: -52})})
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        await until(pilot, lambda: screen.finished is not None, what="the capture")
+        result = screen.finished.result
+        assert result.status == "aborted" and "simulated camera error -52" in result.reason
+        assert any("capture aborted" in n for n in notifications(app))
+        assert "ABORTED" in str(screen.query_one("#capture-status").render())
+        assert app.station.sim.controller.armed is None
+        # The app is still up: back to the session, which lists the aborted capture.
+        await pilot.press("escape")
+        assert isinstance(app.screen, SessionScreen)
+    [info] = SessionStore(tmp_path / "sessions").session("s1").verify()
+    assert info.status == "aborted"
+
+
+async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
+    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=600)})
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one("#shots").state["center"][0] == "stored",
+                    what="the first shot")
+        # Keys pressed while the hardware works are handled at once: the time from the key
+        # entering the app (as from the terminal) to its action running.
+        latencies = await key_latencies(pilot, screen, "l", "toggle_log", 6)
+        assert screen.running, "the capture should still be running"
+        print(f"key latency mid-capture: median {statistics.median(latencies) * 1e3:.1f} ms, "
+              f"max {max(latencies) * 1e3:.1f} ms")
+        assert statistics.median(latencies) < 0.1
+        await pilot.press("x")
+        await until(pilot, lambda: screen.finished is not None, what="the abort")
+        result = screen.finished.result
+        assert result.status == "aborted" and result.reason == "stopped by the operator"
+        assert app.station.sim.controller.armed is None
+        assert len(app.station.sim.fired_log) < 5
+    [info] = SessionStore(tmp_path / "sessions").session("s1").verify()
+    assert info.status == "aborted"
+
+
+async def test_quit_mid_capture_aborts_and_closes(make_app, tmp_path):
+    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=250)})
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one("#shots").state["center"][0] == "stored",
+                    what="the first shot")
+        sim = app.station.sim
+        await pilot.press("q")
+        await until(pilot, lambda: app.station is None, what="the station to close")
+    assert sim.controller.armed is None
+    [info] = SessionStore(tmp_path / "sessions").session("s1").verify()
+    assert info.status == "aborted"
+
+
+async def test_doctor_view(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await pilot.press("d")
+        assert isinstance(app.screen, DoctorScreen)
+        table = app.screen.query_one("#checks")
+        await until(pilot, lambda: table.row_count == 4, what="the checks")
+        names = [table.get_row_at(i)[1] for i in range(4)]
+        assert names == ["serial port", "flash controller", "camera", "disk"]
+        assert "all checks pass" in str(app.screen.query_one("#doctor-status").render())
+
+
+async def test_booth_that_fails_to_open_leaves_the_app_up(tmp_path):
+    from booth.tui.app import BoothApp
+
+    app = BoothApp(backend="gphoto2", sessions=tmp_path / "sessions", image_mode="none")
+    async with app.run_test(size=(140, 48)) as pilot:
+        await until(pilot, lambda: app.station_error != "", what="the failure")
+        assert "--port" in app.station_error
+        assert any("booth not connected" in n for n in notifications(app))
+        await pilot.click("#session-name")
+        await pilot.press(*"s1", "enter")
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session")
+        await add_subject(pilot)
+        await pilot.press("c")
+        assert isinstance(app.screen, SessionScreen)
+        assert any("not connected" in n for n in notifications(app)[-1:])
+        await pilot.press("d")
+        table = app.screen.query_one("#checks")
+        await until(pilot, lambda: table.row_count == 2, what="the checks")
+        assert "FAIL" in str(table.get_row_at(0)[0])
