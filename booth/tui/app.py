@@ -28,6 +28,11 @@ from booth.tui.widgets.thumbs import IMAGE_MODES
 log = logging.getLogger("booth.tui")
 
 
+def clock() -> str:
+    """The log panel's time stamps (local time)."""
+    return _dt.datetime.now().strftime("%H:%M:%S")
+
+
 class BoothApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "Photometric booth"
@@ -127,8 +132,7 @@ class BoothApp(App):
     # -- what screens ask for -------------------------------------------------------------
     def report(self, text: str, severity: str = "information") -> None:
         """A line in the log panel; warnings and errors also as notifications."""
-        stamp = _dt.datetime.now().strftime("%H:%M:%S")
-        line = f"{stamp} {severity[:4].upper() if severity != 'information' else 'info'} {text}"
+        line = f"{clock()} {severity[:4].upper() if severity != 'information' else 'info'} {text}"
         self.log_lines.append(line)
         getattr(log, {"information": "info"}.get(severity, severity), log.info)(text)
         for panel in self.screen.query(LogPanel):

@@ -51,7 +51,7 @@ class CalibrateScreen(Screen):
     def on_mount(self) -> None:
         self.title = f"{self.session.name} · calibration"
         self.query_one("#lights", DataTable).add_columns(
-            "flash", "direction x", "y", "z", "elevation°", "intensity")
+            "flash", "direction x", "y", "z", "off axis°", "intensity")
         self.running = True
         self.run_calibration()
 

@@ -122,9 +122,7 @@ class CaptureScreen(Screen):
             status.update(f"ABORTED: {result.reason}  ({result.path.name}, kept as aborted)")
             self.app.report(f"capture aborted: {result.reason}", "error")
         else:
-            total = result.timings.get("total", 0.0)
-            status.update(f"complete: {result.path.name} in {total:.1f} s   "
-                          "r retake · escape back")
+            status.update(f"complete: {result.path.name}   r retake · escape back")
             self.app.report(f"capture {result.path.name} of {self.subject} complete")
         if message.error:
             self.app.report(message.error, "error")

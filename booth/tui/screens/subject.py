@@ -17,7 +17,7 @@ class AddSubjectScreen(ModalScreen[str | None]):
     BINDINGS = [("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     AddSubjectScreen { align: center middle; }
-    AddSubjectScreen > Vertical { width: 64; height: auto; border: thick $primary;
+    AddSubjectScreen > Vertical { width: 80; height: auto; border: thick $primary;
                                   padding: 1 2; background: $surface; }
     AddSubjectScreen Horizontal { height: auto; }
     AddSubjectScreen #subject-error { color: $error; }
@@ -33,7 +33,7 @@ class AddSubjectScreen(ModalScreen[str | None]):
             yield Input(placeholder="pseudonymous id, e.g. p017 (never a name)", id="subject-id")
             yield Input(placeholder="consent note (optional: form number, witness)",
                         id="consent-note")
-            yield Checkbox("The subject has read the information sheet and consents",
+            yield Checkbox("Consent given (information sheet read and signed)",
                            id="consent")
             yield Label("", id="subject-error")
             with Horizontal():

@@ -47,7 +47,7 @@ class ShotList(Static):
     def _redraw(self) -> None:
         t = Table.grid(padding=(0, 1))
         t.add_column(width=1)
-        t.add_column(width=8)
+        t.add_column(width=9)
         t.add_column(overflow="fold")
         t.add_row("", "preflight", self.preflight, style="dim")
         for s in self.shots:

@@ -27,7 +27,7 @@ IMAGE_MODES = ("auto", "cells", "none")
 class Thumbnail(Vertical):
     DEFAULT_CSS = """
     Thumbnail { width: 1fr; height: auto; }
-    Thumbnail > .thumb-image { width: 100%; height: 9; }
+    Thumbnail > .thumb-image { width: 100%; height: 12; }
     Thumbnail > Label { width: 100%; content-align: center middle; }
     """
 

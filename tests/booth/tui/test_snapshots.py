@@ -1,0 +1,110 @@
+"""Snapshots (pytest-textual-snapshot) of the main screens on the simulated booth.
+
+What changes from run to run is pinned: capture ids, the log's clock, free disk space and
+the pseudo-terminal's path. Update after a deliberate change of the UI with
+``pytest tests/booth/tui/test_snapshots.py --snapshot-update`` and review the SVGs.
+"""
+
+import itertools
+
+import pytest
+from textual.widgets import Input
+
+import booth.session
+import booth.station
+import booth.tui.app
+from booth.station import SimOptions, Station
+from booth.tui.app import BoothApp
+from booth.tui.screens.capture import CaptureScreen
+from tests.booth.tui.conftest import until
+
+SIZE_TERM = (130, 44)
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    counter = itertools.count(1)
+    monkeypatch.setattr(booth.session, "new_capture_id",
+                        lambda: f"20260101T000000000-{next(counter):04d}")
+    monkeypatch.setattr(booth.tui.app, "clock", lambda: "12:00:00")
+    monkeypatch.setattr(booth.station, "free_bytes", lambda root: 100 * 2**30)
+    opened = Station.open
+
+    def open_with_stable_port(self):
+        opened(self)
+        self.port = "/dev/pts/sim"
+        return self
+
+    monkeypatch.setattr(Station, "open", open_with_stable_port)
+    monkeypatch.chdir(tmp_path)  # the hardware panel names the store by its relative path
+    return BoothApp(sessions="sessions", sim=SimOptions(size=96), image_mode="cells", poll_s=0)
+
+
+def steady(run_before):
+    """Stop the text cursors blinking before the screenshot, so it does not depend on when
+    it is taken."""
+
+    async def wrapped(pilot):
+        await run_before(pilot)
+        await pilot.pause()
+        for screen in pilot.app.screen_stack:
+            for widget in screen.query(Input):
+                widget.cursor_blink = False
+        await pilot.pause()
+
+    return wrapped
+
+
+async def _session_with_capture(pilot):
+    from tests.booth.tui.test_flows import add_subject, open_session
+
+    app = pilot.app
+    await open_session(pilot)
+    await add_subject(pilot)
+    await pilot.press("c")
+    screen = app.screen
+    await until(pilot, lambda: isinstance(screen, CaptureScreen) and screen.finished
+                is not None, what="the capture")
+    await pilot.pause(0.3)
+
+
+def test_sessions_screen(app, snap_compare):
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.station is not None, what="the booth")
+        pilot.app.store.create_session("morning", "ana")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_add_subject_screen(app, snap_compare):
+    async def run_before(pilot):
+        from tests.booth.tui.test_flows import open_session
+
+        await open_session(pilot)
+        await pilot.press("a", *"p007")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_capture_screen_done(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(_session_with_capture))
+
+
+def test_session_screen_after_capture(app, snap_compare):
+    async def run_before(pilot):
+        await _session_with_capture(pilot)
+        await pilot.press("escape")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_calibrate_screen(app, snap_compare):
+    async def run_before(pilot):
+        from tests.booth.tui.test_flows import open_session
+
+        await open_session(pilot)
+        await pilot.press("k")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.outcome is not None, what="the calibration")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
