@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/booth demo --out out
 
-# The flash firmware's tests build it with avr-gcc and its codec with gcc.
+# Debian packages the tests need: avr-gcc and avr-libc (the flash firmware is built for the
+# AVR, its codec for the host with gcc), tmux (the app is tested in a real terminal).
 toolchain:
-	@if ! command -v avr-gcc >/dev/null || [ ! -f /usr/lib/avr/include/avr/io.h ]; then \
-		echo "installing gcc-avr and avr-libc (Debian packages)"; \
+	@if ! command -v avr-gcc >/dev/null || [ ! -f /usr/lib/avr/include/avr/io.h ] \
+		|| ! command -v tmux >/dev/null; then \
+		echo "installing gcc-avr, avr-libc and tmux (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-avr avr-libc make gcc; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-avr avr-libc make gcc tmux; \
 	fi
 
 test: $(STAMP) toolchain
