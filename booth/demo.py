@@ -42,23 +42,46 @@ def _to8(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def _simulated_capture(root: Path, seed: int, size: int, step):
-    """One capture through the real capture path on the simulated booth."""
-    from booth.capture import CaptureConfig, CaptureSequencer
-    from booth.hardware.flash import FlashController
-    from booth.hardware.sim import SimulatedBooth
-    from booth.session import SessionStore
+def _capture_in_the_app(out: Path, seed: int, size: int, step):
+    """One capture as an operator makes it: the Textual app, driven headless by the scripted
+    operator, on the simulated booth (emulated flash controller on a pty, libgphoto2's
+    virtual camera). Saves a screenshot of the capture screen to ``out/tui.svg``."""
+    from booth.config import BoothConfig, CaptureSection
+    from booth.station import SimOptions
+    from booth.tui import script
+    from booth.tui.app import BoothApp
 
-    session = SessionStore(root).create_session("demo", operator="make demo")
-    session.add_subject(f"synthetic-{seed}", consent=True)
-    with SimulatedBooth(seed=seed, size=size) as sim, FlashController(sim.flash_port) as flash:
-        seq = CaptureSequencer(flash, sim.camera, session, CaptureConfig(ambient=True),
-                               extra_files=sim.truth_files)
-        result = seq.run(f"synthetic-{seed}")
-        if result.status != "complete":
-            raise RuntimeError(f"simulated capture {result.status}: {result.reason}")
-        step(f"  stored {result.path} in {result.timings['total'] * 1e3:.0f} ms")
-        return result.path, sim.images, sim.subject
+    config = BoothConfig(capture=CaptureSection(ambient=True))  # room light + ambient frame
+    app = BoothApp(config, sessions=out / "sessions", image_mode="cells",
+                   sim=SimOptions(seed=seed, size=size, per_subject=False))
+
+    done = []
+
+    async def operator(pilot):
+        await script.open_session(pilot, "demo")
+        await script.add_subject(pilot, f"synthetic-{seed}")
+        screen = await script.capture(pilot)
+        done.append(screen.finished)
+        app.save_screenshot("tui.svg", str(out))
+        await app.action_quit()
+
+    from booth.tui.run import stderr_to
+
+    with stderr_to(out / "tui.log"):  # MediaPipe's C++ start-up chatter goes to the log
+        app.run(headless=True, size=(130, 44), auto_pilot=operator)
+    finished = done[0] if done else None
+    if finished is None:
+        raise RuntimeError("the app stopped before the capture finished; see the log above")
+    result = finished.result
+    if result is None or result.status != "complete":
+        why = finished.error or (result.reason if result else "")
+        raise RuntimeError(f"simulated capture failed: {why}")
+    step(f"  stored {result.path} in {result.timings['total'] * 1e3:.0f} ms; "
+         f"QC warnings: {len(finished.processed.warnings) if finished.processed else '?'}")
+    step(f"  the app's capture screen: {out / 'tui.svg'}")
+    truth = normalmap.read_npy(result.path / "truth" / "normals.npy")
+    mask = imageio.read_image(result.path / "truth" / "mask.png") > 0
+    return result.path, imageio.read_capture(result.path), truth, mask
 
 
 def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, dict[str, float]]:
@@ -73,10 +96,9 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
     step("calibrating")
     cal = commands.calibrate_folder(out / "sphere", out / "calibration.yaml")
     step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°")
-    step(f"capturing face subject {seed} on the simulated booth (emulated flash controller "
-         "on a pty, libgphoto2 virtual camera, room light + ambient frame)")
-    capture_dir, images, surface = _simulated_capture(out / "sessions", seed, size, step)
-    truth, fmask = surface.normals, surface.mask
+    step(f"capturing face subject {seed} in the operator's app (headless) on the simulated "
+         "booth: emulated flash controller on a pty, libgphoto2 virtual camera")
+    capture_dir, images, truth, fmask = _capture_in_the_app(out, seed, size, step)
     lit_by_all = fmask.copy()
     for ch in stereo.DIRECTIONAL:
         lit_by_all &= (truth @ cal.rig.direction(ch)) > 0

@@ -255,8 +255,11 @@ class Session:
         return out
 
     def verify(self) -> list[CaptureInfo]:
-        """Every capture, checked: ``status`` 'broken' (with problems) means missing or altered."""
-        return self.captures()
+        """Every capture, the calibration sphere's included, checked: ``status`` 'broken'
+        (with problems) means missing or altered."""
+        spheres = [_inspect(CALIBRATION_SUBJECT, d)
+                   for d in sorted((self.path / "calibration").glob("*")) if d.is_dir()]
+        return self.captures() + spheres
 
 
 def _inspect(subject: str, d: Path) -> CaptureInfo:

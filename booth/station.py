@@ -147,6 +147,13 @@ class Station:
         """A capture or calibration is under way."""
         return self._lock.locked()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no capture is under way; False if one still is after ``timeout`` s."""
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        self._lock.release()
+        return True
+
     # -- what the front ends call ---------------------------------------------------------
     def status(self, sessions: str | Path | None = None) -> HardwareStatus:
         """Controller, flashes, camera and disk, each with its error instead of raising.

@@ -41,8 +41,9 @@ class BoothApp(App):
     def __init__(self, config: BoothConfig | None = None, backend: str = "sim",
                  sessions: str | Path | None = None, port: str | None = None,
                  sim: SimOptions | None = None, image_mode: str = "auto",
-                 poll_s: float = 1.0) -> None:
+                 poll_s: float = 1.0, config_source: str = "defaults") -> None:
         super().__init__()
+        self.config_source = config_source
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"image mode: expected one of {IMAGE_MODES}, got {image_mode!r}")
         self.config = config or BoothConfig()
@@ -99,8 +100,8 @@ class BoothApp(App):
         station, self.station = self.station, None
         if station is None:
             return
-        if station._lock.acquire(timeout=30):
-            station._lock.release()
+        if not station.wait_idle(timeout=30):
+            log.error("the capture did not stop within 30 s; closing the booth under it")
         station.close()
 
     def on_unmount(self) -> None:

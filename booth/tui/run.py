@@ -21,7 +21,8 @@ def default_log_file() -> Path:
 
 
 @contextlib.contextmanager
-def stderr_to(log_file: Path):
+def stderr_to(log_file: str | Path):
+    log_file = Path(log_file)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     saved_fd = os.dup(2)
@@ -50,7 +51,8 @@ def run(config_file: str | None, backend: str, sessions: str | None, port: str |
     # Imported before the app starts: textual-image asks the terminal about itself on import.
     from booth.tui.app import BoothApp
 
-    app = BoothApp(cfg, backend, sessions, port, SimOptions(seed=seed, size=size), images)
+    app = BoothApp(cfg, backend, sessions, port, SimOptions(seed=seed, size=size), images,
+                   config_source=config_file or "defaults")
     with stderr_to(path):
         logging.basicConfig(filename=path, level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")

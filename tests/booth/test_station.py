@@ -35,8 +35,10 @@ def test_status_calibration_capture_and_processing(tmp_path):
     assert done.warnings == [] and done.preview.is_file()
     meta = yaml.safe_load((done.folder / "normals.yaml").read_text())
     assert meta["calibration"] == str(session.calibration_file())
-    # The calibration capture is not a subject's, and verify still passes.
-    assert [i.status for i in session.verify()] == ["complete"]
+    # The calibration capture is not a subject's; verify checks it too.
+    assert [(i.subject, i.status) for i in session.verify()] == [
+        ("p1", "complete"), ("calibration-sphere", "complete")]
+    assert [i.subject for i in session.captures()] == ["p1"]
 
 
 def test_cancel_mid_capture_aborts_disarmed_and_keeps_the_photos(tmp_path):

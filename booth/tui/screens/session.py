@@ -56,6 +56,7 @@ class SessionScreen(Screen):
         s = self.session
         info = self.query_one("#session-info", Label)
         info.update(f"Session {s.name}   operator {s.meta.get('operator') or '-'}   "
+                    f"config {self.app.config_source}   "
                     f"calibration {s.calibration_id or 'nominal lights (none captured)'}")
         table = self.query_one("#captures", DataTable)
         table.clear()

@@ -2,36 +2,23 @@
 leaves the flashes disarmed."""
 
 import statistics
-import time
 
 from booth.hardware.sim import CameraFaults
 from booth.session import SessionStore
 from booth.tui.screens.doctor import DoctorScreen
 from booth.tui.screens.session import SessionScreen
-from tests.booth.tui.conftest import until
-from tests.booth.tui.test_flows import add_subject, open_session
+from booth.tui.script import add_subject, key_latencies, open_session, until
 
 
-async def key_latencies(pilot, screen, key: str, action: str, n: int) -> list[float]:
-    """Send ``key`` ``n`` times through the app's driver; seconds until ``action`` runs."""
-    from textual import events
-
-    handled: list[float] = []
-    original = getattr(screen, f"action_{action}")
-
-    def timed():
-        handled.append(time.perf_counter())
-        original()
-
-    setattr(screen, f"action_{action}", timed)
-    out = []
-    for i in range(n):
-        t = time.perf_counter()
-        pilot.app._driver.send_message(events.Key(key, key))
-        await until(pilot, lambda i=i: len(handled) > i, what=f"key {key}")
-        out.append(handled[i] - t)
-        await pilot.pause(0.02)
-    return out
+async def capture_under_way(pilot, app):
+    """Open a session, add p1, start a capture and wait for its first photo."""
+    await open_session(pilot)
+    await add_subject(pilot)
+    await pilot.press("c")
+    screen = app.screen
+    await until(pilot, lambda: screen.query_one("#shots").state["center"][0] == "stored",
+                what="the first shot")
+    return screen
 
 
 def notifications(app) -> list[str]:
@@ -62,19 +49,15 @@ async def test_camera_error_notifies_and_leaves_capture_aborted(make_app, tmp_pa
 async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
     app = make_app(sim={"camera_faults": CameraFaults(latency_ms=600)})
     async with app.run_test(size=(140, 48)) as pilot:
-        await open_session(pilot)
-        await add_subject(pilot)
-        await pilot.press("c")
-        screen = app.screen
-        await until(pilot, lambda: screen.query_one("#shots").state["center"][0] == "stored",
-                    what="the first shot")
+        screen = await capture_under_way(pilot, app)
         # Keys pressed while the hardware works are handled at once: the time from the key
         # entering the app (as from the terminal) to its action running.
         latencies = await key_latencies(pilot, screen, "l", "toggle_log", 6)
+        assert len(latencies) == 6
         assert screen.running, "the capture should still be running"
         print(f"key latency mid-capture: median {statistics.median(latencies) * 1e3:.1f} ms, "
               f"max {max(latencies) * 1e3:.1f} ms")
-        assert statistics.median(latencies) < 0.1
+        assert statistics.median(latencies) < 0.1, latencies
         await pilot.press("x")
         await until(pilot, lambda: screen.finished is not None, what="the abort")
         result = screen.finished.result
@@ -88,12 +71,7 @@ async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
 async def test_quit_mid_capture_aborts_and_closes(make_app, tmp_path):
     app = make_app(sim={"camera_faults": CameraFaults(latency_ms=250)})
     async with app.run_test(size=(140, 48)) as pilot:
-        await open_session(pilot)
-        await add_subject(pilot)
-        await pilot.press("c")
-        screen = app.screen
-        await until(pilot, lambda: screen.query_one("#shots").state["center"][0] == "stored",
-                    what="the first shot")
+        await capture_under_way(pilot, app)
         sim = app.station.sim
         await pilot.press("q")
         await until(pilot, lambda: app.station is None, what="the station to close")

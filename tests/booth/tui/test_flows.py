@@ -6,24 +6,8 @@ from booth.session import SessionStore
 from booth.tui.screens.calibrate import CalibrateScreen
 from booth.tui.screens.capture import CaptureScreen
 from booth.tui.screens.session import SessionScreen
+from booth.tui.script import add_subject, open_session, until
 from booth.tui.widgets.thumbs import Thumbnail
-from tests.booth.tui.conftest import until
-
-
-async def open_session(pilot, name="s1"):
-    app = pilot.app
-    await until(pilot, lambda: app.station is not None, what="the booth")
-    await pilot.click("#session-name")
-    await pilot.press(*name, "enter")
-    await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")
-
-
-async def add_subject(pilot, subject="p1", consent=True):
-    await pilot.press("a")
-    await pilot.press(*subject)
-    if consent:
-        await pilot.click("#consent")
-    await pilot.click("#add")
 
 
 async def test_session_subject_capture_thumbnails_retake(make_app, tmp_path):

@@ -16,7 +16,7 @@ import booth.tui.app
 from booth.station import SimOptions, Station
 from booth.tui.app import BoothApp
 from booth.tui.screens.capture import CaptureScreen
-from tests.booth.tui.conftest import until
+from booth.tui.script import add_subject, open_session, until
 
 SIZE_TERM = (130, 44)
 
@@ -56,7 +56,6 @@ def steady(run_before):
 
 
 async def _session_with_capture(pilot):
-    from tests.booth.tui.test_flows import add_subject, open_session
 
     app = pilot.app
     await open_session(pilot)
@@ -78,8 +77,6 @@ def test_sessions_screen(app, snap_compare):
 
 def test_add_subject_screen(app, snap_compare):
     async def run_before(pilot):
-        from tests.booth.tui.test_flows import open_session
-
         await open_session(pilot)
         await pilot.press("a", *"p007")
 
@@ -100,8 +97,6 @@ def test_session_screen_after_capture(app, snap_compare):
 
 def test_calibrate_screen(app, snap_compare):
     async def run_before(pilot):
-        from tests.booth.tui.test_flows import open_session
-
         await open_session(pilot)
         await pilot.press("k")
         screen = pilot.app.screen
