@@ -24,6 +24,7 @@ class CalibrateScreen(Screen):
     """Place the white sphere where the face goes; ``u`` makes the fit the session's."""
 
     BINDINGS = [
+        ("enter", "start", "Photograph the sphere"),
         ("x", "abort", "Abort"),
         ("escape", "back", "Back / abort"),
         ("u", "use", "Use for session"),
@@ -42,8 +43,12 @@ class CalibrateScreen(Screen):
             yield ShotList([s for s in shot_names(self.app.station) if s != "ambient"],
                            id="shots")
             with Vertical():
-                yield Label("photographing the calibration sphere…", id="calibration-status")
-                yield DataTable(id="lights", cursor_type="none")
+                yield Label("Put the white calibration sphere where the face goes, then press "
+                            "Enter to photograph it under the five flashes.",
+                            id="calibration-status")
+                lights = DataTable(id="lights", cursor_type="none")
+                lights.can_focus = False  # Enter belongs to the screen: it starts the shots
+                yield lights
                 yield Label("", id="residual")
         yield LogPanel(id="log")
         yield Footer()
@@ -52,6 +57,12 @@ class CalibrateScreen(Screen):
         self.title = f"{self.session.name} · calibration"
         self.query_one("#lights", DataTable).add_columns(
             "flash", "direction x", "y", "z", "off axis°", "intensity")
+
+    def action_start(self) -> None:
+        if self.running or self.outcome is not None:
+            return
+        self.query_one("#calibration-status", Label).update(
+            "photographing the calibration sphere…")
         self.running = True
         self.run_calibration()
 

@@ -60,6 +60,7 @@ async def test_calibrate_and_use(make_app, tmp_path):
     async with app.run_test(size=(140, 48)) as pilot:
         await open_session(pilot)
         await pilot.press("k")
+        await pilot.press("enter")
         screen = app.screen
         assert isinstance(screen, CalibrateScreen)
         await until(pilot, lambda: screen.outcome is not None, what="the calibration")

@@ -99,6 +99,7 @@ def test_calibrate_screen(app, snap_compare):
     async def run_before(pilot):
         await open_session(pilot)
         await pilot.press("k")
+        await pilot.press("enter")
         screen = pilot.app.screen
         await until(pilot, lambda: screen.outcome is not None, what="the calibration")
 
