@@ -136,8 +136,9 @@ class BoothApp(App):
         line = f"{clock()} {severity[:4].upper() if severity != 'information' else 'info'} {text}"
         self.log_lines.append(line)
         getattr(log, {"information": "info"}.get(severity, severity), log.info)(text)
-        for panel in self.screen.query(LogPanel):
-            panel.add(line)
+        for screen in self.screen_stack:  # screens underneath catch up too
+            for panel in screen.query(LogPanel):
+                panel.add(line)
         if severity in ("warning", "error"):
             self.notify(text, severity=severity, timeout=8)
 

@@ -57,7 +57,7 @@ class SessionScreen(Screen):
         info = self.query_one("#session-info", Label)
         info.update(f"Session {s.name}   operator {s.meta.get('operator') or '-'}   "
                     f"config {self.app.config_source}   "
-                    f"calibration {s.calibration_id or 'nominal lights (none captured)'}")
+                    f"calibration {s.calibration_id or 'none (nominal lights)'}")
         table = self.query_one("#captures", DataTable)
         table.clear()
         infos = s.captures()
