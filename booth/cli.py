@@ -7,6 +7,7 @@ what was expected, and exit status 2; nothing already on disk is touched by a fa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -120,6 +121,31 @@ def build_parser() -> argparse.ArgumentParser:
                           "completeness); non-zero exit when anything is missing or altered")
     sv.add_argument("session", metavar="ROOT/SESSION")
 
+    lmk = sub.add_parser("landmarks", help="MediaPipe Face Mesh landmarks of a photo",
+                         description="Write the 478 Face Mesh landmarks (x, y in pixels, z) of "
+                         "the largest face in IMAGE as JSON; --overlay draws the mesh on it.")
+    lmk.add_argument("image", metavar="IMAGE")
+    lmk.add_argument("--out", required=True, metavar="FILE.json")
+    lmk.add_argument("--overlay", metavar="FILE.png", help="the photo with the mesh drawn")
+
+    ex = sub.add_parser("export", help="session stores -> a training dataset",
+                        description="Export every complete, not superseded capture of the "
+                        "session stores as a training sample (face crop, landmark channels, "
+                        "normal map, mask), split by subject. Resumes an interrupted export and "
+                        "reuses samples already exported with the same settings.")
+    ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT")
+    ex.add_argument("--out", required=True, metavar="DATASET")
+    ex.add_argument("--encoding", choices=("points", "dense", "none"), default="points",
+                    help="landmark channels (default points)")
+    ex.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
+    ex.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                    help="worker processes (default: cores - 1)")
+    ex.add_argument("--augment", action="store_true",
+                    help="also write flipped, darker and brighter copies (the paper's 4x data)")
+    ex.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    ex.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
+                    help="subject fractions (default 0.8,0.1,0.1)")
+
     t = sub.add_parser("tui", help="the operator's terminal app",
                        description="Run capture sessions from the terminal: sessions, subjects "
                        "and consent, live hardware status, capture with thumbnails, normal map "
@@ -205,6 +231,14 @@ def _run(args: argparse.Namespace) -> int:
         from booth import doctor
 
         return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
+    elif args.command == "landmarks":
+        from booth import commands
+
+        lm = commands.write_landmarks(args.image, args.out, args.overlay)
+        extra = f" ({lm.faces_found} faces found: the largest kept)" if lm.faces_found > 1 else ""
+        print(f"{len(lm.points)} landmarks -> {args.out}{extra}")
+    elif args.command == "export":
+        return _export(args)
     elif args.command == "tui":
         from booth.tui.run import run
 
@@ -270,6 +304,38 @@ def _capture(args: argparse.Namespace) -> int:
         for w in done.warnings:
             print(f"  QC warning: {w.message}")
     return 0 if result.status == "complete" else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from booth import commands
+    from learning.dataset import Settings, export
+
+    try:
+        split = tuple(float(x) for x in args.split.split(","))
+    except ValueError:
+        raise InputError(f"--split: expected three numbers like 0.8,0.1,0.1, got "
+                         f"{args.split!r}") from None
+    settings = Settings(size=args.size, encoding=args.encoding, augment=args.augment,
+                        seed=args.seed, split=split).validate()
+    sources, rejected = commands.export_sources(args.roots)
+    if not sources and not rejected:
+        raise InputError(f"{', '.join(args.roots)}: no captures to export")
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("exporting", total=len(sources))
+
+        def progress(done, total, outcome):
+            bar.update(task, completed=done)
+
+        result = export(sources, args.out, settings, args.workers, progress, rejected)
+    print(f"exported {len(result.exported)} captures ({result.reused} reused), "
+          f"skipped {len(result.skipped)} -> {args.out}")
+    for o in result.skipped:
+        print(f"  skipped {o.key}: {o.reason}")
+    return 0
 
 
 def _sessions(args: argparse.Namespace) -> int:

@@ -150,3 +150,69 @@ def write_result(result: stereo.StereoResult, out: str | Path, provenance: dict)
     }
     write_text(folder / "normals.yaml", yaml.safe_dump(meta, sort_keys=False))
     return folder
+
+
+def export_sources(roots) -> tuple[list, list]:
+    """The captures of session stores that a dataset can use: complete, not superseded,
+    checksums intact (``Source``), and those refused with the reason (``Outcome``)."""
+    import hashlib
+
+    from booth.session import SessionStore
+    from learning.dataset import Outcome, Source
+
+    sources, rejected = [], []
+    for root in roots:
+        for session in SessionStore(root).sessions():
+            cal = session.calibration_file()
+            for info in session.verify():
+                if info.subject == "calibration-sphere" or info.superseded_by:
+                    continue
+                key = f"{session.name}/{info.subject}/{info.capture_id}"
+                if info.status != "complete":
+                    why = "; ".join(info.problems) or f"capture is {info.status}"
+                    rejected.append(Outcome(key, info.subject, "", "", reason=why))
+                    continue
+                digest = hashlib.sha256((info.path / "capture.yaml").read_bytes()).hexdigest()
+                sources.append(Source(key, info.subject, str(info.path), digest,
+                                      str(cal) if cal and cal.is_file() else None))
+    return sources, rejected
+
+
+def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | None = None):
+    """Face Mesh landmarks of a photo -> JSON (and the mesh drawn over it, if asked)."""
+    import json
+
+    import cv2
+
+    from learning import landmarks
+
+    img = imageio.read_image(image)
+    try:
+        lm = landmarks.detect(img)
+    except InputError as exc:
+        raise InputError(f"{image}: {exc}") from None
+    h, w = img.shape[:2]
+    doc = {"image": str(image), "width": w, "height": h, "faces_found": lm.faces_found,
+           "convention": "x, y in pixels from the top-left corner; z in pixels, smaller = "
+                         "nearer the camera (MediaPipe Face Mesh, refined: 478 points)",
+           "landmarks": [[round(float(v), 3) for v in p] for p in lm.points]}
+    write_text(out, json.dumps(doc, indent=1))
+    if overlay:
+        from mediapipe.python.solutions import face_mesh_connections as c
+
+        if img.dtype == np.uint8:
+            pic = img.copy()
+        elif img.dtype == np.uint16:
+            pic = (img >> 8).astype(np.uint8)
+        else:
+            pic = imageio.to_uint(img, 8)
+        if pic.ndim == 2:
+            pic = cv2.cvtColor(pic, cv2.COLOR_GRAY2RGB)
+        pts = np.round(lm.points[:, :2] * 16).astype(np.int32)  # 4 fractional bits
+        for a, b in c.FACEMESH_TESSELATION:
+            cv2.line(pic, tuple(pts[a]), tuple(pts[b]), (160, 160, 160), 1, cv2.LINE_AA, 4)
+        for a, b in c.FACEMESH_CONTOURS | c.FACEMESH_IRISES:
+            cv2.line(pic, tuple(pts[a]), tuple(pts[b]), (40, 220, 40), 1, cv2.LINE_AA, 4)
+        atomic_write(overlay, lambda p: imageio.write_image(p, pic))
+    return lm
+

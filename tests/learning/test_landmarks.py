@@ -23,3 +23,27 @@ def test_no_face_is_a_clear_error():
         landmarks.detect(np.zeros((64, 64, 3), np.uint8))
     with pytest.raises(landmarks.InputError, match="expected an RGB image"):
         landmarks.detect(np.zeros((4, 4, 4, 4), np.float32))
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5, 7])
+def test_simulated_ring_flash_faces_have_478_landmarks(seed):
+    from photometric import synthetic
+    from photometric.render import Camera
+
+    surf = synthetic.face(seed, 320)
+    ring = synthetic.capture(surf, camera=Camera(noise=0.003, bits=8), seed=seed)["center"]
+    lm = landmarks.detect(ring)
+    assert lm.points.shape == (478, 3)
+    # Every landmark lies on the synthetic face (its mask), not on the background.
+    x = np.clip(lm.points[:, 0].astype(int), 0, 319)
+    y = np.clip(lm.points[:, 1].astype(int), 0, 319)
+    assert surf.mask[y, x].mean() > 0.95
+
+
+def test_calibration_sphere_is_not_a_face():
+    from photometric import synthetic
+    from photometric.render import Camera
+
+    sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))["center"]
+    with pytest.raises(landmarks.NoFaceError):
+        landmarks.detect(sphere)
