@@ -180,15 +180,20 @@ def assign_splits(subjects: Sequence[str], fractions: Sequence[float],
 
 
 def _read_index(path: Path) -> dict[tuple[str, str, str], Outcome]:
+    """The finished captures; a line cut short by a crash is dropped from the file (that
+    capture is redone), so that the next appended line starts on a line of its own."""
     done: dict[tuple[str, str, str], Outcome] = {}
     if not path.is_file():
         return done
+    good = []
     for line in path.read_text().splitlines():
         try:
             o = Outcome(**json.loads(line))
         except (ValueError, TypeError):
-            continue  # a line cut short by a crash: that capture is redone
+            continue
+        good.append(line)
         done[(o.key, o.checksum, o.settings)] = o
+    _atomic_text(path, "".join(f"{line}\n" for line in good))
     return done
 
 

@@ -1,0 +1,147 @@
+"""Dataset export from session stores: samples, splits by subject, skips, resume; the torch
+Dataset; the command line."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from booth import commands
+from booth.cli import main
+from booth.session import SessionStore
+from learning import dataset
+from photometric import synthetic
+from photometric.render import Camera
+
+SIZE = 160
+
+
+def _store_capture(session, subject, images):
+    """A complete capture in the store, photos as the simulated camera would give them."""
+    session.add_subject(subject, consent=True)
+    w = session.begin_capture(subject)
+    for ch in ("center", "left", "right", "top", "bottom"):
+        ok, png = cv2.imencode(".png", cv2.cvtColor(images[ch], cv2.COLOR_RGB2BGR))
+        w.add_shot(ch, f"{ch}.png", png.tobytes())
+    return w.commit()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Two sessions: four subjects with faces, one with a sphere (no face), one altered."""
+    root = tmp_path_factory.mktemp("store")
+    cam = Camera(noise=0.003, bits=8)
+    a = SessionStore(root).create_session("a")
+    b = SessionStore(root).create_session("b")
+    for i, (session, subject) in enumerate([(a, "p1"), (a, "p2"), (b, "p3"), (b, "p1"),
+                                            (b, "p4")]):
+        _store_capture(session, subject, synthetic.capture(synthetic.face(i, SIZE), camera=cam))
+    _store_capture(a, "ball", synthetic.capture(synthetic.sphere(SIZE), camera=cam))
+    altered = _store_capture(a, "p9", synthetic.capture(synthetic.face(7, SIZE), camera=cam))
+    (altered / "left.png").write_bytes(b"not the original")
+    return root
+
+
+def test_splits_are_by_subject_and_seeded():
+    subjects = [f"p{i}" for i in range(50)]
+    s0 = dataset.assign_splits(subjects, (0.8, 0.1, 0.1), seed=0)
+    assert set(s0) == set(subjects)
+    assert sorted(list(s0.values()).count(k) for k in dataset.SPLITS) == [5, 5, 40]
+    assert dataset.assign_splits(list(reversed(subjects)), (0.8, 0.1, 0.1), seed=0) == s0
+    assert dataset.assign_splits(subjects, (0.8, 0.1, 0.1), seed=1) != s0
+
+
+def test_export_skips_with_reasons_splits_by_subject_and_resumes(store, tmp_path):
+    sources, rejected = commands.export_sources([store])
+    assert len(sources) == 6 and [r.key.split("/")[1] for r in rejected] == ["p9"]
+    assert "left.png altered" in rejected[0].reason
+    out = tmp_path / "ds"
+    settings = dataset.Settings(size=96, split=(0.5, 0.25, 0.25), seed=3)
+    result = dataset.export(sources, out, settings, workers=1, rejected=rejected)
+    assert len(result.exported) == 5 and result.reused == 0
+    assert {o.key.split("/")[1]: o.reason for o in result.skipped} == {
+        "ball": "no face found (Face Mesh): is the subject facing the camera and lit by the "
+                "ring flash?", "p9": rejected[0].reason}
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["counts"]["exported"] == 5 and m["counts"]["skipped"] == 2
+    # p1 is in both sessions: one person, one split.
+    splits = {s["subject"]: set() for s in m["samples"]}
+    for s in m["samples"]:
+        splits[s["subject"]].add(s["split"])
+    assert all(len(v) == 1 for v in splits.values())
+    assert sum(s["subject"] == "p1" for s in m["samples"]) == 2
+    report = (out / "report.txt").read_text()
+    assert "skipped a/ball/" in report and "no face found" in report
+    # A sample loads with numpy alone.
+    with np.load(out / "samples" / m["samples"][0]["file"]) as z:
+        assert z["image"].shape == (96, 96, 3) and z["channels"].shape == (96, 96, 2)
+        n = z["normals"].astype(np.float32)[z["mask"]]
+        np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1, atol=2e-3)
+        assert json.loads(str(z["meta"]))["variant"] == "original"
+    # Run again: everything reused.
+    again = dataset.export(sources, out, settings, rejected=rejected)
+    assert again.reused == 6 and len(again.exported) == 5
+    # An interrupted run: the last sample's index line never written, a partial file left.
+    lines = (out / "index.jsonl").read_text().splitlines()
+    (out / "index.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    (out / "samples" / ".x.partial.npz").write_bytes(b"half")
+    resumed = dataset.export(sources, out, settings, rejected=rejected)
+    assert resumed.reused == 5 and len(resumed.exported) == 5
+    assert not list((out / "samples").glob(".*"))
+    assert dataset.export(sources, out, settings, rejected=rejected).reused == 6
+    # Other settings: nothing reused.
+    other = dataset.export(sources, out, dataset.Settings(size=64, encoding="none"))
+    assert other.reused == 0
+
+
+def test_parallel_export_with_augmentation_and_torch_dataset(store, tmp_path):
+    sources, _ = commands.export_sources([store])
+    out = tmp_path / "ds"
+    settings = dataset.Settings(size=64, augment=True, split=(1.0, 0.0, 0.0))
+    result = dataset.export(sources, out, settings, workers=2)
+    assert len(result.exported) == 5 and all(len(o.files) == 6 for o in result.exported)
+    ds = dataset.SampleDataset(out, "train", seed=1)
+    assert len(ds) == 30
+    item = ds[0]
+    assert item["input"].shape == (5, 64, 64) and item["input"].dtype == torch.float32
+    assert item["normals"].shape == (3, 64, 64) and item["mask"].shape == (1, 64, 64)
+    same = dataset.SampleDataset(out, "train", seed=1)[0]
+    assert torch.equal(item["input"], same["input"])
+    # On-the-fly augmentation changes the photo (a brightness factor, maybe a flip) but
+    # never the geometry's consistency: the mask is the flip of the plain one or the same.
+    plain = dataset.SampleDataset(out, "train", augment_on_the_fly=False)[0]
+    assert not torch.equal(item["input"][:3], plain["input"][:3])
+    assert torch.equal(item["mask"], plain["mask"]) or \
+        torch.equal(item["mask"], plain["mask"].flip(-1))
+    loader = torch.utils.data.DataLoader(ds, batch_size=4)
+    batch = next(iter(loader))
+    assert batch["input"].shape == (4, 5, 64, 64)
+
+
+def test_cli_landmarks_and_export(store, tmp_path, capsys):
+    import skimage.data
+
+    from photometric import imageio
+
+    img = tmp_path / "astronaut.png"
+    imageio.write_image(img, skimage.data.astronaut())
+    assert main(["landmarks", str(img), "--out", str(tmp_path / "lm.json"),
+                 "--overlay", str(tmp_path / "mesh.png")]) == 0
+    doc = json.loads((tmp_path / "lm.json").read_text())
+    assert len(doc["landmarks"]) == 478 and doc["width"] == 512
+    assert imageio.read_image(tmp_path / "mesh.png").shape == (512, 512, 3)
+    blank = tmp_path / "blank.png"
+    imageio.write_image(blank, np.zeros((64, 64, 3), np.uint8))
+    capsys.readouterr()
+    assert main(["landmarks", str(blank), "--out", str(tmp_path / "x.json")]) == 2
+    assert f"{blank}: no face found" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    out = tmp_path / "cli-ds"
+    assert main(["export", str(store), "--out", str(out), "--size", "64", "--workers", "1",
+                 "--encoding", "dense"]) == 0
+    text = capsys.readouterr().out
+    assert "exported 5 captures (0 reused), skipped 2" in text
+    assert json.loads((out / "manifest.json").read_text())["settings"]["encoding"] == "dense"
+    assert main(["export", str(store), "--out", str(out), "--split", "1,2"]) == 2
