@@ -138,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--encoding", choices=("points", "dense", "none"), default="points",
                     help="landmark channels (default points)")
     ex.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
-    ex.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
-                    help="worker processes (default: cores - 1)")
+    ex.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="worker processes (default: one per core)")
     ex.add_argument("--augment", action="store_true",
                     help="also write flipped, darker and brighter copies (the paper's 4x data)")
     ex.add_argument("--seed", type=int, default=0, help="split seed (default 0)")

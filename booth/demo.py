@@ -147,4 +147,21 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
               f"{f['median_deg_whole_face']:>8.2f}°{100 * f['coverage']:>9.1f}%"
               f"{f['ms']:>8.0f} ms")
     step(f"wrote {out / 'demo.png'}")
+    _export(out, step)
     return figures
+
+
+def _export(out: Path, step) -> None:
+    """The session store as a training set, as ``booth export`` makes it."""
+    from learning import dataset
+
+    step("exporting the session store as a training set (face crop, landmark channels, "
+         "normal map)")
+    from booth.tui.run import stderr_to
+
+    sources, rejected = commands.export_sources([out / "sessions"])
+    with stderr_to(out / "export.log"):  # MediaPipe's C++ start-up chatter
+        res = dataset.export(sources, out / "dataset", dataset.Settings(), workers=1,
+                             rejected=rejected)
+    step(f"  {len(res.exported)} capture(s) exported ({res.reused} reused from earlier runs), "
+         f"{len(res.skipped)} skipped -> {out / 'dataset'}")

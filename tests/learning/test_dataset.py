@@ -145,3 +145,36 @@ def test_cli_landmarks_and_export(store, tmp_path, capsys):
     assert "exported 5 captures (0 reused), skipped 2" in text
     assert json.loads((out / "manifest.json").read_text())["settings"]["encoding"] == "dense"
     assert main(["export", str(store), "--out", str(out), "--split", "1,2"]) == 2
+
+
+def test_export_killed_midway_resumes(store, tmp_path):
+    """SIGKILL the export command after its first sample; the rerun finishes the rest and
+    reuses what was done."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "booth", "export", str(store), "--out", str(out),
+           "--size", "64", "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "index.jsonl").is_file() and (out / "index.jsonl").read_text().count("\n"):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = (out / "index.jsonl").read_text().count("\n")
+    assert 1 <= done_before < 6, "the kill should land mid-export"
+    assert not (out / "manifest.json").exists()
+    for f in (out / "samples").iterdir():  # whatever is there is whole
+        if not f.name.startswith("."):
+            np.load(f)["normals"]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    assert run.returncode == 0, run.stderr
+    assert f"({done_before} reused)" in run.stdout
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["counts"]["exported"] == 5
