@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="worker processes (default: one per core)")
     ex.add_argument("--augment", action="store_true",
                     help="also write flipped, darker and brighter copies (the paper's 4x data)")
+    ex.add_argument("--brightness", default="0.7,1.3", metavar="F,...",
+                    help="brightness factors of the --augment copies (default 0.7,1.3)")
     ex.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     ex.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
                     help="subject fractions (default 0.8,0.1,0.1)")
@@ -312,13 +314,19 @@ def _export(args: argparse.Namespace) -> int:
     from booth import commands
     from learning.dataset import Settings, export
 
-    try:
-        split = tuple(float(x) for x in args.split.split(","))
-    except ValueError:
-        raise InputError(f"--split: expected three numbers like 0.8,0.1,0.1, got "
-                         f"{args.split!r}") from None
+    def numbers(option: str, text: str, example: str) -> tuple[float, ...]:
+        try:
+            return tuple(float(x) for x in text.split(","))
+        except ValueError:
+            raise InputError(f"{option}: expected numbers like {example}, got "
+                             f"{text!r}") from None
+
+    split = numbers("--split", args.split, "0.8,0.1,0.1")
+    brightness = numbers("--brightness", args.brightness, "0.7,1.3")
+    if min(brightness) <= 0:
+        raise InputError(f"--brightness: factors must be positive, got {args.brightness!r}")
     settings = Settings(size=args.size, encoding=args.encoding, augment=args.augment,
-                        seed=args.seed, split=split).validate()
+                        brightness=brightness, seed=args.seed, split=split).validate()
     sources, rejected = commands.export_sources(args.roots)
     if not sources and not rejected:
         raise InputError(f"{', '.join(args.roots)}: no captures to export")

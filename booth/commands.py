@@ -178,6 +178,15 @@ def export_sources(roots) -> tuple[list, list]:
     return sources, rejected
 
 
+def landmarks_doc(image: str, shape: tuple[int, ...], lm) -> dict:
+    """The JSON form of Face Mesh landmarks (``booth landmarks``, a capture's derived/)."""
+    return {"image": image, "width": shape[1], "height": shape[0],
+            "faces_found": lm.faces_found,
+            "convention": "x, y in pixels from the top-left corner; z in pixels, smaller = "
+                          "nearer the camera (MediaPipe Face Mesh, refined: 478 points)",
+            "landmarks": [[round(float(v), 3) for v in p] for p in lm.points]}
+
+
 def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | None = None):
     """Face Mesh landmarks of a photo -> JSON (and the mesh drawn over it, if asked)."""
     import json
@@ -191,12 +200,7 @@ def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | No
         lm = landmarks.detect(img)
     except InputError as exc:
         raise InputError(f"{image}: {exc}") from None
-    h, w = img.shape[:2]
-    doc = {"image": str(image), "width": w, "height": h, "faces_found": lm.faces_found,
-           "convention": "x, y in pixels from the top-left corner; z in pixels, smaller = "
-                         "nearer the camera (MediaPipe Face Mesh, refined: 478 points)",
-           "landmarks": [[round(float(v), 3) for v in p] for p in lm.points]}
-    write_text(out, json.dumps(doc, indent=1))
+    write_text(out, json.dumps(landmarks_doc(str(image), img.shape, lm), indent=1))
     if overlay:
         from mediapipe.python.solutions import face_mesh_connections as c
 

@@ -33,6 +33,10 @@ def test_status_calibration_capture_and_processing(tmp_path):
     assert result.status == "complete"
     done = process_capture(result.path, session.calibration_file())
     assert done.warnings == [] and done.preview.is_file()
+    import json
+
+    doc = json.loads((done.folder / "landmarks.json").read_text())
+    assert len(doc["landmarks"]) == 478 and doc["width"] == SIZE
     meta = yaml.safe_load((done.folder / "normals.yaml").read_text())
     assert meta["calibration"] == str(session.calibration_file())
     # The calibration capture is not a subject's; verify checks it too.
