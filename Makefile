@@ -39,6 +39,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/photometric.py
 	$(PY) benchmarks/flash_link.py
+	$(PY) benchmarks/capture.py
+	$(PY) benchmarks/tui.py
+	$(PY) benchmarks/export.py
 
 clean:
 	rm -rf out .pytest_cache
