@@ -119,6 +119,7 @@ WRITER = textwrap.dedent("""
     from booth.session import SessionStore
     s = SessionStore(sys.argv[1]).create_session("crash")
     s.add_subject("p1", consent=True)
+    print("ready", flush=True)
     for k in range(1000):
         w = s.begin_capture("p1")
         for ch in ("center", "left", "right", "top", "bottom"):
@@ -136,10 +137,14 @@ def test_sigkill_at_random_points_leaves_a_verifiable_store(tmp_path):
     snapshot = {}
     for _ in range(20):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root)],
-                                stdout=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, text=True)
+        # The kill window starts once the writer is up (interpreter start-up varies a lot
+        # on a loaded machine); its output is then left to the pipe.
+        assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         infos = SessionStore(root).session("crash").verify()
         broken = [(i.capture_id, i.problems) for i in infos if i.status == "broken"]
         assert broken == []
