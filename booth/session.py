@@ -242,12 +242,14 @@ class Session:
         atomic_write(self.path / "session.yaml", write)
         self.meta = meta
 
-    def captures(self) -> list[CaptureInfo]:
+    def captures(self, check: bool = False) -> list[CaptureInfo]:
+        """The subjects' captures with their recorded status; ``check`` also reads every
+        file and compares its sha256 (slow: gigabytes for a day's session)."""
         out: list[CaptureInfo] = []
         for subject_dir in sorted((self.path / "subjects").glob("*")):
             for d in sorted((subject_dir / "captures").glob("*")):
                 if d.is_dir():
-                    out.append(_inspect(subject_dir.name, d))
+                    out.append(_inspect(subject_dir.name, d, check))
         by_id = {c.capture_id: c for c in out}
         for c in out:
             if c.supersedes in by_id:
@@ -257,12 +259,12 @@ class Session:
     def verify(self) -> list[CaptureInfo]:
         """Every capture, the calibration sphere's included, checked: ``status`` 'broken'
         (with problems) means missing or altered."""
-        spheres = [_inspect(CALIBRATION_SUBJECT, d)
+        spheres = [_inspect(CALIBRATION_SUBJECT, d, check=True)
                    for d in sorted((self.path / "calibration").glob("*")) if d.is_dir()]
-        return self.captures() + spheres
+        return self.captures(check=True) + spheres
 
 
-def _inspect(subject: str, d: Path) -> CaptureInfo:
+def _inspect(subject: str, d: Path, check: bool = True) -> CaptureInfo:
     if d.name.endswith(PARTIAL):
         return CaptureInfo(subject, d.name[: -len(PARTIAL)], d, "partial")
     info = CaptureInfo(subject, d.name, d, "broken")
@@ -282,7 +284,7 @@ def _inspect(subject: str, d: Path) -> CaptureInfo:
         p = d / rel
         if not p.is_file():
             info.problems.append(f"{rel} missing")
-        elif hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+        elif check and _sha256(p) != digest:
             info.problems.append(f"{rel} altered (sha256 differs)")
     if not info.problems:
         info.status = meta.get("status", "broken")
@@ -290,6 +292,14 @@ def _inspect(subject: str, d: Path) -> CaptureInfo:
             info.problems.append(f"unknown status {info.status!r}")
             info.status = "broken"
     return info
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class SessionStore:
