@@ -72,6 +72,8 @@ class Settings:
         if self.encoding not in preprocess.ENCODINGS:
             raise InputError(f"--encoding: expected one of {preprocess.ENCODINGS}, "
                              f"got {self.encoding!r}")
+        if self.method not in ("lambertian", "simplified"):
+            raise InputError(f"method: expected lambertian or simplified, got {self.method!r}")
         if not 32 <= self.size <= 4096:
             raise InputError(f"--size: expected 32..4096 pixels, got {self.size}")
         if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-6:
@@ -380,6 +382,10 @@ class SampleDataset:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Call once per epoch: each epoch draws its own flips and brightness factors."""
+        self.epoch = epoch
 
     def load(self, i: int) -> preprocess.Sample:
         with np.load(self.root / "samples" / self.items[i]) as z:

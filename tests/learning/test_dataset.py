@@ -109,6 +109,8 @@ def test_parallel_export_with_augmentation_and_torch_dataset(store, tmp_path):
     assert item["normals"].shape == (3, 64, 64) and item["mask"].shape == (1, 64, 64)
     same = dataset.SampleDataset(out, "train", seed=1)[0]
     assert torch.equal(item["input"], same["input"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["input"], item["input"])
     # On-the-fly augmentation changes the photo (a brightness factor, maybe a flip) but
     # never the geometry's consistency: the mask is the flip of the plain one or the same.
     plain = dataset.SampleDataset(out, "train", augment_on_the_fly=False)[0]
