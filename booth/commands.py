@@ -204,14 +204,7 @@ def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | No
     if overlay:
         from mediapipe.python.solutions import face_mesh_connections as c
 
-        if img.dtype == np.uint8:
-            pic = img.copy()
-        elif img.dtype == np.uint16:
-            pic = (img >> 8).astype(np.uint8)
-        else:
-            pic = imageio.to_uint(img, 8)
-        if pic.ndim == 2:
-            pic = cv2.cvtColor(pic, cv2.COLOR_GRAY2RGB)
+        pic = landmarks.rgb8(img).copy()
         pts = np.round(lm.points[:, :2] * 16).astype(np.int32)  # 4 fractional bits
         for a, b in c.FACEMESH_TESSELATION:
             cv2.line(pic, tuple(pts[a]), tuple(pts[b]), (160, 160, 160), 1, cv2.LINE_AA, 4)

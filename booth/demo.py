@@ -36,12 +36,6 @@ def _error_panel(err: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return heat
 
 
-def _to8(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint16:
-        return (img >> 8).astype(np.uint8)
-    return img
-
-
 def _capture_in_the_app(out: Path, seed: int, size: int, step):
     """One capture as an operator makes it: the Textual app, driven headless by the scripted
     operator, on the simulated booth (emulated flash controller on a pty, libgphoto2's
@@ -104,7 +98,7 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
         lit_by_all &= (truth @ cal.rig.direction(ch)) > 0
 
     results, figures = {}, {}
-    panels = [_label(_to8(images["center"]), "ring flash (center)"),
+    panels = [_label(imageio.to_uint8(images["center"]), "ring flash (center)"),
               _label(normalmap.preview8(truth, fmask), "truth")]
     errors = []
     for method in stereo.METHODS:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from photometric import imageio
+
 #: Which third of the frame each flash lights more than the ring flash does: rows, columns.
 SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(None)),
          "bottom": (2, slice(None))}
@@ -37,11 +39,7 @@ class QcWarning:
 
 def as_float(images: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """uint8/uint16 photos -> float32 in [0, 1] (float photos pass through)."""
-    out = {}
-    for k, v in images.items():
-        top = float(np.iinfo(v.dtype).max) if v.dtype.kind == "u" else 1.0
-        out[k] = v.astype(np.float32) / top if top != 1.0 else v.astype(np.float32, copy=False)
-    return out
+    return {k: imageio.to_float(v) for k, v in images.items()}
 
 
 def grey(img: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from photometric import imageio
 from photometric.errors import InputError
 
 N_LANDMARKS = 478
@@ -56,22 +57,18 @@ def _mesh():
     return mesh
 
 
-def _rgb8(image: np.ndarray) -> np.ndarray:
+def rgb8(image: np.ndarray) -> np.ndarray:
+    """An RGB (or grey) image of any depth as contiguous 8-bit RGB, what Face Mesh takes."""
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
-    image = image[..., :3]
-    if image.dtype == np.uint8:
-        return np.ascontiguousarray(image)
-    if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(imageio.to_uint8(image[..., :3]))
 
 
 def detect(image: np.ndarray) -> Landmarks:
     """Landmarks of the largest face in an RGB image (uint8, uint16 or float in [0, 1])."""
-    rgb = _rgb8(image)
+    rgb = rgb8(image)
     h, w = rgb.shape[:2]
     found = _mesh().process(rgb).multi_face_landmarks
     if not found:

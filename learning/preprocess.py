@@ -29,6 +29,8 @@ from functools import cache
 import cv2
 import numpy as np
 
+from photometric import imageio
+
 ENCODINGS = ("points", "dense", "none")
 PARTS = ("face", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "left_iris",
          "right_iris", "nose", "lips")
@@ -191,12 +193,6 @@ class Sample:
         return np.concatenate([self.image, self.channels], axis=-1)
 
 
-def to_float(img: np.ndarray) -> np.ndarray:
-    if img.dtype.kind == "u":
-        return img.astype(np.float32) / float(np.iinfo(img.dtype).max)
-    return img.astype(np.float32, copy=False)
-
-
 def make_sample(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
                 size: int = 512, encoding: str = "points", margin: float = 0.25) -> Sample:
     """Crop a capture (ring-flash photo, its normal map and mask, its landmarks in photo
@@ -204,5 +200,5 @@ def make_sample(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray, landmar
     crop = face_crop(landmarks, size, margin)
     pts = crop.points(landmarks)
     n, m = crop.normals(normals, mask)
-    image = np.clip(crop.image(to_float(ring)), 0.0, 1.0)
+    image = np.clip(crop.image(imageio.to_float(ring)), 0.0, 1.0)
     return Sample(image, landmark_channels(pts, size, encoding), n, m, pts, encoding)

@@ -64,6 +64,23 @@ def to_uint(img: np.ndarray, bits: int = 16) -> np.ndarray:
     return np.rint(np.clip(img, 0.0, 1.0) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
+def to_float(img: np.ndarray) -> np.ndarray:
+    """uint8/uint16 image to float32 in [0, 1]; a float image passes through (as float32)."""
+    if img.dtype.kind == "u":
+        return img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+    return img.astype(np.float32, copy=False)
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Any image as 8 bits (for display or 8-bit-only libraries): uint8 as it is, uint16
+    shifted, float [0, 1] rounded and clipped."""
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    return to_uint(img, 8)
+
+
 def read_capture(folder: str | Path, dark_level: float = 0.02) -> dict[str, np.ndarray]:
     """Read a capture folder; every flash image must exist, match in size and not be dark."""
     d = Path(folder)
