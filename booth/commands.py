@@ -96,15 +96,18 @@ def compute_normals(
     method: str = "simplified",
     calibration: str | Path | None = None,
     lights: str | Path | None = None,
+    images: dict[str, np.ndarray] | None = None,
 ) -> stereo.StereoResult:
-    """Photometric stereo on a capture folder; writes normals.png/.npy, albedo, mask."""
+    """Photometric stereo on a capture folder; writes normals.png/.npy, albedo, mask.
+    ``images``: the folder's photos when the caller has already read them."""
     if method not in stereo.METHODS:
         raise InputError(f"--method: expected one of {stereo.METHODS}, got {method!r}")
     cal = Calibration.load(calibration) if calibration else None
     rig = _rig_file(lights) if lights else None
     if rig is None and cal is not None:
         rig = cal.rig
-    images = imageio.read_capture(capture_dir)
+    if images is None:
+        images = imageio.read_capture(capture_dir)
     if method == "simplified":
         model = cal.simplified if cal is not None and lights is None else None
         result = stereo.simplified(images, model, rig)

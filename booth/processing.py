@@ -37,8 +37,8 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     """Normals (with the session's calibration when there is one) and QC of one capture."""
     capture_dir = Path(capture_dir)
     out = capture_dir / DERIVED
-    result = commands.compute_normals(capture_dir, out, method, calibration)
     images = imageio.read_capture(capture_dir)
+    result = commands.compute_normals(capture_dir, out, method, calibration, images=images)
     no_face: Exception | None = None
     if face:
         from learning.landmarks import detect

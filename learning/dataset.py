@@ -117,15 +117,25 @@ def _sample_name(key: str) -> str:
     return key.replace("/", "__")
 
 
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via ``write(tmp)`` beside ``path`` (a hidden ``.partial`` name keeping the
+    suffix), fsync, rename over. ``booth.files.atomic_write`` does the same for ``booth``;
+    ``learning`` does not import ``booth``."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _save_npz(path: Path, s: preprocess.Sample, meta: dict) -> None:
-    tmp = path.with_name(f".{path.stem}.partial.npz")
-    np.savez_compressed(
+    _atomic(path, lambda tmp: np.savez_compressed(
         tmp, image=np.round(s.image * 255).astype(np.uint8), channels=s.channels.astype(np.float16),
         normals=s.normals.astype(np.float16), mask=s.mask, landmarks=s.landmarks.astype(np.float32),
-        meta=np.array(json.dumps(meta)))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        meta=np.array(json.dumps(meta))))
 
 
 def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
@@ -137,17 +147,17 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
         from photometric.calibrate import Calibration
 
         images = imageio.read_capture(source.path)
-        rig = Calibration.load(source.calibration).rig if source.calibration else None
+        cal = Calibration.load(source.calibration) if source.calibration else None
+        rig = cal.rig if cal else None
         if settings.method == "lambertian":
             result = stereo.lambertian(images, rig)
         else:
-            cal = Calibration.load(source.calibration) if source.calibration else None
             result = stereo.simplified(images, cal.simplified if cal else None, rig)
         stereo.despeckle(result)
         lm = detect(images["center"]).points
         sample = preprocess.make_sample(images["center"], result.normals, result.mask, lm,
                                         settings.size, settings.encoding, settings.margin)
-        oval = preprocess.landmark_channels(sample.landmarks, settings.size, "dense")[..., 0] > 0
+        oval = preprocess.face_oval(sample.landmarks, settings.size) > 0
         coverage = float(sample.mask[oval].mean()) if oval.any() else 0.0
         if coverage < MIN_FACE_COVERAGE:
             out.reason = (f"photometric QC: normals cover {100 * coverage:.0f}% of the face "
@@ -327,11 +337,7 @@ def _write_manifest(out: Path, sources: Sequence[Source], outcomes: Sequence[Out
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: tmp.write_text(text))
 
 
 SAMPLE_README = """# A photometric-booth dataset

@@ -112,9 +112,9 @@ class Crop:
         """Crop normals and mask together; resampled normals are re-normalised, and pixels
         that are mostly outside the mask (or whose normals cancel) are masked out."""
         n = self.image(np.where(mask[..., None], normals, 0.0))
-        m = self.image(mask.astype(np.float32)) >= 0.5
+        inside = self.image(mask.astype(np.float32))  # the fraction of each pixel in the mask
         length = np.linalg.norm(n, axis=-1)
-        m &= length > 0.5 * np.maximum(self.image(mask.astype(np.float32)), 1e-6)
+        m = (inside >= 0.5) & (length > 0.5 * np.maximum(inside, 1e-6))
         n = np.where(m[..., None], n / np.maximum(length, 1e-6)[..., None], 0.0)
         return n.astype(np.float32), m
 
@@ -129,6 +129,13 @@ def face_crop(landmarks: np.ndarray, size: int = 512, margin: float = 0.25) -> C
     side = int(np.ceil(max(np.ptp(x), np.ptp(y)) * (1 + 2 * margin)))
     side += side % 2  # even, so that the centre is a pixel corner
     return Crop(int(np.round(cx - side / 2)), int(np.round(cy - side / 2)), side, size)
+
+
+def face_oval(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8: 1 inside the face oval of landmarks in crop pixels."""
+    oval = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(oval, [np.round(points[oval_order(), :2] - 0.5).astype(np.int32)], 1)
+    return oval
 
 
 def depth_value(z: np.ndarray, size: int) -> np.ndarray:
@@ -154,8 +161,7 @@ def landmark_channels(points: np.ndarray, size: int, encoding: str) -> np.ndarra
         return np.stack([label, dch], axis=-1)
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
-    oval = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(oval, [np.round(points[oval_order(), :2] - 0.5).astype(np.int32)], 1)
+    oval = face_oval(points, size)
     label = oval.astype(np.float32) * (1 / len(PARTS))
     for pid, name in enumerate(PARTS, start=1):
         if name == "face":
