@@ -66,7 +66,11 @@ def check_camera(camera) -> Check:
         return ("camera", False, str(exc))
 
 
-def check_disk(root: Path, need_bytes: int = 2 * 2**30) -> Check:
+#: Free space a session day needs; below it the doctor fails and the app shows red.
+MIN_FREE_BYTES = 2 * 2**30
+
+
+def check_disk(root: Path, need_bytes: int = MIN_FREE_BYTES) -> Check:
     from booth.files import existing_parent
 
     probe = existing_parent(root)

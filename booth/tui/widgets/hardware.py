@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from booth.doctor import MIN_FREE_BYTES
 from booth.station import HardwareStatus
 from photometric.lights import CHANNELS
 
@@ -43,7 +44,7 @@ def describe(st: HardwareStatus | None) -> Text:
         t.append(", ".join(f"{k} {v}" for k, v in st.settings.items()))
         t.append("\n")
     t.append("Disk       ", style="bold")
-    low = st.free_bytes < 2 * 2**30
+    low = st.free_bytes < MIN_FREE_BYTES
     t.append(f"{st.free_bytes / 2**30:.1f} GB free", style="red" if low else "")
     t.append(f" under {st.sessions}")
     return t
