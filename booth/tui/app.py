@@ -86,12 +86,18 @@ class BoothApp(App):
         self.station_error = message.error
         self.report(f"booth not connected: {message.error} (d: doctor)", "error")
 
-    async def action_quit(self) -> None:
+    def stop_captures(self) -> bool:
+        """Tell every running capture or calibration to stop; whether one was running."""
+        running = False
         for screen in self.screen_stack:
-            cancel = getattr(screen, "cancel", None)
-            if cancel is not None and getattr(screen, "running", False):
-                cancel.set()
-                self.report("stopping the capture before quitting…", "warning")
+            if getattr(screen, "running", False):
+                screen.cancel.set()
+                running = True
+        return running
+
+    async def action_quit(self) -> None:
+        if self.stop_captures():
+            self.report("stopping the capture before quitting…", "warning")
         await asyncio.to_thread(self.close_station)
         self.exit()
 
@@ -105,9 +111,7 @@ class BoothApp(App):
         station.close()
 
     def on_unmount(self) -> None:
-        for screen in self.screen_stack:
-            if getattr(screen, "cancel", None) is not None:
-                screen.cancel.set()
+        self.stop_captures()
         self.close_station()
 
     # -- hardware status ------------------------------------------------------------------
