@@ -47,7 +47,7 @@ async def test_camera_error_notifies_and_leaves_capture_aborted(make_app, tmp_pa
 
 
 async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
-    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=600)})
+    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=1000)})
     async with app.run_test(size=(140, 48)) as pilot:
         screen = await capture_under_way(pilot, app)
         # Keys pressed while the hardware works are handled at once: the time from the key
@@ -69,7 +69,7 @@ async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
 
 
 async def test_quit_mid_capture_aborts_and_closes(make_app, tmp_path):
-    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=250)})
+    app = make_app(sim={"camera_faults": CameraFaults(latency_ms=1000)})
     async with app.run_test(size=(140, 48)) as pilot:
         await capture_under_way(pilot, app)
         sim = app.station.sim
