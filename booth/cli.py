@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write flipped, darker and brighter copies (the paper's 4x data)")
     ex.add_argument("--brightness", default="0.7,1.3", metavar="F,...",
                     help="brightness factors of the --augment copies (default 0.7,1.3)")
+    ex.add_argument("--compress", action="store_true",
+                    help="deflate the photo and normals in each sample too: about 2.3x "
+                    "smaller files, a slower export")
     ex.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     ex.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
                     help="subject fractions (default 0.8,0.1,0.1)")
@@ -326,7 +329,8 @@ def _export(args: argparse.Namespace) -> int:
     if min(brightness) <= 0:
         raise InputError(f"--brightness: factors must be positive, got {args.brightness!r}")
     settings = Settings(size=args.size, encoding=args.encoding, augment=args.augment,
-                        brightness=brightness, seed=args.seed, split=split).validate()
+                        brightness=brightness, seed=args.seed, split=split,
+                        compress=args.compress).validate()
     sources, rejected = commands.export_sources(args.roots)
     if not sources and not rejected:
         raise InputError(f"{', '.join(args.roots)}: no captures to export")

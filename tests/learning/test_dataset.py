@@ -180,3 +180,43 @@ def test_export_killed_midway_resumes(store, tmp_path):
     assert f"({done_before} reused)" in run.stdout
     m = json.loads((out / "manifest.json").read_text())
     assert m["counts"]["exported"] == 5
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 64, 2), (64, 64, 0), (64, 64), (7, 478)])
+def test_half_conversions_match_numpy(shape):
+    rng = np.random.default_rng(0)
+    a = (rng.normal(size=shape) * 10.0 ** rng.integers(-9, 6, size=shape)).astype(np.float32)
+    flat = a.reshape(-1)
+    special = np.array([0, -0.0, 1, -1, 6e-8, 65504, 65520, 1e6, np.inf, -np.inf], np.float32)
+    flat[:min(flat.size, special.size)] = special[:flat.size]
+    with np.errstate(over="ignore"):
+        expected = a.astype(np.float16)
+    half = dataset.to_half(a)
+    assert half.dtype == np.float16 and half.shape == a.shape
+    np.testing.assert_array_equal(half.view(np.uint16), expected.view(np.uint16))
+    back = dataset.from_half(half)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, expected.astype(np.float32))
+
+
+def test_sample_file_deflates_what_pays_and_compress_deflates_all(store, tmp_path):
+    import zipfile
+
+    sources, _ = commands.export_sources([store])
+    face = [s for s in sources if s.subject == "p2"]
+    files = {}
+    for compress in (False, True):
+        out = tmp_path / str(compress)
+        dataset.export(face, out, dataset.Settings(size=96, compress=compress))
+        [files[compress]] = (out / "samples").glob("*.npz")
+    with zipfile.ZipFile(files[False]) as zf:
+        kinds = {i.filename: i.compress_type for i in zf.infolist()}
+    assert kinds["image.npy"] == kinds["normals.npy"] == zipfile.ZIP_STORED
+    assert kinds["channels.npy"] == kinds["mask.npy"] == zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(files[True]) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert files[True].stat().st_size < 0.7 * files[False].stat().st_size
+    with np.load(files[False]) as a, np.load(files[True]) as b:
+        assert set(a.files) == set(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k])
