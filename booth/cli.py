@@ -315,6 +315,7 @@ def _export(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from booth import commands
+    from learning import dataset
     from learning.dataset import Settings, export
 
     def numbers(option: str, text: str, example: str) -> tuple[float, ...]:
@@ -331,6 +332,8 @@ def _export(args: argparse.Namespace) -> int:
     settings = Settings(size=args.size, encoding=args.encoding, augment=args.augment,
                         brightness=brightness, seed=args.seed, split=split,
                         compress=args.compress).validate()
+    if args.workers > 1:
+        dataset.start_workers()  # its imports overlap the checksums below
     sources, rejected = commands.export_sources(args.roots)
     if not sources and not rejected:
         raise InputError(f"{', '.join(args.roots)}: no captures to export")

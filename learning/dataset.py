@@ -222,6 +222,27 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     return out
 
 
+def _worker_context():
+    """Workers come from a fork server that has already imported the heavy modules (numpy,
+    OpenCV, MediaPipe, numba, warmed by ``learning._preload``): a fresh interpreter per worker
+    ("spawn") spends seconds importing; a plain fork of the caller would copy whatever
+    threads it runs (the UI's, MediaPipe's) into a broken state."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["learning.dataset", "learning.landmarks", "photometric.stereo",
+                                "photometric.calibrate", "mediapipe", "cv2",
+                                "learning._preload"])
+    return ctx
+
+
+def start_workers() -> None:
+    """Start the export's fork server now, so that its imports (~1.5 s) run while the caller
+    does other work (``booth export`` verifies the captures' checksums meanwhile)."""
+    _worker_context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
 def _keep_freed_memory() -> None:
     """Let glibc keep freed blocks for reuse instead of unmapping them.
 
@@ -343,14 +364,7 @@ def export(sources: Sequence[Source], out: str | Path, settings: Settings = Sett
         for s in todo:
             finished(process(s, settings, str(samples)))
     else:
-        # Workers come from a fork server that has already imported the heavy modules
-        # (numpy, OpenCV, MediaPipe, the numba kernels): a fresh interpreter per worker
-        # ("spawn") spends seconds importing; a plain fork of this process would copy
-        # whatever threads it runs (the UI's, MediaPipe's) into a broken state.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["learning.dataset", "learning.landmarks",
-                                    "photometric.stereo", "photometric.calibrate",
-                                    "mediapipe", "cv2"])
+        ctx = _worker_context()
         counter = ctx.Value("i", 0)
         with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                                     initargs=(counter,)) as pool:
