@@ -223,14 +223,12 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
 
 
 def _worker_context():
-    """Workers come from a fork server that has already imported the heavy modules (numpy,
-    OpenCV, MediaPipe, numba, warmed by ``learning._preload``): a fresh interpreter per worker
+    """Workers come from a fork server that has already imported the heavy modules and
+    warmed them, with one BLAS thread (``learning._preload``): a fresh interpreter per worker
     ("spawn") spends seconds importing; a plain fork of the caller would copy whatever
     threads it runs (the UI's, MediaPipe's) into a broken state."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["learning.dataset", "learning.landmarks", "photometric.stereo",
-                                "photometric.calibrate", "mediapipe", "cv2",
-                                "learning._preload"])
+    ctx.set_forkserver_preload(["learning._preload"])
     return ctx
 
 

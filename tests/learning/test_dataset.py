@@ -220,3 +220,14 @@ def test_sample_file_deflates_what_pays_and_compress_deflates_all(store, tmp_pat
         assert set(a.files) == set(b.files)
         for k in a.files:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_workers_start_with_one_blas_thread():
+    """Workers are pinned one per core; a BLAS pool sized in the unpinned fork server would
+    spin its threads on that one core (a dense export ran 13x slower)."""
+    import concurrent.futures as cf
+    import os
+
+    with cf.ProcessPoolExecutor(1, mp_context=dataset._worker_context()) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
+        assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
