@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
+from photometric.imageio import atomic_write  # the one atomic writer; booth imports it from here
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``path``, fsync it, then rename it over.
-
-    The temporary keeps ``path``'s suffix so that writers choosing a format by extension
-    (OpenCV, numpy) still do the right thing.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+__all__ = ["atomic_write", "existing_parent", "free_bytes", "make_dir", "write_text"]
 
 
 def write_text(path: str | Path, text: str) -> Path:

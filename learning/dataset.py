@@ -44,6 +44,7 @@ import numpy as np
 from learning import augment as aug
 from learning import preprocess
 from photometric.errors import InputError
+from photometric.imageio import atomic_write
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -124,18 +125,9 @@ def _sample_name(key: str) -> str:
     return key.replace("/", "__")
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via ``write(tmp)`` beside ``path`` (a hidden ``.partial`` name keeping the
-    suffix), fsync, rename over. ``booth.files.atomic_write`` does the same for ``booth``;
-    ``learning`` does not import ``booth``."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _opencv_fits(a: np.ndarray) -> bool:
+    """Whether OpenCV takes ``a`` as one image: 2-D, or 3-D with 1-4 channels."""
+    return a.size > 0 and (a.ndim == 2 or (a.ndim == 3 and a.shape[2] <= 4))
 
 
 def to_half(a: np.ndarray) -> np.ndarray:
@@ -143,7 +135,7 @@ def to_half(a: np.ndarray) -> np.ndarray:
     5.5 ms for a 512² normal map against 0.2 ms here; the same rounding (to nearest even,
     checked in the tests)."""
     a = np.ascontiguousarray(a, np.float32)
-    if a.size == 0 or a.ndim > 3 or (a.ndim == 3 and a.shape[2] > 4):
+    if not _opencv_fits(a):
         return a.astype(np.float16)
     return cv2.convertFp16(a).view(np.float16).reshape(a.shape)
 
@@ -151,7 +143,7 @@ def to_half(a: np.ndarray) -> np.ndarray:
 def from_half(a: np.ndarray) -> np.ndarray:
     """float16 -> float32, the other way (2.5 ms -> 0.2 ms a 512² normal map)."""
     a = np.ascontiguousarray(a, np.float16)
-    if a.size == 0 or a.ndim > 3 or (a.ndim == 3 and a.shape[2] > 4):
+    if not _opencv_fits(a):
         return a.astype(np.float32)
     return cv2.convertFp16(a.view(np.int16)).reshape(a.shape)
 
@@ -178,7 +170,7 @@ def _save_npz(path: Path, s: preprocess.Sample, meta: dict, compress: bool = Fal
                 zf.writestr(f"{name}.npy", buf.getbuffer(),
                             zipfile.ZIP_STORED if dense else zipfile.ZIP_DEFLATED, 1)
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
@@ -412,7 +404,7 @@ def _write_manifest(out: Path, sources: Sequence[Source], outcomes: Sequence[Out
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text))
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 SAMPLE_README = """# A photometric-booth dataset

@@ -7,6 +7,8 @@ their own depth (no float copy: a 24 MP capture stays 360 MB, not 1.4 GB).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -49,6 +51,26 @@ def read_image(path: str | Path) -> np.ndarray:
     elif img.ndim != 2:
         raise InputError(f"{p}: unsupported layout {img.shape}")
     return img
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary name beside ``path``, fsync it, then rename it over:
+    a failure never leaves a half-written file in place of a good one. The one writer both
+    ``booth`` (captures, normal maps) and ``learning`` (dataset samples) use.
+
+    The temporary (``.NAME.partial.SUFFIX``) keeps ``path``'s suffix so that writers choosing
+    a format by extension (OpenCV, numpy) still do the right thing.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def write_image(path: str | Path, img: np.ndarray) -> None:
