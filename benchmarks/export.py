@@ -37,10 +37,11 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 import cv2  # noqa: E402
 
-from booth import commands  # noqa: E402
+from booth.export import export_sources  # noqa: E402
 from booth.session import SessionStore  # noqa: E402
 from booth.tui.run import stderr_to  # noqa: E402
-from learning import dataset  # noqa: E402
+from learning import export as dataset_export  # noqa: E402
+from learning import workers as export_workers  # noqa: E402
 from photometric import synthetic  # noqa: E402
 from photometric.render import Camera  # noqa: E402
 
@@ -87,10 +88,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, stderr_to(Path(tmp) / "bench.log"):
         root = Path(tmp) / "store"
         build_store(root, n, args.size)
-        sources, _ = commands.export_sources([root])
-        settings = dataset.Settings(size=args.crop, encoding=args.encoding,
-                                    compress=args.compress)
-        dataset._keep_freed_memory()  # as the export does: the same allocator for both
+        sources, _ = export_sources([root])
+        settings = dataset_export.Settings(size=args.crop, encoding=args.encoding,
+                                           compress=args.compress)
+        export_workers.keep_freed_memory()  # as the export does: the same allocator for both
         floor_ms(sources[:2])  # warm up Face Mesh and the caches
         floors = []
         runs: dict[str, list[float]] = {"serial (peer)": [], f"{cores} workers": []}
@@ -101,8 +102,8 @@ def main() -> None:
                 out = Path(tmp) / f"{name.split()[0]}-{r}"
                 done: list[float] = []
                 t = time.perf_counter()
-                res = dataset.export(sources, out, settings, workers,
-                                     lambda *_, d=done: d.append(time.perf_counter()))
+                res = dataset_export.export(sources, out, settings, workers,
+                                            lambda *_, d=done: d.append(time.perf_counter()))
                 runs[name].append(time.perf_counter() - t)
                 assert len(res.exported) == n, res.skipped
                 # Once every worker is up: from the (workers)th result to the last.
@@ -110,7 +111,7 @@ def main() -> None:
         sample_bytes = statistics.median(p.stat().st_size
                                          for p in (out / "samples").glob("*.npz"))
         t = time.perf_counter()
-        res = dataset.export(sources, out, settings, 1)
+        res = dataset_export.export(sources, out, settings, 1)
         runs["re-run (all reused)"] = [time.perf_counter() - t]
         assert res.reused == n
         cold: dict[str, list[float]] = {"serial (peer)": [], f"{cores} workers": []}

@@ -11,7 +11,6 @@ name. Progress goes out as :class:`CaptureEvent` to whoever listens (the TUI).
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,28 @@ from booth.hardware.camera import Camera, CameraError, Photo
 from booth.hardware.flash import FlashController, FlashError
 from booth.session import CaptureWriter, Session
 from firmware_protocol import messages as m
+from photometric import imageio
+from photometric.errors import InputError
+from photometric.files import check_free
 from photometric.lights import CHANNELS
+
+#: What one shot may take on disk when the camera cannot say exactly (a 45 MP camera's
+#: files, with room to spare): RAW+JPEG, RAW, JPEG.
+SHOT_BYTES = {"raw+jpeg": 120 * 2**20, "raw": 90 * 2**20, "jpeg": 40 * 2**20}
+_RAW_WORDS = ("raw", "nef", "cr2", "cr3", "arw", "dng", "orf", "raf", "rw2", "pef")
+
+
+def shot_bytes(camera) -> int:
+    """Bytes a shot needs on disk: what the camera says (the simulated one knows its frame
+    size), else an upper bound from its configured image format."""
+    exact = getattr(camera, "shot_bytes", None)
+    if isinstance(exact, int) and exact > 0:
+        return exact
+    fmt = str((getattr(camera, "settings", None) or {}).get("imageformat", "")).lower()
+    raw = any(w in fmt for w in _RAW_WORDS)
+    if raw and ("jpeg" in fmt or "jpg" in fmt or "+" in fmt):
+        return SHOT_BYTES["raw+jpeg"]
+    return SHOT_BYTES["raw" if raw else "jpeg"]
 
 
 @dataclass
@@ -37,7 +57,7 @@ class CaptureConfig:
     retries: int = 2
     fired_timeout_s: float = 1.0
     ready_timeout_s: float = 2.0
-    min_free_bytes: int = 200 * 2**20
+    min_free_bytes: int = 200 * 2**20  # kept free beyond what the capture itself needs
     dark_level: float = 0.02  # a photo whose 99th percentile is below this is black
     clipped_fraction: float = 0.25  # ... and one with more than this at full scale, clipped
 
@@ -97,20 +117,23 @@ class CaptureSequencer:
         self.flash.status()
         self._emit("preflight", message="camera")
         self.camera.connect()
-        free = shutil.disk_usage(self.session.path).free
-        if free < self.config.min_free_bytes:
-            raise OSError(f"only {free / 2**20:.0f} MB free under {self.session.path}; a "
-                          f"capture needs {self.config.min_free_bytes / 2**20:.0f} MB")
+        need = len(self.plan) * shot_bytes(self.camera) + self.config.min_free_bytes
+        check_free(self.session.path, need, f"a capture of {len(self.plan)} shots")
+
+    @property
+    def plan(self) -> tuple[str, ...]:
+        """The shots this capture takes, in order."""
+        return (*self.config.order, *(("ambient",) if self.config.ambient else ()))
 
     def run(self, subject: str, supersedes: str | None = None) -> CaptureResult:
         """Capture a subject (a retake names the capture it supersedes)."""
         self.preflight()
-        return self._capture(self.session.begin_capture(subject, supersedes))
+        return self._capture(self.session.begin_capture(subject, supersedes, self.plan))
 
     def run_calibration(self) -> CaptureResult:
         """Capture the calibration sphere into the session's ``calibration/``."""
         self.preflight()
-        return self._capture(self.session.begin_calibration())
+        return self._capture(self.session.begin_calibration(self.plan))
 
     def _capture(self, writer: CaptureWriter) -> CaptureResult:
         try:
@@ -127,7 +150,7 @@ class CaptureSequencer:
             raise
 
     def _sequence(self, writer: CaptureWriter) -> CaptureResult:
-        shots = list(self.config.order) + (["ambient"] if self.config.ambient else [])
+        shots = list(self.plan)
         timings: dict[str, float] = {}
         attempts_log: list[str] = []
         t0 = time.monotonic()
@@ -215,6 +238,10 @@ class CaptureSequencer:
         return photos[0], fired
 
     def _verify(self, channel: str, photo: Photo) -> np.ndarray:
+        try:
+            imageio.check_intact(photo.data, photo.name)
+        except InputError as exc:
+            raise ShotRejected(str(exc)) from None
         buf = np.frombuffer(photo.data, np.uint8)
         img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_4)
         if img is None:

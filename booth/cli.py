@@ -1,7 +1,18 @@
 """The ``booth`` command line: every step of the booth as a headless command.
 
-User mistakes (missing files, bad YAML, wrong sizes) end with one line naming the file and
-what was expected, and exit status 2; nothing already on disk is touched by a failure.
+Each command is one handler function (``cmd_*``), registered on its parser with
+``set_defaults(handler=...)``; options that several commands share (the station's, an output
+folder, a serial port) are parent parsers. The work itself lives in the modules by job
+(:mod:`booth.simulate`, :mod:`booth.calibration`, :mod:`booth.normals`,
+:mod:`booth.landmarks`, :mod:`booth.export`, :mod:`booth.workflows`), which the Textual app
+and the demo call too.
+
+Errors: numbers and names are checked where they are parsed (:mod:`booth.options`), a job
+too large for the memory is refused before it starts (:mod:`booth.memory`). A user mistake
+ends with one line naming the file or option and what was expected: exit status 2 for bad
+input, 1 for hardware and file-system failures; anything unexpected is one line too ("internal
+error", exit 70; ``BOOTH_DEBUG=1`` shows the traceback). Nothing already on disk is touched
+by a failure.
 """
 
 from __future__ import annotations
@@ -12,84 +23,147 @@ import sys
 import time
 from collections.abc import Sequence
 
+from booth import memory, options
 from photometric.errors import InputError
 from photometric.lights import CHANNELS
 
 EXIT_USAGE = 2
 EXIT_IO = 1
+EXIT_INTERNAL = 70
+BACKENDS = ("sim", "gphoto2")
+DEFAULT_METHOD = "lambertian"  # booth.normals.DEFAULT_METHOD, without importing numpy here
+SIM_SIZE = options.int_range(32, 8192, "pixels")
 
 
-def _float_or_none(text: str) -> float | None:
-    if text.lower() in ("inf", "none", "infinite"):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected millimetres or 'inf', got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive distance, got {v}")
-    return v
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error of the booth."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- shared option groups (parent parsers) ------------------------------------------------
+def station_options() -> Parser:
+    """The booth's hardware and store: ``capture`` and ``tui``."""
+    p = Parser(add_help=False)
+    g = p.add_argument_group("booth")
+    g.add_argument("--config", metavar="FILE", help="booth.yaml (camera, flash, capture "
+                   "settings); defaults suit the simulated booth")
+    g.add_argument("--backend", choices=BACKENDS, default="sim")
+    g.add_argument("--sessions", metavar="ROOT",
+                   help="session store root (default: the config's, sessions/)")
+    g.add_argument("--port", type=options.port,
+                   help="flash controller serial port (gphoto2 backend)")
+    g.add_argument("--seed", type=options.seed, default=0,
+                   help="simulated subject, 0..2^32-1 (sim backend)")
+    g.add_argument("--size", type=SIM_SIZE, default=512,
+                   help="simulated image side, 32..8192 pixels (sim backend; default 512)")
+    return p
+
+
+def out_folder(command: str, **kw) -> Parser:
+    """``--out FOLDER`` under the one rule for output folders."""
+    p = Parser(add_help=False)
+    kw.setdefault("required", True)
+    kw.setdefault("metavar", "FOLDER")
+    p.add_argument("--out", help=(
+        f"output folder: new, empty, or an earlier output of 'booth {command}' (replaced "
+        "whole); any other folder is refused" + kw.pop("extra", "")), **kw)
+    return p
+
+
+def out_file(command: str, metavar: str) -> Parser:
+    """``--out FILE``: a new file, or one this command wrote (replaced atomically)."""
+    p = Parser(add_help=False)
+    p.add_argument("--out", required=True, metavar=metavar, help=(
+        f"file to write: a new one, or one 'booth {command}' wrote (replaced atomically); "
+        "any other file is refused"))
+    return p
+
+
+def port_required() -> Parser:
+    p = Parser(add_help=False)
+    p.add_argument("--port", required=True, type=options.port,
+                   help="serial port path or pyserial URL")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="booth", description="The photometric portrait booth: capture, normals, learning.")
+    p = Parser(prog="booth",
+               description="The photometric portrait booth: capture, normals, learning.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    station = station_options()
 
     sim = sub.add_parser("simulate", help="render synthetic subjects on the simulated booth")
     simsub = sim.add_subparsers(dest="what", required=True, metavar="WHAT")
-    s = simsub.add_parser("subject", help="render one subject under the five flashes",
-                          description="Write center/left/right/top/bottom.png (and ambient.png), "
-                          "truth/normals.npy, truth/mask.png and lights.yaml into --out.")
+    s = simsub.add_parser(
+        "subject", help="render one subject under the five flashes",
+        parents=[out_folder("simulate", extra=" (replacing one needs --force)")],
+        description="Write center/left/right/top/bottom.png (and ambient.png), "
+        "truth/normals.npy, truth/mask.png and lights.yaml into --out, all together.")
     s.add_argument("--kind", choices=("face", "sphere"), default="face")
-    s.add_argument("--seed", type=int, default=0, help="which subject (default 0)")
-    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--seed", type=options.seed, default=0,
+                   help="which subject, 0..2^32-1 (default 0)")
     s.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
-    s.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
-    s.add_argument("--noise", type=float, default=0.0,
-                   help="sensor noise, standard deviation as a fraction of full scale")
+    s.add_argument("--size", type=SIM_SIZE, default=512,
+                   help="image side, 32..8192 pixels (default 512)")
+    s.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
+                   help="sensor noise in [0, 1): standard deviation as a fraction of full "
+                   "scale")
     s.add_argument("--bits", type=int, choices=(8, 16), default=16, help="PNG bit depth")
-    s.add_argument("--distance", type=_float_or_none, default=None, metavar="MM",
+    s.add_argument("--distance", type=options.distance_mm, default=None, metavar="MM",
                    help="flash distance in mm (point lights); default: distant lights")
-    s.add_argument("--specular", type=float, default=0.0,
-                   help="Blinn-Phong specular weight (default 0: cross-polarised flashes)")
-    s.add_argument("--force", action="store_true", help="overwrite images already in --out")
+    s.add_argument("--specular", type=options.float_range(0.0, None), default=0.0,
+                   help="Blinn-Phong specular weight, >= 0 (default 0: cross-polarised "
+                   "flashes)")
+    s.add_argument("--force", action="store_true",
+                   help="replace an earlier 'booth simulate' output in --out, whole")
+    s.set_defaults(handler=cmd_simulate)
 
     c = sub.add_parser("calibrate", help="fit lights and coefficients from a sphere capture",
+                       parents=[out_file("calibrate", "FILE.yaml")],
                        description="Find the white sphere, fit each flash's direction and "
                        "intensity and the simplified method's coefficients; write YAML.")
     c.add_argument("sphere_dir", metavar="SPHERE_DIR")
-    c.add_argument("--out", required=True, help="calibration YAML to write")
     c.add_argument("--circle", metavar="CX,CY,R", help="sphere outline in pixels (skip detection)")
+    c.set_defaults(handler=cmd_calibrate)
 
-    n = sub.add_parser("normals", help="photometric stereo on a capture folder",
-                       description="Write normals.png (16-bit), normals.npy, albedo.png, "
-                       "mask.png, confidence.png, normals_preview.png and normals.yaml.")
+    n = sub.add_parser(
+        "normals", help="photometric stereo on a capture folder",
+        parents=[out_folder("normals")],
+        description="Write normals.png (16-bit), normals.npy, albedo.png, mask.png, "
+        "confidence.png, normals_preview.png and normals.yaml into --out, all together. "
+        "The light model: --calibration and/or --lights when given; else, for a capture "
+        "in a session store, the session's calibration (as the capture's own derived/ and "
+        "the export use); else the nominal booth. An ambient frame in the folder is "
+        "subtracted from each photo.")
     n.add_argument("capture_dir", metavar="CAPTURE_DIR")
-    n.add_argument("--method", choices=("simplified", "lambertian"), default="simplified")
+    n.add_argument("--method", choices=("lambertian", "simplified"), default=DEFAULT_METHOD,
+                   help=f"default {DEFAULT_METHOD}: least squares over the calibrated light "
+                   "directions; simplified: Chang & Lin's linear model")
     n.add_argument("--calibration", metavar="FILE", help="calibration YAML from 'booth calibrate'")
     n.add_argument("--lights", metavar="FILE", help="lights YAML (overrides the calibration's)")
-    n.add_argument("--out", required=True, help="output folder")
+    n.set_defaults(handler=cmd_normals)
 
     fl = sub.add_parser("flash", help="talk to the flash controller",
                         description="Commands to the flash controller over its serial port.")
     flsub = fl.add_subparsers(dest="what", required=True, metavar="WHAT")
-    h = flsub.add_parser("hello", help="handshake; print firmware version and channels")
-    h.add_argument("--port", required=True, help="serial port path or pyserial URL")
-    f = flsub.add_parser("fire", help="fire one flash and print its FIRED event")
+    h = flsub.add_parser("hello", help="handshake; print firmware version and channels",
+                         parents=[port_required()])
+    h.set_defaults(handler=cmd_flash_hello)
+    f = flsub.add_parser("fire", help="fire one flash and print its FIRED event",
+                         parents=[port_required()])
     f.add_argument("channel", choices=CHANNELS)
-    f.add_argument("--port", required=True, help="serial port path or pyserial URL")
-    f.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for FIRED")
+    f.add_argument("--timeout", type=options.positive_seconds, default=1.0,
+                   help="seconds to wait for FIRED, (0, 3600] (default 1)")
+    f.set_defaults(handler=cmd_flash_fire)
 
     cp = sub.add_parser("capture", help="capture one subject under the five flashes",
+                        parents=[station],
                         description="Run one capture (preflight, five flash shots, optional "
                         "ambient frame) into the session store and print where it went; "
-                        "then compute its normal map and quality checks into derived/.")
-    cp.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
-    cp.add_argument("--config", metavar="FILE", help="booth.yaml (camera, flash, capture "
-                    "settings); defaults suit the simulated booth")
-    cp.add_argument("--sessions", metavar="ROOT",
-                    help="session store root (default: the config's, sessions/)")
+                        "then compute its normal map (with the session's calibration) and "
+                        "quality checks into derived/.")
     cp.add_argument("--session", required=True, metavar="NAME")
     cp.add_argument("--subject", metavar="ID", help="pseudonymous subject id")
     cp.add_argument("--sphere", action="store_true",
@@ -97,162 +171,171 @@ def build_parser() -> argparse.ArgumentParser:
                     "session's calibration")
     cp.add_argument("--consent", action="store_true",
                     help="the subject has given consent (required)")
-    cp.add_argument("--port", help="flash controller serial port (gphoto2 backend)")
     cp.add_argument("--ambient", action="store_true", help="also take a no-flash frame")
-    cp.add_argument("--retake", metavar="CAPTURE_ID", help="supersede this earlier capture")
-    cp.add_argument("--seed", type=int, default=0, help="simulated subject (sim backend)")
-    cp.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
+    cp.add_argument("--retake", metavar="CAPTURE_ID", type=options.capture_id,
+                    help="supersede this earlier capture")
     cp.add_argument("--operator", default="", help="recorded in session.yaml")
     cp.add_argument("--no-process", action="store_true",
                     help="skip the normal map and quality checks after the capture")
+    cp.set_defaults(handler=cmd_capture)
 
     dr = sub.add_parser("doctor", help="check serial port, controller, camera and disk",
                         description="One PASS/FAIL line per check, with what to do.")
-    dr.add_argument("--backend", choices=("sim", "gphoto2"), default="gphoto2")
-    dr.add_argument("--port", help="flash controller serial port (default: first found)")
+    dr.add_argument("--backend", choices=BACKENDS, default="gphoto2")
+    dr.add_argument("--port", type=options.port,
+                    help="flash controller serial port (default: first found)")
     dr.add_argument("--sessions", default="sessions", metavar="ROOT")
+    dr.set_defaults(handler=cmd_doctor)
 
     ss = sub.add_parser("sessions", help="list and verify the session store",
                         description="Inspect captured sessions on disk.")
     sssub = ss.add_subparsers(dest="what", required=True, metavar="WHAT")
-    sl = sssub.add_parser("list", help="sessions, subjects and captures under ROOT")
+    sl = sssub.add_parser("list", help="sessions, subjects and captures under ROOT; non-zero "
+                          "exit when there is none")
     sl.add_argument("root", metavar="ROOT")
+    sl.set_defaults(handler=cmd_sessions_list)
     sv = sssub.add_parser("verify", help="check every capture of a session (checksums, "
-                          "completeness); non-zero exit when anything is missing or altered")
+                          "completeness); non-zero exit when anything is missing or altered, "
+                          "or there is nothing to check")
     sv.add_argument("session", metavar="ROOT/SESSION")
+    sv.set_defaults(handler=cmd_sessions_verify)
 
     lmk = sub.add_parser("landmarks", help="MediaPipe Face Mesh landmarks of a photo",
+                         parents=[out_file("landmarks", "FILE.json")],
                          description="Write the 478 Face Mesh landmarks (x, y in pixels, z) of "
-                         "the largest face in IMAGE as JSON; --overlay draws the mesh on it.")
+                         "the largest face in IMAGE as JSON; --overlay draws the mesh on it. "
+                         "Both files are replaced together or not at all.")
     lmk.add_argument("image", metavar="IMAGE")
-    lmk.add_argument("--out", required=True, metavar="FILE.json")
-    lmk.add_argument("--overlay", metavar="FILE.png", help="the photo with the mesh drawn")
+    lmk.add_argument("--overlay", metavar="FILE.png", help="the photo with the mesh drawn (a "
+                     "new file, or an overlay this command wrote)")
+    lmk.set_defaults(handler=cmd_landmarks)
 
     ex = sub.add_parser("export", help="session stores -> a training dataset",
+                        parents=[out_folder("export", metavar="DATASET")],
                         description="Export every complete, not superseded capture of the "
                         "session stores as a training sample (face crop, landmark channels, "
-                        "normal map, mask), split by subject. Resumes an interrupted export and "
-                        "reuses samples already exported with the same settings.")
+                        "normal map with the session's calibration, mask), split by subject. "
+                        "Resumes an interrupted export and reuses samples already exported "
+                        "with the same settings. Exit status 1 when nothing was exported.")
     ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT")
-    ex.add_argument("--out", required=True, metavar="DATASET")
+    ex.add_argument("--method", choices=("lambertian", "simplified"), default=DEFAULT_METHOD,
+                    help=f"photometric stereo method of the normal maps (default "
+                    f"{DEFAULT_METHOD}, as 'booth normals' and the capture's derived/)")
     ex.add_argument("--encoding", choices=("points", "dense", "none"), default="points",
                     help="landmark channels (default points)")
-    ex.add_argument("--size", type=int, default=512, help="crop side in pixels (default 512)")
-    ex.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="worker processes (default: one per core)")
+    ex.add_argument("--size", type=options.int_range(32, 4096, "pixels"), default=512,
+                    help="crop side, 32..4096 pixels (default 512)")
+    ex.add_argument("--workers", type=options.int_range(1, 64), default=None,
+                    help="worker processes, 1..64 (default: one per core)")
     ex.add_argument("--augment", action="store_true",
                     help="also write flipped, darker and brighter copies (the paper's 4x data)")
-    ex.add_argument("--brightness", default="0.7,1.3", metavar="F,...",
-                    help="brightness factors of the --augment copies (default 0.7,1.3)")
+    ex.add_argument("--brightness", type=options.number_list(positive=True, example="0.7,1.3"),
+                    default=(0.7, 1.3), metavar="F,...",
+                    help="brightness factors (> 0) of the --augment copies (default 0.7,1.3)")
     ex.add_argument("--compress", action="store_true",
                     help="deflate the photo and normals in each sample too: about 2.3x "
                     "smaller files, a slower export")
-    ex.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    ex.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
-                    help="subject fractions (default 0.8,0.1,0.1)")
+    ex.add_argument("--seed", type=options.seed, default=0, help="split seed (default 0)")
+    ex.add_argument("--split", type=options.number_list(3, total=1.0, example="0.8,0.1,0.1"),
+                    default=(0.8, 0.1, 0.1), metavar="TRAIN,VAL,TEST",
+                    help="subject fractions adding up to 1 (default 0.8,0.1,0.1)")
+    ex.set_defaults(handler=cmd_export)
 
-    t = sub.add_parser("tui", help="the operator's terminal app",
+    t = sub.add_parser("tui", help="the operator's terminal app", parents=[station],
                        description="Run capture sessions from the terminal: sessions, subjects "
                        "and consent, live hardware status, capture with thumbnails, normal map "
                        "and QC, calibration, doctor. Keys are shown at the bottom of each "
                        "screen; q quits (the flashes are disarmed on every exit).")
-    t.add_argument("--config", metavar="FILE", help="booth.yaml (defaults suit the simulated "
-                   "booth)")
-    t.add_argument("--backend", choices=("sim", "gphoto2"), default="sim")
-    t.add_argument("--sessions", metavar="ROOT",
-                   help="session store root (default: the config's, sessions/)")
-    t.add_argument("--port", help="flash controller serial port (gphoto2 backend)")
-    t.add_argument("--seed", type=int, default=0, help="simulated subjects (sim backend)")
-    t.add_argument("--size", type=int, default=512, help="simulated image size (sim backend)")
     t.add_argument("--images", choices=("auto", "cells", "none"), default="auto",
                    help="thumbnails: auto (the best the terminal supports), cells (coloured "
                    "half-blocks, any terminal), none (file names)")
     t.add_argument("--log", metavar="FILE", help="log file (default "
                    "~/.local/state/booth/tui.log)")
+    t.set_defaults(handler=cmd_tui)
 
     d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
+                       parents=[out_folder("demo", required=False, default="out",
+                                           extra="; default out/")],
                        description="Simulate a calibration sphere and a face, calibrate, "
-                       "compute normals by both methods, write a side-by-side figure.")
-    d.add_argument("--out", default="out", help="output folder (default out/)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--size", type=int, default=512)
+                       "compute normals by both methods, write a side-by-side figure, export "
+                       "the session as a dataset. Run again, it updates its folder.")
+    d.add_argument("--seed", type=options.seed, default=0)
+    d.add_argument("--size", type=options.int_range(128, 4096, "pixels"), default=512,
+                   help="image side, 128..4096 pixels (default 512)")
+    d.set_defaults(handler=cmd_demo)
     return p
 
 
-def _run(args: argparse.Namespace) -> int:
-    from booth import commands
+# -- handlers -----------------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from booth.simulate import check_out, simulate_subject
 
-    if args.command == "simulate":
-        t = time.perf_counter()
-        r = commands.simulate_subject(
-            args.out, args.kind, args.seed, args.size, args.ambient, args.noise, args.bits,
-            args.distance, args.specular, args.force)
-        print(f"simulated {args.kind} seed {args.seed} ({args.size}×{args.size}, "
-              f"{len(r.images)} images) in {time.perf_counter() - t:.2f} s -> {r.folder}")
-    elif args.command == "calibrate":
-        cal = commands.calibrate_folder(args.sphere_dir, args.out, args.circle)
-        c = cal.circle
-        print(f"sphere at ({c.cx:.1f}, {c.cy:.1f}), radius {c.r:.1f} px")
-        for ch in cal.rig.directions:
-            d = cal.rig.direction(ch)
-            print(f"  {ch:<7} direction [{d[0]:+.4f} {d[1]:+.4f} {d[2]:+.4f}]  "
-                  f"intensity {cal.rig.intensity(ch):.4f}")
-        r = cal.residuals
-        print(f"residual on the sphere: lambertian {r['lambertian_mean_deg']:.3f}° mean, "
-              f"simplified {r['simplified_mean_deg']:.3f}° mean "
-              f"({r['simplified_median_deg']:.3f}° median)")
-        print(f"wrote {args.out}")
-    elif args.command == "normals":
-        t = time.perf_counter()
-        res = commands.compute_normals(args.capture_dir, args.out, args.method,
-                                       args.calibration, args.lights)
-        cover = 100.0 * res.mask.mean()
-        print(f"{res.method}: {res.mask.shape[1]}×{res.mask.shape[0]}, {cover:.1f}% of pixels "
-              f"valid, {time.perf_counter() - t:.2f} s -> {args.out}")
-    elif args.command == "flash":
-        from booth.hardware.flash import FlashController
+    check_out(args.out, args.force)
+    memory.check_memory("simulate", args.size)
+    t = time.perf_counter()
+    r = simulate_subject(args.out, args.kind, args.seed, args.size, args.ambient, args.noise,
+                         args.bits, args.distance, args.specular, args.force)
+    print(f"simulated {args.kind} seed {args.seed} ({args.size}×{args.size}, "
+          f"{len(r.images)} images) in {time.perf_counter() - t:.2f} s -> {r.folder}")
+    return 0
 
-        with FlashController(args.port) as fc:
-            info = fc.info
-            if args.what == "hello":
-                st = fc.status()
-                ready = [c for i, c in enumerate(CHANNELS) if st.ready_mask >> i & 1]
-                print(f"flash controller on {args.port}: firmware "
-                      f"{'.'.join(map(str, info.firmware))}, protocol {info.version}, "
-                      f"{info.channels} channels ({', '.join(CHANNELS)}); "
-                      f"ready: {', '.join(ready) or 'none'}")
-            else:
-                fc.clear_events()
-                fc.fire(args.channel)
-                ev = fc.wait_fired(args.channel, args.timeout)
-                print(f"FIRED {args.channel} at t={ev.t_us} us (controller clock)")
-    elif args.command == "capture":
-        return _capture(args)
-    elif args.command == "sessions":
-        return _sessions(args)
-    elif args.command == "doctor":
-        from pathlib import Path
 
-        from booth import doctor
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from booth.calibration import calibrate_folder
 
-        return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
-    elif args.command == "landmarks":
-        from booth import commands
+    cal = calibrate_folder(args.sphere_dir, args.out, args.circle)
+    c = cal.circle
+    print(f"sphere at ({c.cx:.1f}, {c.cy:.1f}), radius {c.r:.1f} px")
+    for ch in cal.rig.directions:
+        d = cal.rig.direction(ch)
+        print(f"  {ch:<7} direction [{d[0]:+.4f} {d[1]:+.4f} {d[2]:+.4f}]  "
+              f"intensity {cal.rig.intensity(ch):.4f}")
+    r = cal.residuals
+    print(f"residual on the sphere: lambertian {r['lambertian_mean_deg']:.3f}° mean, "
+          f"simplified {r['simplified_mean_deg']:.3f}° mean "
+          f"({r['simplified_median_deg']:.3f}° median)")
+    print(f"wrote {args.out}")
+    return 0
 
-        lm = commands.write_landmarks(args.image, args.out, args.overlay)
-        extra = f" ({lm.faces_found} faces found: the largest kept)" if lm.faces_found > 1 else ""
-        print(f"{len(lm.points)} landmarks -> {args.out}{extra}")
-    elif args.command == "export":
-        return _export(args)
-    elif args.command == "tui":
-        from booth.tui.run import run
 
-        return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
-                   args.images, args.log)
-    elif args.command == "demo":
-        from booth import demo
+def cmd_normals(args: argparse.Namespace) -> int:
+    from booth import normals
 
-        demo.run(args.out, args.seed, args.size)
+    normals.check_out(args.out)
+    t = time.perf_counter()
+    res = normals.compute_normals(args.capture_dir, args.method, args.calibration, args.lights)
+    normals.write_normals(res, args.out)
+    mask = res.result.mask
+    print(f"{res.method}: {mask.shape[1]}×{mask.shape[0]}, {100.0 * mask.mean():.1f}% of "
+          f"pixels valid, {time.perf_counter() - t:.2f} s -> {args.out}")
+    print(f"  light model: {res.describe()}")
+    if res.ambient:
+        print(f"  ambient frame {res.ambient} subtracted from each photo")
+    return 0
+
+
+def cmd_flash_hello(args: argparse.Namespace) -> int:
+    from booth.hardware.flash import FlashController
+
+    with FlashController(args.port) as fc:
+        info = fc.info
+        st = fc.status()
+        ready = [c for i, c in enumerate(CHANNELS) if st.ready_mask >> i & 1]
+        print(f"flash controller on {args.port}: firmware "
+              f"{'.'.join(map(str, info.firmware))}, protocol {info.version}, "
+              f"{info.channels} channels ({', '.join(CHANNELS)}); "
+              f"ready: {', '.join(ready) or 'none'}")
+    return 0
+
+
+def cmd_flash_fire(args: argparse.Namespace) -> int:
+    from booth.hardware.flash import FlashController
+
+    with FlashController(args.port) as fc:
+        fc.clear_events()
+        fc.fire(args.channel)
+        ev = fc.wait_fired(args.channel, args.timeout)
+        print(f"FIRED {args.channel} at t={ev.t_us} us (controller clock)")
     return 0
 
 
@@ -270,11 +353,10 @@ def _print_event(ev) -> None:
         print(f"  {ev.channel} stored")
 
 
-def _capture(args: argparse.Namespace) -> int:
+def cmd_capture(args: argparse.Namespace) -> int:
+    from booth import workflows
     from booth.config import load_config
-    from booth.processing import process_capture
-    from booth.session import SessionError, SessionStore
-    from booth.station import session_config
+    from booth.session import SessionError
 
     if args.sphere:
         if args.subject or args.retake:
@@ -286,55 +368,104 @@ def _capture(args: argparse.Namespace) -> int:
         raise SessionError(f"subject '{args.subject}': consent is required before capture; "
                            "pass --consent once the subject has agreed")
     cfg = load_config(args.config)
-    session = SessionStore(args.sessions or cfg.sessions).create_session(
-        args.session, operator=args.operator, config=session_config(cfg))
+    if args.backend == "sim":
+        memory.check_memory("capture", args.size)
+    session = workflows.open_session(args.sessions or cfg.sessions, args.session,
+                                     args.operator, cfg)
     with _station(args, cfg) as station:
         if args.sphere:
-            out = station.capture_calibration(session, _print_event)
-            result = out.capture
-            if out.calibration is not None:
-                session.set_calibration(out.calibration_id)
-                r = out.calibration.residuals
-                print(f"calibration {out.calibration_id}: residual on the sphere "
-                      f"{r['lambertian_mean_deg']:.2f}° (lambertian), "
-                      f"{r['simplified_mean_deg']:.2f}° (simplified); now the session's")
+            out = workflows.calibrate_session(station, session, _print_event, use=True)
         else:
             session.add_subject(args.subject, consent=True)
-            result = station.capture(session, args.subject, args.retake, _print_event,
-                                     ambient=args.ambient)
+            out = workflows.capture_subject(station, session, args.subject, args.retake,
+                                            _print_event, ambient=args.ambient,
+                                            process=not args.no_process)
+    result = out.capture
     print(f"{result.status}: {result.path}" + (f" ({result.reason})" if result.reason else ""))
-    if result.status == "complete" and not args.sphere and not args.no_process:
-        done = process_capture(result.path, session.calibration_file())
-        print(f"normals: {done.folder}")
-        for w in done.warnings:
+    if args.sphere and out.calibration is not None:
+        r = out.calibration.residuals
+        print(f"calibration {out.calibration_id}: residual on the sphere "
+              f"{r['lambertian_mean_deg']:.2f}° (lambertian), "
+              f"{r['simplified_mean_deg']:.2f}° (simplified); now the session's")
+    if not args.sphere and out.processed is not None:
+        print(f"normals: {out.processed.folder} ({out.processed.normals.describe()})")
+        for w in out.processed.warnings:
             print(f"  QC warning: {w.message}")
+    if out.error is not None:
+        raise out.error
     return 0 if result.status == "complete" else 1
 
 
-def _export(args: argparse.Namespace) -> int:
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from booth import doctor
+
+    return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    from booth.session import SessionStore
+
+    sessions = SessionStore(args.root).sessions()
+    if not sessions:
+        print(f"booth: error: {args.root}: no sessions (expected ROOT/SESSION/session.yaml)",
+              file=sys.stderr)
+        return EXIT_IO
+    for session in sessions:
+        infos = session.captures()
+        subjects = sorted({i.subject for i in infos})
+        print(f"{session.name}: {len(subjects)} subject(s), {len(infos)} capture(s)")
+        for i in infos:
+            note = f", superseded by {i.superseded_by}" if i.superseded_by else ""
+            print(f"  {i.subject}/{i.capture_id}  {i.status}{note}")
+    return 0
+
+
+def cmd_sessions_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from booth.session import SessionStore
+
+    path = Path(args.session)
+    infos = SessionStore(path.parent).session(path.name).verify()
+    if not infos:
+        print(f"booth: error: {path}: no captures to verify", file=sys.stderr)
+        return EXIT_IO
+    for i in infos:
+        detail = "; ".join([*i.problems, *([i.note] if getattr(i, "note", "") else [])])
+        print(f"{i.subject}/{i.capture_id}: {i.status}{': ' + detail if detail else ''}")
+    counts = {s: sum(i.status == s for i in infos)
+              for s in ("complete", "aborted", "partial", "broken")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 1 if counts["broken"] else 0
+
+
+def cmd_landmarks(args: argparse.Namespace) -> int:
+    from booth.landmarks import write_landmarks
+
+    lm = write_landmarks(args.image, args.out, args.overlay)
+    extra = f" ({lm.faces_found} faces found: the largest kept)" if lm.faces_found > 1 else ""
+    also = f" and {args.overlay}" if args.overlay else ""
+    print(f"{len(lm.points)} landmarks -> {args.out}{also}{extra}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from booth import commands
-    from learning import dataset
-    from learning.dataset import Settings, export
+    from booth.export import check_out, cpu_workers, export_sources, run_export
+    from learning.export import Settings
+    from learning.workers import start_workers
 
-    def numbers(option: str, text: str, example: str) -> tuple[float, ...]:
-        try:
-            return tuple(float(x) for x in text.split(","))
-        except ValueError:
-            raise InputError(f"{option}: expected numbers like {example}, got "
-                             f"{text!r}") from None
-
-    split = numbers("--split", args.split, "0.8,0.1,0.1")
-    brightness = numbers("--brightness", args.brightness, "0.7,1.3")
-    if min(brightness) <= 0:
-        raise InputError(f"--brightness: factors must be positive, got {args.brightness!r}")
-    settings = Settings(size=args.size, encoding=args.encoding, augment=args.augment,
-                        brightness=brightness, seed=args.seed, split=split,
-                        compress=args.compress).validate()
-    if args.workers > 1:
-        dataset.start_workers()  # its imports overlap the checksums below
-    sources, rejected = commands.export_sources(args.roots)
+    settings = Settings(size=args.size, encoding=args.encoding, method=args.method,
+                        augment=args.augment, brightness=args.brightness, seed=args.seed,
+                        split=args.split, compress=args.compress).validate()
+    check_out(args.out)
+    workers = args.workers or cpu_workers()
+    if workers > 1:
+        start_workers()  # its imports overlap the checksums below
+    sources, rejected = export_sources(args.roots)
     if not sources and not rejected:
         raise InputError(f"{', '.join(args.roots)}: no captures to export")
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -345,7 +476,13 @@ def _export(args: argparse.Namespace) -> int:
         def progress(done, total, outcome):
             bar.update(task, completed=done)
 
-        result = export(sources, args.out, settings, args.workers, progress, rejected)
+        result = run_export(sources, args.out, settings, workers, progress, rejected)
+    if not result.exported:
+        print(f"booth: error: nothing exported: every one of {len(result.skipped)} "
+              f"capture(s) was skipped; {args.out} is as it was", file=sys.stderr)
+        for o in result.skipped:
+            print(f"  skipped {o.key}: {o.reason}", file=sys.stderr)
+        return EXIT_IO
     print(f"exported {len(result.exported)} captures ({result.reused} reused), "
           f"skipped {len(result.skipped)} -> {args.out}")
     for o in result.skipped:
@@ -353,40 +490,49 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sessions(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def cmd_tui(args: argparse.Namespace) -> int:
+    from booth.tui.run import run
 
-    from booth.session import SessionStore
-
-    if args.what == "list":
-        for session in SessionStore(args.root).sessions():
-            infos = session.captures()
-            subjects = sorted({i.subject for i in infos})
-            print(f"{session.name}: {len(subjects)} subject(s), {len(infos)} capture(s)")
-            for i in infos:
-                note = f", superseded by {i.superseded_by}" if i.superseded_by else ""
-                print(f"  {i.subject}/{i.capture_id}  {i.status}{note}")
-        return 0
-    path = Path(args.session)
-    infos = SessionStore(path.parent).session(path.name).verify()
-    bad = [i for i in infos if i.status == "broken"]
-    for i in infos:
-        detail = "; ".join(i.problems)
-        print(f"{i.subject}/{i.capture_id}: {i.status}{': ' + detail if detail else ''}")
-    counts = {s: sum(i.status == s for i in infos)
-              for s in ("complete", "aborted", "partial", "broken")}
-    print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    return 1 if bad else 0
+    if args.backend == "sim":
+        memory.check_memory("tui", args.size)
+    return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
+               args.images, args.log)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from booth import demo
+
+    demo.check_out(args.out)
+    memory.check_memory("demo", args.size)
+    demo.run(args.out, args.seed, args.size)
+    return 0
+
+
+# -- entry point --------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except Exception as exc:
+        if os.environ.get("BOOTH_DEBUG"):
+            raise
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        print(f"booth: internal error: {what}; set BOOTH_DEBUG=1 for the traceback",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse, run the command's handler, and turn each kind of failure into one line."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     from booth.hardware.camera import CameraError
     from booth.hardware.flash import FlashError
     from booth.session import SessionError
 
-    args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        return args.handler(args)
     except (FlashError, CameraError) as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_IO

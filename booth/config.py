@@ -8,116 +8,180 @@ the simulated booth.
     capture: {order: [center, left, right, top, bottom], ambient: false, power: 255,
               retries: 2, fired_timeout_ms: 1000}
     sessions: sessions
+
+Why pydantic: the checks are declared next to each field (type, range) instead of in a
+hand-written converter, which let strings through where numbers belong; its errors name the
+field (``flash.retries``), which :func:`photometric.files.describe` turns into one line. Its
+*dataclasses* keep the plain attribute API (``cfg.flash.timeout_ms``), ``BoothConfig()``
+and ``dataclasses.asdict``. Scalars are strict (``retries: "5"`` is an error, not 5); only
+camera settings and ``flash_sync`` take a number too, since YAML reads ``iso: 100`` and
+``flash_sync: 1`` as numbers and the camera wants their text.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
 
 from photometric.errors import InputError
-from photometric.lights import CHANNELS, read_yaml
+from photometric.files import describe, read_yaml
+from photometric.lights import CHANNELS, Channel, check_keys, schema_error
+
+#: Shutter speeds the booth accepts, in seconds: 1/8000 s to 30 s.
+SHUTTER_MIN_S = 1 / 8000
+SHUTTER_MAX_S = 30.0
+_SHUTTER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:/(\d+(?:\.\d*)?|\.\d+))?s?")
 
 
-@dataclass
+def exposure_seconds(text: object) -> float:
+    """'1/200', '1/200s', '0.005', '0.0050s', '2' (or the number 2) -> seconds; ValueError
+    saying what was expected otherwise, or outside 1/8000 s to 30 s. The one parser for
+    ``flash_sync`` and the ``shutterspeed`` camera setting, whatever the back end."""
+    t = str(text).strip().replace(" ", "") if not isinstance(text, bool) else ""
+    m = _SHUTTER.fullmatch(t)
+    if m is None:
+        raise ValueError("expected a shutter speed such as '1/200', '0.5' or '1' (seconds)")
+    num, den = float(m[1]), float(m[2] or 1)
+    if den == 0 or num == 0:
+        raise ValueError("expected a shutter speed such as '1/200', not zero")
+    s = num / den
+    if not (math.isfinite(s) and SHUTTER_MIN_S * (1 - 1e-9) <= s <= SHUTTER_MAX_S * (1 + 1e-9)):
+        raise ValueError("expected a shutter speed from 1/8000 s to 30 s")
+    return s
+
+
+def _shutter_text(v: object) -> object:
+    """A shutter speed kept as its text ('1/200'), checked with :func:`exposure_seconds`."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        v = str(v)
+    if isinstance(v, str):
+        try:
+            exposure_seconds(v)
+        except ValueError as exc:
+            raise schema_error(str(exc)) from None
+    return v
+
+
+def _setting_text(v: object) -> object:
+    """A camera setting's value as text: ``iso: 100`` is read by YAML as the number 100."""
+    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+Text = Annotated[str, Field(strict=True)]
+Count = Annotated[int, Field(strict=True, ge=1)]
+Millis = Annotated[int, Field(strict=True, gt=0)]
+Shutter = Annotated[str, Field(strict=True), BeforeValidator(_shutter_text)]
+Setting = Annotated[str, Field(strict=True), BeforeValidator(_setting_text)]
+_CONFIG = ConfigDict(extra="forbid")
+
+
+def _section(cls: type, what: str):
+    """A section of the file: empty (``camera:``) means all defaults; keys checked."""
+    def check(data: object) -> object:
+        return check_keys({} if data is None else data, cls, f"a mapping of {what}")
+    return Annotated[cls, BeforeValidator(check)]
+
+
+@dataclass(config=_CONFIG)
 class CameraSection:
-    model: str | None = None
-    port: str | None = None
-    settings: dict[str, str] = field(default_factory=dict)
-    flash_sync: str = "1/200"
-    delete_after_download: bool = False
-    settle_ms: int = 50  # wait for a RAW/JPEG twin; 0 when the camera saves JPEG only
+    model: Text | None = None
+    port: Text | None = None
+    settings: dict[Text, Setting] = field(default_factory=dict)
+    flash_sync: Shutter = "1/200"
+    delete_after_download: Annotated[bool, Field(strict=True)] = False
+    # Wait for a RAW/JPEG twin; 0 when the camera saves JPEG only.
+    settle_ms: Annotated[int, Field(strict=True, ge=0)] = 50
 
-
-@dataclass
-class FlashSection:
-    port: str | None = None
-    timeout_ms: int = 100
-    retries: int = 5
-    heartbeat_ms: int = 250
-
-
-@dataclass
-class CaptureSection:
-    order: list[str] = field(default_factory=lambda: list(CHANNELS))
-    ambient: bool = False
-    power: int = 255
-    retries: int = 2
-    fired_timeout_ms: int = 1000
-
-
-@dataclass
-class BoothConfig:
-    camera: CameraSection = field(default_factory=CameraSection)
-    flash: FlashSection = field(default_factory=FlashSection)
-    capture: CaptureSection = field(default_factory=CaptureSection)
-    sessions: str = "sessions"
-
-    def validate(self, source: str) -> BoothConfig:
-        order = self.capture.order
-        if sorted(order) != sorted(set(order)) or not set(order) <= set(CHANNELS) or not order:
-            raise InputError(f"{source}: capture.order must list distinct flashes from "
-                             f"{list(CHANNELS)}, got {order}")
-        if not 0 <= self.capture.power <= 255:
-            raise InputError(f"{source}: capture.power must be 0..255")
-        for name in ("retries", "fired_timeout_ms"):
-            if getattr(self.capture, name) < 0:
-                raise InputError(f"{source}: capture.{name} must not be negative")
+    @model_validator(mode="after")
+    def _shutter_not_faster_than_sync(self) -> CameraSection:
+        """Checked here so that every back end, simulated included, refuses it."""
+        value = self.settings.get("shutterspeed")
+        if value is not None:
+            try:
+                shutter = exposure_seconds(value)
+            except ValueError as exc:
+                raise schema_error(f"settings.shutterspeed: {exc}, got {value!r}") from None
+            if shutter < exposure_seconds(self.flash_sync):
+                raise schema_error(
+                    f"settings.shutterspeed {value} is faster than flash_sync "
+                    f"{self.flash_sync}: the flash would light only part of the frame; use a "
+                    "slower shutter speed")
         return self
 
 
-def _convert(value, hint, where: str):
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        hint = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin is list:
-        if not isinstance(value, list):
-            raise InputError(f"{where}: expected a list, got {value!r}")
-        (item,) = typing.get_args(hint)
-        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise InputError(f"{where}: expected a mapping, got {value!r}")
-        return {str(k): str(v) for k, v in value.items()}
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InputError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where}: expected a whole number, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise InputError(f"{where}: expected text, got {value!r}")
-        return str(value)
-    return value
+@dataclass(config=_CONFIG)
+class FlashSection:
+    port: Text | None = None
+    timeout_ms: Millis = 100
+    retries: Count = 5
+    heartbeat_ms: Millis = 250
 
 
-def _build(cls, data, where: str):
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {unknown}; expected {sorted(names)}")
-    return cls(**{k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+def _all_channels(order: list[str]) -> list[str]:
+    if sorted(order) != sorted(CHANNELS):
+        raise schema_error(f"must list each of the five flashes {list(CHANNELS)} once, in any "
+                           f"order (photometric stereo needs all five), got {order}")
+    return order
+
+
+@dataclass(config=_CONFIG)
+class CaptureSection:
+    order: Annotated[list[Channel], AfterValidator(_all_channels)] = field(
+        default_factory=lambda: list(CHANNELS))
+    ambient: Annotated[bool, Field(strict=True)] = False
+    power: Annotated[int, Field(strict=True, ge=0, le=255)] = 255
+    retries: Count = 2  # after the first attempt
+    fired_timeout_ms: Millis = 1000
+
+
+def _non_blank(v: str) -> str:
+    if not v.strip():
+        raise schema_error("expected a folder name, got an empty one")
+    return v
+
+
+Camera = _section(CameraSection, "camera settings")
+Flash = _section(FlashSection, "flash controller settings")
+Capture = _section(CaptureSection, "capture settings")
+
+
+@dataclass(config=_CONFIG)
+class BoothConfig:
+    camera: Camera = field(default_factory=CameraSection)
+    flash: Flash = field(default_factory=FlashSection)
+    capture: Capture = field(default_factory=CaptureSection)
+    sessions: Annotated[Text, AfterValidator(_non_blank)] = "sessions"
+
+
+_FILE = TypeAdapter(_section(BoothConfig, "booth settings (camera, flash, capture, sessions)"))
 
 
 def load_config(path: str | Path | None) -> BoothConfig:
     """The configuration in ``path`` (defaults throughout when ``path`` is None)."""
     if path is None:
         return BoothConfig()
-    return _build(BoothConfig, read_yaml(path), str(path)).validate(str(path))
+    data = read_yaml(path)
+    try:
+        return _FILE.validate_python(data)
+    except ValidationError as exc:
+        raise InputError(describe(exc, str(path))) from None
+
+
+def as_dict(cfg: BoothConfig) -> dict:
+    """The configuration as plain data (the snapshot recorded in session.yaml)."""
+    return dataclasses.asdict(cfg)

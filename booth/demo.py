@@ -4,6 +4,10 @@ Calibrate on a simulated white sphere, capture a simulated face (room light, sen
 compute its normal map by both methods, and write a side-by-side figure of truth,
 estimates and angular error to ``out/demo.png``. Each stage uses the same functions as
 the headless commands, so the demo exercises what an operator runs.
+
+``out/`` is refused when it holds anything but an earlier demo's outputs (a marker file
+says whose it is); otherwise each run updates it in place: every output is replaced whole by
+its own command's rules, and the dataset export reuses the samples of earlier runs.
 """
 
 from __future__ import annotations
@@ -14,11 +18,36 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth import commands
-from booth.files import atomic_write
+from booth.calibration import calibrate_folder
+from booth.normals import compute_normals, write_normals
+from booth.outputs import folder_of_names
+from booth.simulate import simulate_subject
 from photometric import imageio, normalmap, stereo
+from photometric.files import MARKER, atomic_write, check_output_dir, make_dir, write_marker
 
 ERROR_SCALE_DEG = 10.0
+COMMAND = "demo"
+#: Everything a demo writes into its folder.
+NAMES = ("sphere", "calibration.yaml", "sessions", "normals", "demo.png", "tui.svg",
+         "tui.log", "export.log", "dataset")
+
+
+def _earlier_demo(folder: Path) -> bool:
+    """A demo folder from before output folders had a marker: a demo's names only."""
+    return folder_of_names(folder, NAMES, lambda p: (p / "calibration.yaml").is_file())
+
+
+def check_out(out: str | Path) -> Path:
+    """Refuse a folder that is neither new, empty nor an earlier demo's."""
+    return check_output_dir(out, COMMAND, _earlier_demo)
+
+
+def _claim(out: str | Path) -> Path:
+    """The checked folder, created if new and marked as the demo's."""
+    out = make_dir(check_out(out))
+    if not (out / MARKER).exists():
+        write_marker(out, COMMAND)
+    return out
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -79,16 +108,16 @@ def _capture_in_the_app(out: Path, seed: int, size: int, step):
 
 
 def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, dict[str, float]]:
-    out = Path(out)
+    out = _claim(out)
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:
         print(f"[{time.perf_counter() - t0:6.2f} s] {msg}", flush=True)
 
     step("simulating the calibration sphere")
-    commands.simulate_subject(out / "sphere", "sphere", 0, size, noise=0.002, force=True)
+    simulate_subject(out / "sphere", "sphere", 0, size, noise=0.002, force=True)
     step("calibrating")
-    cal = commands.calibrate_folder(out / "sphere", out / "calibration.yaml")
+    cal = calibrate_folder(out / "sphere", out / "calibration.yaml")
     step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°")
     step(f"capturing face subject {seed} in the operator's app (headless) on the simulated "
          "booth: emulated flash controller on a pty, libgphoto2 virtual camera")
@@ -104,9 +133,11 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
     for method in stereo.METHODS:
         step(f"normals by the {method} method")
         t = time.perf_counter()
-        res = commands.compute_normals(capture_dir, out / "normals" / method, method,
-                                       out / "calibration.yaml")
+        computed = compute_normals(capture_dir, method, out / "calibration.yaml",
+                                   images=images)
+        write_normals(computed, out / "normals" / method)
         ms = (time.perf_counter() - t) * 1e3
+        res = computed.result
         err = stereo.angular_error(res.normals, truth)
         whole = fmask & res.mask
         inner = lit_by_all & res.mask
@@ -147,15 +178,16 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
 
 def _export(out: Path, step) -> None:
     """The session store as a training set, as ``booth export`` makes it."""
-    from learning import dataset
+    from booth.export import export_sources, run_export
+    from learning.export import Settings
 
     step("exporting the session store as a training set (face crop, landmark channels, "
          "normal map)")
     from booth.tui.run import stderr_to
 
-    sources, rejected = commands.export_sources([out / "sessions"])
+    sources, rejected = export_sources([out / "sessions"])
     with stderr_to(out / "export.log"):  # MediaPipe's C++ start-up chatter
-        res = dataset.export(sources, out / "dataset", dataset.Settings(), workers=1,
-                             rejected=rejected)
+        res = run_export(sources, out / "dataset", Settings(), workers=1,
+                         rejected=rejected)
     step(f"  {len(res.exported)} capture(s) exported ({res.reused} reused from earlier runs), "
          f"{len(res.skipped)} skipped -> {out / 'dataset'}")

@@ -71,7 +71,7 @@ MIN_FREE_BYTES = 2 * 2**30
 
 
 def check_disk(root: Path, need_bytes: int = MIN_FREE_BYTES) -> Check:
-    from booth.files import existing_parent
+    from photometric.files import existing_parent
 
     probe = existing_parent(root)
     free = shutil.disk_usage(probe).free

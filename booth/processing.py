@@ -1,8 +1,11 @@
 """After a capture: its normal map and quality checks, written to the capture's ``derived/``.
 
-The camera originals are never touched; everything here is derived and can be recomputed
-(each file written atomically): the files of ``booth normals``, ``landmarks.json`` (Face Mesh
-on the ring-flash photo) and ``qc.yaml`` (the warnings the operator saw).
+The camera originals are never touched; everything here is derived and can be recomputed:
+the files of ``booth normals`` (the same :func:`booth.normals.compute_normals`, so the same
+method and the session's calibration), ``landmarks.json`` (Face Mesh on the ring-flash photo)
+and ``qc.yaml`` (the warnings the operator saw). ``derived/`` is replaced whole
+(:class:`~photometric.files.OutputDir`), so its normals, landmarks and QC always belong to one
+run.
 """
 
 from __future__ import annotations
@@ -13,40 +16,55 @@ from pathlib import Path
 
 import yaml
 
-from booth import commands, qc
-from booth.files import write_text
+from booth import qc
+from booth.landmarks import landmarks_doc
+from booth.normals import DEFAULT_METHOD, FILES, Normals, compute_normals, write_files
+from booth.outputs import OutputFolder, folder_of_names, naming
 from photometric import imageio, stereo
 from photometric.errors import InputError
+from photometric.files import write_text
 
 DERIVED = "derived"
+COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
 
 
 @dataclass
 class Processed:
     folder: Path  # the capture's derived/ folder
-    result: stereo.StereoResult
+    normals: Normals
     warnings: list[qc.QcWarning]
+
+    @property
+    def result(self) -> stereo.StereoResult:
+        return self.normals.result
 
     @property
     def preview(self) -> Path:
         return self.folder / "normals_preview.png"
 
 
+def _earlier_derived(folder: Path) -> bool:
+    """A derived/ from before output folders had a marker: only derived files."""
+    return folder_of_names(folder, (*FILES, "landmarks.json", "qc.yaml"))
+
+
 def process_capture(capture_dir: str | Path, calibration: str | Path | None = None,
-                    method: str = "lambertian", face: bool = True) -> Processed:
-    """Normals (with the session's calibration when there is one) and QC of one capture."""
+                    method: str = DEFAULT_METHOD, face: bool = True) -> Processed:
+    """Normals (with the session's calibration unless ``calibration`` is given) and QC of
+    one capture, into its ``derived/``."""
     capture_dir = Path(capture_dir)
-    out = capture_dir / DERIVED
+    final = capture_dir / DERIVED
+    target = OutputFolder(final, COMMAND, also_ours=_earlier_derived)
     images = imageio.read_capture(capture_dir)
-    result = commands.compute_normals(capture_dir, out, method, calibration, images=images)
+    normals = compute_normals(capture_dir, method, calibration, images=images)
+    doc = None
     no_face: Exception | None = None
     if face:
         from learning.landmarks import detect
 
         try:
             lm = detect(images["center"])
-            write_text(out / "landmarks.json", json.dumps(commands.landmarks_doc(
-                "center", images["center"].shape, lm), indent=1))
+            doc = landmarks_doc("center", images["center"].shape, lm)
         except InputError as exc:
             no_face = exc
 
@@ -55,6 +73,12 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
             raise no_face
 
     warnings = qc.assess(images, find_face=find_face if face else False)
-    write_text(out / "qc.yaml", yaml.safe_dump({"warnings": qc.to_dict(warnings)},
-                                               sort_keys=False))
-    return Processed(out, result, warnings)
+    with target as stage:
+        write_files(normals, stage, final)
+        if doc is not None:
+            with naming(final / "landmarks.json"):
+                write_text(stage / "landmarks.json", json.dumps(doc, indent=1))
+        with naming(final / "qc.yaml"):
+            write_text(stage / "qc.yaml", yaml.safe_dump({"warnings": qc.to_dict(warnings)},
+                                                         sort_keys=False))
+    return Processed(final, normals, warnings)

@@ -5,11 +5,17 @@
     <root>/<session>/subjects/<subject>/captures/<capture_id>/   (or <capture_id>.partial/)
 
 A capture is written into ``<capture_id>.partial/``: each photo created exclusively (never
-over another file), fsynced, its sha256 recorded; ``capture.yaml`` last; then the folder is
-renamed into place and its parent fsynced. After a crash a capture is therefore complete or
-visibly partial. An aborted capture keeps its photos and says why in ``capture.yaml``. A
-retake is a new capture that names the one it supersedes; nothing is deleted. Folders are
-owner-only (0700), files 0600: sessions are personal data.
+over another file), fsynced, its sha256 recorded in ``capture.yaml``, which is replaced
+atomically after every shot (status ``in progress``), so an interrupted capture's photos stay
+verifiable; the final ``capture.yaml`` is written the same way, then the folder is renamed
+into place and its parent fsynced. After a crash or a full disk a capture is therefore
+complete, aborted, or visibly partial with the shots it has. A retake is a new capture that
+names the one it supersedes (a partial one included); nothing is deleted. Folders the store
+creates are owner-only (0700), files 0600: sessions are personal data. A folder that already
+exists (a shared sessions root) keeps its mode.
+
+Every file of the store is read through one YAML reader with a schema per kind
+(:class:`SessionFile`, :class:`SubjectFile`, :class:`CaptureFile`).
 """
 
 from __future__ import annotations
@@ -20,17 +26,30 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from booth.files import atomic_write
+from photometric.errors import InputError
+from photometric.files import (
+    atomic_write,
+    describe,
+    fsync_dir,
+    make_dir,
+    read_yaml,
+    write_new,
+)
+from photometric.lights import CHANNELS
 
 PARTIAL = ".partial"
 CALIBRATION_SUBJECT = "calibration-sphere"
 CALIBRATION_FILE = "calibration.yaml"
 STATUS_COMPLETE = "complete"
 STATUS_ABORTED = "aborted"
+STATUS_IN_PROGRESS = "in progress"
+SHOT_NAMES = (*CHANNELS, "ambient")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -43,36 +62,68 @@ def _now() -> str:
 
 
 def _check_name(kind: str, name: str) -> str:
-    if not _NAME.match(name or ""):
+    if not _NAME.match(name or "") or name.endswith(PARTIAL):
         raise SessionError(f"{kind} '{name}': use 1-64 letters, digits, '.', '_' or '-', "
-                           "starting with a letter or digit")
+                           "starting with a letter or digit (and not ending in '.partial')")
     return name
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _mkdir(path: Path) -> Path:
+    """A store folder: created owner-only, an existing one left as it is."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return make_dir(path)
+    except InputError as exc:
+        raise SessionError(str(exc)) from None
 
 
-def _mkdir_private(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-    return path
+# -- the schemas of the store's files -------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` (never replacing a file), write, fsync; owner-only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class Consent(_Strict):
+    given: bool
+    recorded: str = ""
+    note: str = ""
+
+
+class SubjectFile(_Strict):
+    subject: str
+    consent: Consent
+
+
+class SessionFile(_Strict):
+    session: str
+    created: str = ""
+    operator: str = ""
+    calibration_id: str | None = None
+    config: dict = Field(default_factory=dict)
+
+
+class ShotEntry(BaseModel):
+    """One camera original. Extra keys (camera file name, attempt, FIRED time) are kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    channel: Literal["center", "left", "right", "top", "bottom", "ambient"]
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(ge=0)
+
+
+class CaptureFile(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    capture_id: str
+    subject: str
+    status: Literal["complete", "aborted", "in progress"]
+    started: str = ""
+    finished: str | None = None
+    supersedes: str | None = None
+    reason: str = ""
+    #: The shots the capture set out to take (older captures: the five flashes).
+    plan: list[Literal["center", "left", "right", "top", "bottom", "ambient"]] = Field(
+        default_factory=lambda: list(CHANNELS))
+    shots: list[ShotEntry] = Field(default_factory=list)
+    files: dict[str, str] = Field(default_factory=dict)
 
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 10× faster
@@ -88,14 +139,20 @@ def _dump(data: dict) -> bytes:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False).encode()
 
 
-def _load(path: Path) -> dict:
+def _load(path: Path, schema):
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SessionError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(data, dict):
-        raise SessionError(f"{path}: expected a mapping")
-    return data
+        return read_yaml(path, schema)
+    except InputError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def _inside(rel: str, subfolders: bool) -> bool:
+    """A file name recorded in capture.yaml that stays inside the capture folder: relative,
+    no '..', and (for photos) no folder at all."""
+    p = PurePosixPath(rel)
+    if not rel or p.is_absolute() or "\\" in rel or any(x in ("..", "") for x in p.parts):
+        return False
+    return subfolders or len(p.parts) == 1
 
 
 @dataclass
@@ -110,12 +167,23 @@ class ShotRecord:
 class CaptureWriter:
     """Writes one capture into its ``.partial`` folder; :meth:`commit` or :meth:`abort`."""
 
-    def __init__(self, folder: Path, capture_id: str, subject: str, supersedes: str | None):
+    def __init__(self, folder: Path, capture_id: str, subject: str, supersedes: str | None,
+                 plan: tuple[str, ...] = CHANNELS):
+        unknown = [s for s in plan if s not in SHOT_NAMES]
+        if unknown or len(set(plan)) != len(plan) or not set(CHANNELS) <= set(plan):
+            raise SessionError(f"capture plan {list(plan)}: expected the five flashes "
+                               f"{list(CHANNELS)} once each, optionally 'ambient'")
         self.capture_id = capture_id
         self.subject = subject
         self.supersedes = supersedes
+        self.plan = tuple(plan)
         self.final = folder / capture_id
-        self.partial = _mkdir_private(folder / (capture_id + PARTIAL))
+        self.partial = folder / (capture_id + PARTIAL)
+        try:
+            os.mkdir(self.partial, 0o700)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.partial)) from None
+        os.chmod(self.partial, 0o700)
         fsync_dir(folder)
         self.shots: list[ShotRecord] = []
         self.extra_files: dict[str, str] = {}
@@ -123,37 +191,49 @@ class CaptureWriter:
         self.done = False
 
     def add_shot(self, channel: str, name: str, data: bytes, **meta) -> ShotRecord:
-        """Store one camera original exactly as downloaded."""
+        """Store one camera original exactly as downloaded, and record it at once."""
+        if channel not in self.plan or not _inside(name, subfolders=False):
+            raise SessionError(f"shot '{channel}' as '{name}': not a shot of this capture's "
+                               f"plan {list(self.plan)}, or not a plain file name")
         write_new(self.partial / name, data)
         rec = ShotRecord(channel, name, hashlib.sha256(data).hexdigest(), len(data), meta)
         self.shots.append(rec)
+        self._write_record(STATUS_IN_PROGRESS)
         return rec
 
     def add_file(self, relpath: str, data: bytes) -> None:
         """A derived or ground-truth file (e.g. ``truth/normals.npy``), checksummed too."""
+        if not _inside(relpath, subfolders=True):
+            raise SessionError(f"{relpath}: not a path inside the capture folder")
         path = self.partial / relpath
-        _mkdir_private(path.parent)
+        _mkdir(path.parent)
         write_new(path, data)
         self.extra_files[relpath] = hashlib.sha256(data).hexdigest()
 
-    def _finish(self, status: str, **info) -> Path:
-        if self.done:
-            raise SessionError(f"capture {self.capture_id} is already finished")
-        record = {
+    def _record(self, status: str, **info) -> dict:
+        return {
             "capture_id": self.capture_id,
             "subject": self.subject,
             "status": status,
             "started": self.started,
-            "finished": _now(),
+            "finished": None if status == STATUS_IN_PROGRESS else _now(),
             "supersedes": self.supersedes,
+            "plan": list(self.plan),
             **info,
             "shots": [{"channel": s.channel, "file": s.file, "sha256": s.sha256,
                        "bytes": s.bytes, **s.meta} for s in self.shots],
             "files": self.extra_files,
         }
-        write_new(self.partial / "capture.yaml", _dump(record))
-        fsync_dir(self.partial)
-        if self.final.exists():
+
+    def _write_record(self, status: str, **info) -> None:
+        data = _dump(self._record(status, **info))
+        atomic_write(self.partial / "capture.yaml", lambda p: p.write_bytes(data))
+
+    def _finish(self, status: str, **info) -> Path:
+        if self.done:
+            raise SessionError(f"capture {self.capture_id} is already finished")
+        self._write_record(status, **info)
+        if os.path.lexists(self.final):
             raise SessionError(f"{self.final} already exists; refusing to replace it")
         os.rename(self.partial, self.final)
         fsync_dir(self.final.parent)
@@ -161,6 +241,10 @@ class CaptureWriter:
         return self.final
 
     def commit(self, **info) -> Path:
+        missing = [s for s in self.plan if s not in {r.channel for r in self.shots}]
+        if missing:
+            raise SessionError(f"capture {self.capture_id}: cannot be complete without "
+                               f"{missing}")
         return self._finish(STATUS_COMPLETE, **info)
 
     def abort(self, reason: str, **info) -> Path:
@@ -176,13 +260,14 @@ class CaptureInfo:
     supersedes: str | None = None
     superseded_by: str | None = None
     problems: list[str] = field(default_factory=list)
+    note: str = ""  # what a partial capture holds, for the operator
 
 
 class Session:
     def __init__(self, path: Path):
         self.path = path
         self.name = path.name
-        self.meta = _load(path / "session.yaml")
+        self.meta = _load(path / "session.yaml", SessionFile).model_dump()
 
     def _subject_dir(self, subject: str) -> Path:
         return self.path / "subjects" / _check_name("subject", subject)
@@ -195,26 +280,29 @@ class Session:
         folder = self._subject_dir(subject)
         if (folder / "subject.yaml").exists():
             return folder
-        _mkdir_private(folder)
-        _mkdir_private(folder / "captures")
-        write_new(folder / "subject.yaml", _dump({
-            "subject": subject, "consent": {"given": True, "recorded": _now(), "note": note}}))
-        fsync_dir(folder)
+        _mkdir(folder / "captures")
+        atomic_write(folder / "subject.yaml", lambda p: p.write_bytes(_dump({
+            "subject": subject, "consent": {"given": True, "recorded": _now(), "note": note}})))
         return folder
 
-    def begin_capture(self, subject: str, supersedes: str | None = None) -> CaptureWriter:
+    def begin_capture(self, subject: str, supersedes: str | None = None,
+                      plan: tuple[str, ...] = CHANNELS) -> CaptureWriter:
         folder = self._subject_dir(subject)
         meta = folder / "subject.yaml"
-        if not meta.exists() or not _load(meta).get("consent", {}).get("given"):
+        if not meta.exists() or not _load(meta, SubjectFile).consent.given:
             raise SessionError(f"subject '{subject}' has no recorded consent in {self.name}")
-        if supersedes is not None and not (folder / "captures" / supersedes).is_dir():
-            raise SessionError(f"capture '{supersedes}' of '{subject}' does not exist")
-        return CaptureWriter(folder / "captures", new_capture_id(), subject, supersedes)
+        if supersedes is not None:
+            _check_name("capture", supersedes)
+            caps = folder / "captures"
+            if not ((caps / supersedes).is_dir() or (caps / (supersedes + PARTIAL)).is_dir()):
+                raise SessionError(f"capture '{supersedes}' of '{subject}' does not exist")
+        return CaptureWriter(_mkdir(folder / "captures"), new_capture_id(), subject,
+                             supersedes, plan)
 
-    def begin_calibration(self) -> CaptureWriter:
+    def begin_calibration(self, plan: tuple[str, ...] = CHANNELS) -> CaptureWriter:
         """A sphere capture for this session's calibration, in ``calibration/<id>/``."""
-        folder = _mkdir_private(self.path / "calibration")
-        return CaptureWriter(folder, new_capture_id(), CALIBRATION_SUBJECT, None)
+        return CaptureWriter(_mkdir(self.path / "calibration"), new_capture_id(),
+                             CALIBRATION_SUBJECT, None, plan)
 
     def subjects(self) -> list[str]:
         """Subjects with recorded consent, in name order."""
@@ -227,19 +315,19 @@ class Session:
     def calibration_file(self) -> Path | None:
         """The calibration YAML the session uses, or None (nominal lights)."""
         cid = self.calibration_id
-        return self.path / "calibration" / cid / CALIBRATION_FILE if cid else None
+        if not cid:
+            return None
+        _check_name("calibration", cid)
+        return self.path / "calibration" / cid / CALIBRATION_FILE
 
     def set_calibration(self, calibration_id: str) -> None:
         """Make a fitted calibration the session's; session.yaml is replaced atomically."""
+        _check_name("calibration", calibration_id)
         if not (self.path / "calibration" / calibration_id / CALIBRATION_FILE).is_file():
             raise SessionError(f"calibration '{calibration_id}' of {self.name} has no "
                                f"{CALIBRATION_FILE}")
         meta = dict(self.meta, calibration_id=calibration_id)
-        def write(p: Path) -> None:
-            p.write_bytes(_dump(meta))
-            os.chmod(p, 0o600)
-
-        atomic_write(self.path / "session.yaml", write)
+        atomic_write(self.path / "session.yaml", lambda p: p.write_bytes(_dump(meta)))
         self.meta = meta
 
     def captures(self, check: bool = False) -> list[CaptureInfo]:
@@ -249,7 +337,7 @@ class Session:
         for subject_dir in sorted((self.path / "subjects").glob("*")):
             for d in sorted((subject_dir / "captures").glob("*")):
                 if d.is_dir():
-                    out.append(_inspect(subject_dir.name, d, check))
+                    out.append(inspect_capture(subject_dir.name, d, check))
         by_id = {c.capture_id: c for c in out}
         for c in out:
             if c.supersedes in by_id:
@@ -258,39 +346,93 @@ class Session:
 
     def verify(self) -> list[CaptureInfo]:
         """Every capture, the calibration sphere's included, checked: ``status`` 'broken'
-        (with problems) means missing or altered."""
-        spheres = [_inspect(CALIBRATION_SUBJECT, d, check=True)
+        (with problems) means missing, altered, incomplete or pointing outside its folder."""
+        spheres = [inspect_capture(CALIBRATION_SUBJECT, d, check=True)
                    for d in sorted((self.path / "calibration").glob("*")) if d.is_dir()]
         return self.captures(check=True) + spheres
 
 
-def _inspect(subject: str, d: Path, check: bool = True) -> CaptureInfo:
-    if d.name.endswith(PARTIAL):
-        return CaptureInfo(subject, d.name[: -len(PARTIAL)], d, "partial")
-    info = CaptureInfo(subject, d.name, d, "broken")
+def _check_files(d: Path, meta: CaptureFile, check: bool) -> list[str]:
+    """Problems with the files ``meta`` lists: outside the folder, missing, altered."""
+    problems: list[str] = []
+    root = d.resolve()
+    expected = [(s.file, s.sha256, False) for s in meta.shots]
+    expected += [(rel, digest, True) for rel, digest in meta.files.items()]
+    for rel, digest, sub in expected:
+        if not _inside(rel, subfolders=sub):
+            problems.append(f"{rel!r} is not a file inside the capture folder")
+            continue
+        p = d / rel
+        if p.is_symlink() or not p.resolve().is_relative_to(root):
+            problems.append(f"{rel} points outside the capture folder")
+        elif not p.is_file():
+            problems.append(f"{rel} missing")
+        elif not re.fullmatch(r"[0-9a-f]{64}", digest):
+            problems.append(f"{rel}: recorded checksum is not a sha256")
+        elif check and _sha256(p) != digest:
+            problems.append(f"{rel} altered (sha256 differs)")
+    return problems
+
+
+def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
+    """Each planned shot listed once (all of them when complete); no photo in the folder
+    that the record does not list (it would be read in place of, or beside, the real one)."""
+    from photometric.imageio import EXTENSIONS
+
+    problems: list[str] = []
+    listed = [s.channel for s in meta.shots]
+    for ch in sorted({c for c in listed if listed.count(c) > 1}):
+        problems.append(f"shot '{ch}' listed more than once")
+    for ch in sorted(set(listed) - set(meta.plan)):
+        problems.append(f"shot '{ch}' is not in the capture's plan")
+    if meta.status == STATUS_COMPLETE:
+        missing = [c for c in meta.plan if c not in listed]
+        if missing:
+            problems.append(f"recorded complete but shot(s) {missing} are not listed")
+    files = {s.file for s in meta.shots}
+    for p in sorted(d.iterdir()) if not partial else ():  # a partial one may be mid-write
+        stem, ext = os.path.splitext(p.name)
+        if stem.lower() in SHOT_NAMES and ext.lower() in EXTENSIONS and p.name not in files:
+            problems.append(f"{p.name} is in the folder but not one of the capture's photos")
+    return problems
+
+
+def inspect_capture(subject: str, d: Path, check: bool = True) -> CaptureInfo:
+    """A capture folder's status: complete or aborted only when its record is sound and
+    every file it lists is there (and, with ``check``, unaltered)."""
+    partial = d.name.endswith(PARTIAL)
+    info = CaptureInfo(subject, d.name[: -len(PARTIAL)] if partial else d.name, d,
+                       "partial" if partial else "broken")
     meta_path = d / "capture.yaml"
     if not meta_path.is_file():
-        info.problems.append("capture.yaml missing")
+        if partial:
+            info.note = "interrupted before a photo was recorded; a retake supersedes it"
+        else:
+            info.problems.append("capture.yaml missing")
         return info
     try:
-        meta = _load(meta_path)
-    except SessionError as exc:
+        meta = CaptureFile.model_validate(read_yaml(meta_path))
+    except InputError as exc:
         info.problems.append(str(exc))
+        info.status = "broken"
         return info
-    info.supersedes = meta.get("supersedes")
-    expected = {s["file"]: s["sha256"] for s in meta.get("shots") or []}
-    expected.update(meta.get("files") or {})
-    for rel, digest in expected.items():
-        p = d / rel
-        if not p.is_file():
-            info.problems.append(f"{rel} missing")
-        elif check and _sha256(p) != digest:
-            info.problems.append(f"{rel} altered (sha256 differs)")
-    if not info.problems:
-        info.status = meta.get("status", "broken")
-        if info.status not in (STATUS_COMPLETE, STATUS_ABORTED):
-            info.problems.append(f"unknown status {info.status!r}")
+    except ValidationError as exc:
+        info.problems.append(describe(exc, str(meta_path)))
+        info.status = "broken"
+        return info
+    info.supersedes = meta.supersedes
+    info.problems = _check_files(d, meta, check) + _check_shots(d, meta, partial)
+    if partial:
+        shots = ", ".join(s.channel for s in meta.shots) or "none"
+        info.note = (f"interrupted after {len(meta.shots)} of {len(meta.plan)} shots "
+                     f"(stored: {shots}); a retake supersedes it")
+        if info.problems:
             info.status = "broken"
+        return info
+    if meta.status == STATUS_IN_PROGRESS:
+        info.problems.append("recorded as in progress, but not in a .partial folder")
+    if not info.problems:
+        info.status = meta.status
     return info
 
 
@@ -311,13 +453,10 @@ class SessionStore:
         path = self.root / _check_name("session", name)
         if (path / "session.yaml").exists():
             return Session(path)
-        _mkdir_private(self.root)
-        _mkdir_private(path)
-        _mkdir_private(path / "subjects")
-        write_new(path / "session.yaml", _dump({
+        _mkdir(path / "subjects")
+        atomic_write(path / "session.yaml", lambda p: p.write_bytes(_dump({
             "session": name, "created": _now(), "operator": operator,
-            "calibration_id": calibration_id, "config": config or {}}))
-        fsync_dir(path)
+            "calibration_id": calibration_id, "config": config or {}})))
         return Session(path)
 
     def session(self, name: str) -> Session:

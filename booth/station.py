@@ -1,8 +1,9 @@
 """The booth's hardware as one object: flash controller + camera (+ the simulated booth).
 
-Both front ends, the ``booth`` command line and the Textual app, open a :class:`Station` and
-call the same methods: :meth:`status`, :meth:`capture`, :meth:`capture_calibration`. So the app
-holds no hardware logic the CLI lacks. Closing a station always disarms the flashes first.
+Hardware only: :meth:`status`, :meth:`capture`, :meth:`capture_sphere`, :meth:`close`. What
+is done with the photos (processing, the calibration fit) is :mod:`booth.workflows`', which
+both front ends, the ``booth`` command line and the Textual app, call with an open station.
+Closing a station always disarms the flashes first.
 
 Thread use: the camera has its own thread inside :class:`GPhoto2Camera`; the flash controller
 is thread-safe, so :meth:`status` may be polled from one thread while another captures.
@@ -10,7 +11,6 @@ is thread-safe, so :meth:`status` may be polled from one thread while another ca
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import zlib
 from collections.abc import Callable
@@ -19,12 +19,11 @@ from pathlib import Path
 
 from booth.capture import CaptureConfig, CaptureEvent, CaptureResult, CaptureSequencer
 from booth.config import BoothConfig
-from booth.files import free_bytes
 from booth.hardware.camera import Camera, CameraError, GPhoto2Camera
 from booth.hardware.flash import FlashController, FlashError
-from booth.session import CALIBRATION_FILE, Session
-from photometric.calibrate import Calibration
+from booth.session import Session
 from photometric.errors import InputError
+from photometric.files import free_bytes
 from photometric.lights import CHANNELS
 
 BACKENDS = ("sim", "gphoto2")
@@ -56,17 +55,6 @@ class HardwareStatus:
     settings: dict[str, str] = field(default_factory=dict)
     free_bytes: int = 0
     sessions: str = ""
-
-
-@dataclass
-class CalibrationOutcome:
-    capture: CaptureResult
-    calibration: Calibration | None = None
-    file: Path | None = None
-
-    @property
-    def calibration_id(self) -> str:
-        return self.capture.path.name
 
 
 def capture_config(cfg: BoothConfig, ambient: bool = False) -> CaptureConfig:
@@ -214,27 +202,14 @@ class Station:
             self._sim_subject("face", subject)
             return self._sequencer(session, on_event, cancel, ambient).run(subject, supersedes)
 
-    def capture_calibration(self, session: Session,
-                            on_event: Callable[[CaptureEvent], None] | None = None,
-                            cancel: threading.Event | None = None) -> CalibrationOutcome:
-        """Photograph the calibration sphere and fit it; the fit is written beside the
-        photos (``calibration.yaml``). Making it the session's is the caller's choice
-        (:meth:`Session.set_calibration`)."""
-        from booth import commands
-
+    def capture_sphere(self, session: Session,
+                       on_event: Callable[[CaptureEvent], None] | None = None,
+                       cancel: threading.Event | None = None) -> CaptureResult:
+        """Photograph the calibration sphere into the session's ``calibration/``; fitting
+        it is :func:`booth.workflows.calibrate_session`'s job."""
         with self._lock:
             self._sim_subject("sphere")
             try:
-                result = self._sequencer(session, on_event, cancel, False).run_calibration()
+                return self._sequencer(session, on_event, cancel, False).run_calibration()
             finally:
                 self._sim_subject("face")
-        if result.status != "complete":
-            return CalibrationOutcome(result)
-        file = result.path / CALIBRATION_FILE
-        cal = commands.calibrate_folder(result.path, file)
-        return CalibrationOutcome(result, cal, file)
-
-
-def session_config(cfg: BoothConfig) -> dict:
-    """The config snapshot recorded in session.yaml."""
-    return dataclasses.asdict(cfg)

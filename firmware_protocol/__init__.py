@@ -1,1 +1,2 @@
-"""Wire format, message types and emulator of the flash controller link (not built yet)."""
+"""The flash controller link: wire format, messages, the controller's state machine, its
+emulator on a pty, and the AVR firmware (``firmware/``)."""

@@ -7,7 +7,8 @@ prints the pty's path as its first line and serves until killed. Faults: ``--dro
 ``--corrupt`` lose or flip that fraction of bytes in both directions; ``--fired-delay-ms``
 delays FIRED events; ``--withhold-fired`` never sends them (the flash still fires);
 ``--not-ready`` names flashes that never recycle; ``--silent`` reads but never answers.
-In-process, :class:`Emulator` also offers :meth:`Emulator.xsync` (the camera's X-sync).
+In-process, :class:`Emulator` also offers :meth:`Emulator.xsync` (the camera's X-sync) and
+:meth:`Emulator.poll` (run the time-driven behaviour now, for a controller on a test's clock).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import select
 import signal
 import sys
 import threading
-import time
 import tty
 from dataclasses import dataclass
 
@@ -83,6 +83,14 @@ class Emulator:
         with self.lock:
             self._send(self.controller.xsync())
 
+    def poll(self) -> None:
+        """Run the time-driven behaviour now, as the serving loop does every few ms: the
+        controller's :meth:`~Controller.poll` (READY, heartbeat loss) and the release of
+        delayed FIRED events. With an injected clock, a test advances it and calls this to
+        know the controller has seen the new time when it returns."""
+        with self.lock:
+            self._tick()
+
     # -- the serving loop -----------------------------------------------------------------
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -97,8 +105,11 @@ class Emulator:
                 if data:
                     for item in self._reader.feed(self._noisy(data)):
                         self._send(self.controller.receive(item))
-                self._send(self.controller.poll())
-                self._flush_delayed()
+                self._tick()
+
+    def _tick(self) -> None:
+        self._send(self.controller.poll())
+        self._flush_delayed()
 
     def _noisy(self, data: bytes) -> bytes:
         f = self.faults
@@ -117,7 +128,7 @@ class Emulator:
     def _send(self, frames: list[Frame]) -> None:
         if self.faults.silent:
             return
-        now = time.monotonic()
+        now = self.controller.clock()  # delays run on the controller's clock, as on the MCU
         for frame in frames:
             wire = frame.encode()
             if frame.type == m.T.FIRED:
@@ -129,7 +140,7 @@ class Emulator:
             self._write(self._noisy(wire))
 
     def _flush_delayed(self) -> None:
-        now = time.monotonic()
+        now = self.controller.clock()
         due = [w for t, w in self._delayed if t <= now]
         self._delayed = [(t, w) for t, w in self._delayed if t > now]
         for wire in due:

@@ -1,1 +1,2 @@
-"""Landmarks, dataset export, the U-Net, training and prediction (not built yet)."""
+"""Face Mesh landmarks, preprocessing and the dataset export (the U-Net, its training and
+prediction are the next issue's)."""

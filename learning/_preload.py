@@ -1,5 +1,5 @@
 """Imported by the dataset export's fork server before it forks any worker (see
-``learning.dataset._worker_context``), so that every worker starts warm and single-threaded.
+``learning.workers.context``), so that every worker starts warm and single-threaded.
 
 - BLAS: each worker is pinned to one core, so its BLAS must have one thread. OpenBLAS sizes
   its pool when it loads, from the cores the process may use; loaded here, in the unpinned
@@ -25,7 +25,7 @@ import cv2  # noqa: E402, F401
 import mediapipe  # noqa: E402, F401
 import numpy as np  # noqa: E402
 
-import learning.dataset  # noqa: E402, F401
+import learning.export  # noqa: E402, F401
 import learning.landmarks  # noqa: E402, F401
 import photometric.calibrate  # noqa: E402, F401
 from photometric import stereo  # noqa: E402

@@ -12,14 +12,27 @@ import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar
 
 import cv2
 import numpy as np
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from photometric import stereo
 from photometric.errors import InputError
-from photometric.lights import CHANNELS, DIRECTIONAL, LightRig, read_yaml, unit
+from photometric.files import read_yaml, validate, write_text
+from photometric.lights import (
+    CHANNELS,
+    DIRECTIONAL,
+    LightRig,
+    Number,
+    Positive,
+    RigSchema,
+    Schema,
+    Vector3,
+    schema_error,
+)
 
 FORMAT_VERSION = 1
 
@@ -138,45 +151,96 @@ class Calibration:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, data: object, source: str = "calibration") -> Calibration:
-        expected = {"format_version", "created", "convention", "image_size", "sphere", "lights",
-                    "intensities", "simplified", "residuals"}
-        if not isinstance(data, Mapping):
-            raise InputError(f"{source}: expected a calibration mapping")
-        unknown = set(data) - expected
-        if unknown:
-            raise InputError(f"{source}: unknown key(s) {sorted(unknown)}")
-        missing = {"lights", "simplified", "sphere"} - set(data)
-        if missing:
-            raise InputError(f"{source}: missing key(s) {sorted(missing)}")
-        if data.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
-            raise InputError(f"{source}: format_version {data['format_version']} is not "
-                             f"supported (expected {FORMAT_VERSION})")
-        rig = LightRig.from_dict(
-            {"lights": data["lights"], "intensities": data.get("intensities") or {}}, source)
-        simp = data["simplified"]
-        try:
-            coeffs = np.array(simp["coeffs"], dtype=np.float64)
-            cl = simp["clamp"]
-            clamp = tuple(float(cl[k]) for k in ("p_min", "p_max", "q_min", "q_max"))
-            center = unit(simp["center"]) * float(np.linalg.norm(simp["center"]))
-            sphere = data["sphere"]
-            circle = Circle(float(sphere["cx"]), float(sphere["cy"]), float(sphere["r"]))
-        except (KeyError, TypeError, ValueError, InputError) as exc:
-            raise InputError(f"{source}: malformed 'simplified' or 'sphere' section "
-                             f"({type(exc).__name__}: {exc})") from None
-        if coeffs.shape != (3, 5) or not np.isfinite(coeffs).all():
-            raise InputError(f"{source}: simplified.coeffs must be 3 rows of 5 numbers")
-        size = tuple(int(v) for v in data.get("image_size") or (0, 0))
-        return cls(rig, stereo.SimplifiedModel(coeffs, clamp, center), circle, size,
-                   dict(data.get("residuals") or {}), str(data.get("created", "")))
+        """A calibration from a calibration file's data (validated by CalibrationFile)."""
+        return validate(CalibrationFile, data, source).calibration()
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
-        return cls.from_dict(read_yaml(path), source=str(path))
+        return read_yaml(path, CalibrationFile).calibration()
+
+
+# -- the calibration file's schema ---------------------------------------------------------
+def _rows_of_5(rows: list[list[float]]) -> list[list[float]]:
+    if len(rows) != 3 or any(len(r) != 5 for r in rows):
+        shape = f"{len(rows)} row(s) of {sorted({len(r) for r in rows})} numbers"
+        raise schema_error(f"must be 3 rows of 5 numbers, one per component of the normal "
+                           f"(got {shape})")
+    return rows
+
+
+def _non_zero(v: list[float]) -> list[float]:
+    if not any(v):
+        raise schema_error("must not be zero: it is the ring flash's intensity × direction")
+    return v
+
+
+class SphereSchema(Schema):
+    cx: Number
+    cy: Number
+    r: Positive
+
+
+class ClampSchema(Schema):
+    p_min: Number
+    p_max: Number
+    q_min: Number
+    q_max: Number
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClampSchema:
+        if not (self.p_min <= self.p_max and self.q_min <= self.q_max):
+            raise schema_error(f"p_min ≤ p_max and q_min ≤ q_max expected, got p "
+                               f"{self.p_min}..{self.p_max}, q {self.q_min}..{self.q_max}")
+        return self
+
+
+class SimplifiedSchema(Schema):
+    coeffs: Annotated[list[list[Number]], AfterValidator(_rows_of_5)]
+    clamp: ClampSchema
+    center: Annotated[Vector3, AfterValidator(_non_zero)]
+
+
+def _text(v: object) -> object:
+    """A timestamp written unquoted comes back from YAML as a datetime: keep it as text."""
+    return v.isoformat() if isinstance(v, _dt.date) else v
+
+
+class CalibrationFile(RigSchema):
+    """What :meth:`Calibration.to_dict` writes; ``lights`` and ``intensities`` as in a lights
+    file (unit, not coplanar, positive)."""
+
+    expected: ClassVar[str] = "a calibration mapping (format_version, lights, simplified, ...)"
+
+    format_version: Annotated[int, Field(strict=True)] = FORMAT_VERSION
+    created: Annotated[str, Field(strict=True), BeforeValidator(_text)] = ""
+    convention: Annotated[str, Field(strict=True)] = ""
+    image_size: Annotated[list[Annotated[int, Field(strict=True, gt=0)]],
+                          Field(min_length=2, max_length=2)]
+    sphere: SphereSchema
+    simplified: SimplifiedSchema
+    residuals: Annotated[dict[str, Any], BeforeValidator(lambda v: {} if v is None else v)] = {}
+
+    @field_validator("format_version")
+    @classmethod
+    def _supported(cls, v: int) -> int:
+        if v != FORMAT_VERSION:
+            raise schema_error(f"version {v} is not supported (expected {FORMAT_VERSION}); "
+                               "calibrate again with this version of the booth")
+        return v
+
+    def calibration(self) -> Calibration:
+        m, sp = self.simplified, self.sphere
+        model = stereo.SimplifiedModel(np.array(m.coeffs, np.float64),
+                                       (m.clamp.p_min, m.clamp.p_max, m.clamp.q_min,
+                                        m.clamp.q_max),
+                                       np.array(m.center, np.float64))
+        w, h = self.image_size
+        return Calibration(self.rig(), model, Circle(sp.cx, sp.cy, sp.r), (w, h),
+                           dict(self.residuals), self.created)
 
 
 def _fit_lights(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float):

@@ -2,18 +2,38 @@
 
 Directions are unit vectors from the surface toward the light, in camera space (x right,
 y up, z toward the camera). The rig names one light per flash channel.
+
+A lights file (``lights: {name: [x, y, z]}``, optional ``intensities``) is read through
+:func:`photometric.files.read_yaml` and validated by :class:`LightsFile`, a pydantic schema:
+the checks are declared once, strictly (a string is not a number), and every error names the
+field. The schema helpers here (:class:`Schema`, :func:`check_keys`, :data:`Number`) are shared
+by the calibration file and ``booth.yaml``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from photometric.errors import InputError
+from photometric.files import read_yaml, validate, write_text
 
 #: Flash channels in their canonical order: ring flash first, then the four directional ones.
 CHANNELS: tuple[str, ...] = ("center", "left", "right", "top", "bottom")
@@ -106,38 +126,8 @@ class LightRig:
 
     @classmethod
     def from_dict(cls, data: object, source: str = "lights") -> LightRig:
-        if not isinstance(data, Mapping) or not isinstance(data.get("lights"), Mapping):
-            raise InputError(
-                f"{source}: expected a mapping with 'lights: {{center: [x,y,z], left: ...}}'"
-            )
-        unknown = set(data) - {"lights", "intensities"}
-        if unknown:
-            raise InputError(f"{source}: unknown key(s) {sorted(unknown)}; "
-                             "expected 'lights' and optional 'intensities'")
-        directions: dict[str, np.ndarray] = {}
-        for name, vec in data["lights"].items():
-            if name not in CHANNELS:
-                raise InputError(f"{source}: unknown light '{name}'; expected one of {CHANNELS}")
-            try:
-                directions[name] = unit(vec)
-            except InputError as exc:
-                raise InputError(f"{source}: lights.{name}: {exc}") from None
-        missing = [c for c in DIRECTIONAL if c not in directions]
-        if missing:
-            raise InputError(f"{source}: lights {missing} missing; the four directional "
-                             "flashes (left, right, top, bottom) are required")
-        intensities: dict[str, float] = {}
-        raw = data.get("intensities") or {}
-        if not isinstance(raw, Mapping):
-            raise InputError(f"{source}: 'intensities' must map light name to a number")
-        for name, value in raw.items():
-            if name not in directions:
-                raise InputError(f"{source}: intensities.{name} names no light")
-            if not isinstance(value, int | float) or not value > 0:
-                raise InputError(f"{source}: intensities.{name} must be a positive number, "
-                                 f"got {value!r}")
-            intensities[name] = float(value)
-        return cls(directions, intensities)
+        """A rig from a lights file's data (validated by :class:`LightsFile`)."""
+        return validate(LightsFile, data, source).rig()
 
 
 def nominal_rig(angle_deg: float = 30.0) -> LightRig:
@@ -155,27 +145,140 @@ def nominal_rig(angle_deg: float = 30.0) -> LightRig:
     )
 
 
-def read_yaml(path: str | Path) -> object:
-    """Parse a YAML file, turning every failure into an InputError naming the file."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{p}: file not found") from None
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise InputError(f"{p}: malformed YAML{at}") from None
+# -- file schemas -------------------------------------------------------------------------
+def schema_error(message: str) -> PydanticCustomError:
+    """A validation error reading exactly ``message`` (a ValueError would be shown with
+    pydantic's 'Value error, ' in front)."""
+    return PydanticCustomError("invalid", "{message}", {"message": message})
+
+
+def check_keys(data: object, schema: type, expected: str = "a mapping") -> object:
+    """Before-validator of a section: a non-mapping, unknown keys and missing keys each get one
+    plain message listing what is allowed (pydantic's own says 'Extra inputs are not
+    permitted', one key at a time, and 'Field required' once per missing key)."""
+    if isinstance(data, schema):
+        return data
+    if not isinstance(data, Mapping):
+        raise schema_error(f"expected {expected}")
+    fields = schema.__pydantic_fields__  # type: ignore[attr-defined]
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise schema_error(f"unknown key(s) {unknown}; expected {list(fields)}")
+    missing = [name for name, f in fields.items() if f.is_required() and name not in data]
+    if missing:
+        raise schema_error(f"missing key(s) {missing}")
+    return data
+
+
+class Schema(BaseModel):
+    """Base of the file schemas: unknown keys are errors, values are checked strictly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    expected: ClassVar[str] = "a mapping"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: object) -> object:
+        return check_keys(data, cls, cls.expected)
+
+
+#: A finite number; strict, so '1.5' (text) and true are refused rather than converted.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
+Vector3 = Annotated[list[Number], Field(min_length=3, max_length=3)]
+Channel = Literal["center", "left", "right", "top", "bottom"]
+assert Channel.__args__ == CHANNELS  # type: ignore[attr-defined]
+
+#: A direction read from a file may be off unit length by rounding, not by more.
+UNIT_TOLERANCE = 1e-3
+#: Smallest singular value over the largest of the four directional flashes' (4, 3) matrix
+#: of directions. Photometric stereo divides by the smallest one, so a rig under this is
+#: refused: four directions in one plane or all equal give 0 (every pixel unsolvable). The
+#: nominal rig (30° off axis) gives 0.41; a symmetric rig only 4° off axis is at the limit.
+MIN_SPREAD = 0.05
+
+
+def _unit_direction(v: list[float]) -> list[float]:
+    n = math.sqrt(sum(x * x for x in v))
+    if abs(n - 1.0) > UNIT_TOLERANCE:
+        raise schema_error(f"{v} has length {n:.4g}; expected length 1 (within "
+                           f"{UNIT_TOLERANCE}): light directions are unit vectors from the "
+                           "surface toward the light")
+    return v
+
+
+Direction = Annotated[Vector3, AfterValidator(_unit_direction)]
+
+
+def spread(directions: Mapping[str, object]) -> float:
+    """How far the four directional flashes are from lying in one plane (see MIN_SPREAD)."""
+    s = np.linalg.svd(np.array([directions[c] for c in DIRECTIONAL], dtype=np.float64),
+                      compute_uv=False)
+    return float(s[-1] / s[0]) if s[0] > 0 else 0.0
+
+
+class RigSchema(Schema):
+    """``lights`` and ``intensities``, as in a lights file and a calibration."""
+
+    expected: ClassVar[str] = "a mapping with 'lights: {center: [x, y, z], left: ...}'"
+
+    lights: dict[Channel, Direction]
+    intensities: Annotated[dict[Channel, Positive],
+                           BeforeValidator(lambda v: {} if v is None else v)] = {}
+
+    @field_validator("lights")
+    @classmethod
+    def _usable(cls, lights: dict[str, list[float]]) -> dict[str, list[float]]:
+        missing = [c for c in DIRECTIONAL if c not in lights]
+        if missing:
+            raise schema_error(f"lights {missing} missing; the four directional flashes "
+                               "(left, right, top, bottom) are required")
+        if (s := spread(lights)) < MIN_SPREAD:
+            raise schema_error(
+                f"the directions of left, right, top and bottom (nearly) lie in one plane, "
+                f"so no surface direction can be solved (spread {s:.3f}, at least "
+                f"{MIN_SPREAD} needed); check the lights' signs and axes")
+        return lights
+
+    @field_validator("intensities")
+    @classmethod
+    def _named(cls, intensities: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        lights = info.data.get("lights")
+        stray = [c for c in intensities if lights is not None and c not in lights]
+        if stray:
+            raise schema_error(f"{stray} name no light in 'lights'")
+        return intensities
+
+    def rig(self) -> LightRig:
+        """The rig, directions made exactly unit."""
+        directions = {c: np.asarray(v, np.float64) for c, v in self.lights.items()}
+        return LightRig({c: d / np.linalg.norm(d) for c, d in directions.items()},
+                        dict(self.intensities))
+
+
+class SimulationInfo(Schema):
+    """What ``booth simulate subject`` records about how it rendered the capture."""
+
+    kind: Annotated[str, Field(strict=True)]
+    seed: Annotated[int, Field(strict=True)]
+    size: Annotated[int, Field(strict=True)]
+    noise: Number
+    bits: Annotated[int, Field(strict=True)]
+    distance_mm: Number | None
+    ambient: Annotated[bool, Field(strict=True)]
+    specular: Number
+
+
+class LightsFile(RigSchema):
+    """A lights file; a simulated capture's ``lights.yaml`` also says how it was made."""
+
+    simulation: SimulationInfo | None = None
 
 
 def load_rig(path: str | Path) -> LightRig:
     """Read a lights file (``lights: {name: [x,y,z]}``, optional ``intensities``)."""
-    return LightRig.from_dict(read_yaml(path), source=str(path))
+    return read_yaml(path, LightsFile).rig()
 
 
 def save_rig(rig: LightRig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(rig.to_dict(), sort_keys=False))
+    write_text(path, yaml.safe_dump(rig.to_dict(), sort_keys=False))

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from photometric import imageio
 from photometric.errors import InputError
 
 CONVENTION = ("camera space, x right, y up, z toward the camera; "
@@ -39,13 +40,12 @@ def write_png16(path: str | Path, normals: np.ndarray, mask: np.ndarray | None =
 
 
 def read_png16(path: str | Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"{path}: not a readable image")
-    if img.dtype != np.uint16 or img.ndim != 3 or img.shape[2] != 3:
+    """Normals from a 16-bit PNG, read through imageio so that a cut file is an error."""
+    img = imageio.read_image(path)
+    if img.dtype != np.uint16 or img.ndim != 3:
         raise InputError(f"{path}: expected a 16-bit RGB normal map, got {img.dtype} "
                          f"with shape {img.shape}")
-    return decode16(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    return decode16(img)
 
 
 def write_npy(path: str | Path, normals: np.ndarray) -> None:

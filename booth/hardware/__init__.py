@@ -1,1 +1,2 @@
-"""Hardware adapters: the flash controller link and (next) the camera."""
+"""Hardware adapters: the flash controller link, the camera (libgphoto2), the simulated
+booth."""

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from booth.config import exposure_seconds  # the one shutter-speed rule, shared with booth.yaml
+
 log = logging.getLogger(__name__)
 
 #: gphoto2 error code -> what the operator should do.
@@ -36,15 +38,6 @@ ADVICE = {
 }
 RECONNECT_CODES = {-52, -7, -3}
 BUSY = -110
-
-
-def exposure_seconds(text: str) -> float:
-    """'1/200', '1/200s', '0.005', '0.0050s', '2' -> seconds; ValueError otherwise."""
-    t = str(text).strip().rstrip("s").strip()
-    if "/" in t:
-        num, den = t.split("/", 1)
-        return float(num) / float(den)
-    return float(t)
 
 
 class CameraError(RuntimeError):

@@ -94,6 +94,14 @@ class FlashController:
                 raise FlashError(f"no serial port {port}: is the flash controller plugged in "
                                  "and powered? (`booth doctor` lists ports)") from None
             raise FlashError(f"cannot open {port}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            # pyserial's URL parsing: ValueError for an unknown scheme, others for bad options
+            scheme = port.split("://", 1)[0] if "://" in port else ""
+            what = (f"unknown URL scheme '{scheme}://'" if "not known" in str(exc) and scheme
+                    else f"malformed port URL ({exc})")
+            raise FlashError(f"cannot open {port}: {what}; expected a serial device such as "
+                             "/dev/ttyACM0 or a pyserial URL (loop://, socket://HOST:PORT, "
+                             "rfc2217://HOST:PORT)") from None
 
     # -- public commands ------------------------------------------------------------------
     def hello(self) -> m.HelloInfo:

@@ -11,12 +11,22 @@ the capture's ``truth/`` folder.
 libgphoto2 reads ``VCAMERADIR`` when gphoto2 is first imported, so one process uses one
 folder for all its simulated booths; each booth serves its frames by replacing the one file
 there (constant byte size: an uncompressed BMP named ``shot.jpg``).
+
+That file is a photo of the sitter, so the folder is personal data: owner-only, named after
+the process (``booth-vcam-<pid>-XXXX``) and removed when the process ends, however it ends
+(see :func:`virtual_camera_dir`). A folder given in ``VCAMERADIR`` by the caller is theirs
+and never removed.
 """
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import re
+import shutil
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,11 +47,122 @@ from photometric.render import Camera as SensorModel
 from photometric.render import Surface
 
 SHOT_NAME = "shot.jpg"
+_PREFIX = "booth-vcam-"
+_NAME = re.compile(r"booth-vcam-(\d+)-")  # ours: booth-vcam-<pid>-XXXX
+_OLD_NAME = re.compile(r"booth-vcam-[a-z0-9_]{8}\Z")  # before the pid was in the name
+#: An old-style folder has no pid to check; one untouched this long is no running booth's.
+_OLD_STALE_S = 3600
 _vcam_lock = threading.Lock()
+
+#: Runs in its own session (a Ctrl-C or a kill of our process group does not reach it) and
+#: ignores the polite signals; it waits for EOF on a pipe whose only write end our process
+#: holds, i.e. for our process to end, even by SIGKILL, then removes the folder. No project
+#: imports, ``-I -S``: it starts in ~40 ms.
+_REAPER = """\
+import os, shutil, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+try:
+    while os.read(int(sys.argv[1]), 1):
+        pass
+except OSError:
+    pass
+shutil.rmtree(sys.argv[2], ignore_errors=True)
+"""
+
+
+class _Guard:
+    """The removal of one folder we made: at exit by us, or by the reaper if we die."""
+
+    def __init__(self, path: Path):
+        self.path, self.pid = path, os.getpid()
+        # os.pipe() is close-on-exec: no exec'ed child (subprocess, the multiprocessing fork
+        # server) gets the write end; a plain fork would, so _after_fork closes it there.
+        r, self.fd = os.pipe()
+        try:
+            self.reaper = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _REAPER, str(r), str(path)], pass_fds=(r,),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd="/", start_new_session=True)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        finally:
+            os.close(r)
+        atexit.register(self.release)
+
+    def release(self) -> None:
+        """Remove the folder now (normal exit, an exception, Ctrl-C), and let the reaper go."""
+        if os.getpid() != self.pid or self.fd is None:  # a forked child: not its folder
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self.fd)
+        self.fd = None
+        try:
+            self.reaper.wait(timeout=2)  # it sees EOF at once; don't leave it running
+        except subprocess.TimeoutExpired:
+            pass
+
+
+_guards: list[_Guard] = []
+
+
+def _after_fork() -> None:
+    """A forked child must not keep our folder alive after we die: close its write ends."""
+    for g in _guards:
+        if g.fd is not None:
+            os.close(g.fd)
+            g.fd = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):  # not ours to signal, or not a pid: keep
+        return True
+    return True
+
+
+def _sweep_stale(tmp: Path) -> None:
+    """Remove folders that a crash (or a version before the reaper) left: ours (same uid)
+    only, of a dead pid (or our own pid, reused, that we did not make); never another
+    user's."""
+    ours = {g.path.name for g in _guards}
+    try:
+        entries = list(os.scandir(tmp))
+    except OSError:
+        return
+    for e in entries:
+        if not e.name.startswith(_PREFIX) or e.name in ours:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            continue
+        if m := _NAME.match(e.name):
+            pid = int(m[1])
+            stale = pid == os.getpid() or not _alive(pid)
+        else:
+            stale = bool(_OLD_NAME.match(e.name)) and time.time() - st.st_mtime > _OLD_STALE_S
+        if stale:
+            shutil.rmtree(e.path, ignore_errors=True)
 
 
 def virtual_camera_dir() -> Path:
-    """The process's VCAMERADIR, created and exported on first use."""
+    """The process's VCAMERADIR, created and exported on first use.
+
+    A folder we create is owner-only and removed when the process ends: at exit by an
+    ``atexit`` hook (normal exit, an exception, Ctrl-C), otherwise (SIGTERM, SIGKILL, a
+    kill of the process group) by the reaper (``_REAPER``); creating one first sweeps those
+    a crash left behind. A VCAMERADIR set by the caller is used as it is and never removed.
+    """
     with _vcam_lock:
         current = os.environ.get("VCAMERADIR")
         if current:
@@ -50,7 +171,14 @@ def virtual_camera_dir() -> Path:
             raise RuntimeError("gphoto2 was imported before VCAMERADIR was set; the simulated "
                                "booth needs VCAMERADIR set first (export it, or start the "
                                "simulated booth before any camera code)")
-        path = Path(tempfile.mkdtemp(prefix="booth-vcam-"))
+        tmp = Path(tempfile.gettempdir())
+        _sweep_stale(tmp)
+        path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=tmp))  # 0700
+        try:
+            _guards.append(_Guard(path))
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         os.environ["VCAMERADIR"] = str(path)
         return path
 
@@ -70,6 +198,11 @@ class SimulatedCamera(GPhoto2Camera):
         super().__init__(settle_ms=0, reconnect_every=25)  # one file per shot
         self.booth = booth
         self.triggers = 0
+
+    @property
+    def shot_bytes(self) -> int:
+        """What one shot writes: the served frame's size (the preflight's disk check)."""
+        return max(len(f) for f in self.booth.frames.values())
 
     def capture(self) -> list[Photo]:
         shot = self.triggers
@@ -121,7 +254,10 @@ class SimulatedBooth:
 
     def _serve(self, name: str) -> None:
         tmp = self.vcam / ".shot.tmp"
-        tmp.write_bytes(self.frames[name])
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a photo of the sitter
+        with open(fd, "wb") as f:
+            os.fchmod(fd, 0o600)  # even if a crash left it with another mode
+            f.write(self.frames[name])
         os.replace(tmp, self.vcam / SHOT_NAME)
 
     def _on_fire(self, channel: int) -> None:

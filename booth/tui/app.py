@@ -18,12 +18,13 @@ from textual.app import App
 
 from booth.config import BoothConfig
 from booth.session import Session, SessionError, SessionStore
-from booth.station import HardwareStatus, SimOptions, Station, session_config
+from booth.station import HardwareStatus, SimOptions, Station
 from booth.tui.messages import HardwareUpdated, StationFailed, StationOpened
 from booth.tui.screens.sessions import SessionsScreen
 from booth.tui.widgets.hardware import HardwarePanel
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.thumbs import IMAGE_MODES
+from booth.workflows import open_session
 
 log = logging.getLogger("booth.tui")
 
@@ -153,8 +154,7 @@ class BoothApp(App):
             if operator is None:
                 session = self.store.session(name)
             else:
-                session = self.store.create_session(name, operator,
-                                                    session_config(self.config))
+                session = open_session(self.store.root, name, operator, self.config)
         except (SessionError, OSError) as exc:
             self.report(str(exc), "error")
             return

@@ -11,7 +11,8 @@ from textual.message import Message
 from booth.capture import CaptureEvent, CaptureResult
 from booth.doctor import Check
 from booth.processing import Processed
-from booth.station import CalibrationOutcome, HardwareStatus, Station
+from booth.station import HardwareStatus, Station
+from booth.workflows import CalibrationOutcome
 
 
 class StationOpened(Message):

@@ -219,7 +219,8 @@ def test_capture_cli_reads_booth_yaml(tmp_path, capsys):
     cfg.write_text("capture: {power: 300}\n")
     assert main(["capture", "--config", str(cfg), "--session", "s", "--subject", "p1",
                  "--consent"]) == 2
-    assert "capture.power must be 0..255" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "capture.power" in err and "less than or equal to 255 (got 300)" in err
 
 
 def test_busy_camera_is_retried_as_many_times_as_configured(monkeypatch):

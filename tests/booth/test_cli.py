@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
+from booth import cli, normals
 from booth.cli import main
 from photometric import normalmap, stereo
 from photometric.lights import CHANNELS
+from tests.booth.disk import snapshot
 
 
 def run(capsys, *argv):
@@ -46,10 +48,10 @@ def test_simulate_writes_a_capture(sim):
 
 
 def test_simulate_refuses_to_overwrite_a_capture(sim, capsys):
-    before = (sim / "face" / "center.png").read_bytes()
+    before = snapshot(sim / "face")
     code, _, err = run(capsys, "simulate", "subject", "--out", sim / "face")
     assert code == 2 and "--force" in err and "center" in err
-    assert (sim / "face" / "center.png").read_bytes() == before
+    assert snapshot(sim / "face") == before
 
 
 def test_simulate_8bit_with_noise_and_point_lights(tmp_path, capsys):
@@ -172,12 +174,22 @@ def test_failed_run_keeps_earlier_results(sim, tmp_path, capsys):
     assert (out / "normals.png").read_bytes() == before
 
 
-def test_demo(tmp_path, capsys):
+def test_demo_twice_in_one_folder(tmp_path, capsys):
     code, out, _ = run(capsys, "demo", "--out", tmp_path, "--size", "192")
     assert code == 0
     assert "simplified" in out and "lambertian" in out
     fig = cv2.imread(str(tmp_path / "demo.png"))
     assert fig.shape[1] == 4 * 192 and fig.shape[0] == 2 * (192 + 28)
+    # `make demo` again: the folder is the demo's, updated; its dataset reuses the sample.
+    code, out, err = run(capsys, "demo", "--out", tmp_path, "--size", "192")
+    assert code == 0, err
+    assert "1 reused from earlier runs" in out
+
+
+def test_one_default_method():
+    assert cli.DEFAULT_METHOD == normals.DEFAULT_METHOD == "lambertian"
+    assert "default lambertian" in cli.build_parser()._subparsers._group_actions[0].choices[
+        "normals"].format_help()
 
 
 def test_console_script_help():

@@ -1,11 +1,12 @@
-"""The station (what the CLI and the app share): status, calibration, cancel, processing."""
+"""The station (hardware only) and the workflows both front ends call: status, calibration,
+capture then processing, cancel."""
 
 import yaml
 
 from booth.cli import main
-from booth.processing import process_capture
 from booth.session import SessionStore
 from booth.station import SimOptions, Station
+from booth.workflows import calibrate_session, capture_subject
 from photometric import calibrate
 
 SIZE = 160
@@ -18,8 +19,8 @@ def test_status_calibration_capture_and_processing(tmp_path):
         status = st.status(tmp_path)
         assert status.controller and status.firmware and all(status.ready.values())
         assert "on usb:" in status.camera and status.free_bytes > 0
-        out = st.capture_calibration(session)
-        assert out.capture.status == "complete"
+        out = calibrate_session(st, session)
+        assert out.capture.status == "complete" and out.error is None
         assert out.capture.path.parent == session.path / "calibration"
         # The simulated rig's flashes are 1-2° off nominal; the fit finds them.
         assert out.calibration.residuals["lambertian_mean_deg"] < 2.0
@@ -29,16 +30,18 @@ def test_status_calibration_capture_and_processing(tmp_path):
             "calibration_id"] == out.calibration_id
         cal = calibrate.Calibration.load(session.calibration_file())
         assert set(cal.rig.directions) == {"center", "left", "right", "top", "bottom"}
-        result = st.capture(session, "p1")
-    assert result.status == "complete"
-    done = process_capture(result.path, session.calibration_file())
+        captured = capture_subject(st, session, "p1")
+    assert captured.capture.status == "complete" and captured.error is None
+    done = captured.processed
     assert done.warnings == [] and done.preview.is_file()
+    assert done.folder == captured.capture.path / "derived"
     import json
 
     doc = json.loads((done.folder / "landmarks.json").read_text())
     assert len(doc["landmarks"]) == 478 and doc["width"] == SIZE
     meta = yaml.safe_load((done.folder / "normals.yaml").read_text())
     assert meta["calibration"] == str(session.calibration_file())
+    assert meta["calibration_source"] == "session" and meta["method"] == "lambertian"
     # The calibration capture is not a subject's; verify checks it too.
     assert [(i.subject, i.status) for i in session.verify()] == [
         ("p1", "complete"), ("calibration-sphere", "complete")]

@@ -1,10 +1,14 @@
-"""Simulated ring-flash captures of synthetic faces, shared by the learning tests."""
+"""Simulated ring-flash captures of synthetic faces, and a session store of them, shared by
+the learning tests."""
 
+import cv2
 import pytest
 
 from learning import landmarks
 from photometric import synthetic
 from photometric.render import Camera
+
+STORE_SIZE = 160
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +17,54 @@ def face_capture():
     surf = synthetic.face(2, 384)
     imgs = synthetic.capture(surf, camera=Camera(noise=0.003, bits=8), seed=2)
     return imgs, surf, landmarks.detect(imgs["center"]).points
+
+
+def _store_capture(session, subject, images):
+    """A complete capture in the store, photos as the simulated camera would give them."""
+    session.add_subject(subject, consent=True)
+    w = session.begin_capture(subject)
+    for ch in ("center", "left", "right", "top", "bottom"):
+        ok, png = cv2.imencode(".png", cv2.cvtColor(images[ch], cv2.COLOR_RGB2BGR))
+        w.add_shot(ch, f"{ch}.png", png.tobytes())
+    return w.commit()
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    """Two sessions: four subjects with faces, one with a sphere (no face), one altered.
+    Read-only: tests export from it, never into it."""
+    from booth.session import SessionStore
+
+    root = tmp_path_factory.mktemp("store")
+    cam = Camera(noise=0.003, bits=8)
+    a = SessionStore(root).create_session("a")
+    b = SessionStore(root).create_session("b")
+    for i, (session, subject) in enumerate([(a, "p1"), (a, "p2"), (b, "p3"), (b, "p1"),
+                                            (b, "p4")]):
+        _store_capture(session, subject,
+                       synthetic.capture(synthetic.face(i, STORE_SIZE), camera=cam))
+    _store_capture(a, "ball", synthetic.capture(synthetic.sphere(STORE_SIZE), camera=cam))
+    altered = _store_capture(a, "p9", synthetic.capture(synthetic.face(7, STORE_SIZE),
+                                                        camera=cam))
+    (altered / "left.png").write_bytes(b"not the original")
+    return root
+
+
+@pytest.fixture(scope="session")
+def store_sources(store):
+    """``export_sources`` of the store: (sources, rejected)."""
+    from booth.export import export_sources
+
+    return export_sources([store])
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory, store_sources):
+    """One face (p2) exported at 64 px, all in train. Read-only: copy it to change it."""
+    from learning import export
+
+    out = tmp_path_factory.mktemp("small") / "ds"
+    face = [s for s in store_sources[0] if s.subject == "p2"]
+    result = export.export(face, out, export.Settings(size=64, split=(1.0, 0.0, 0.0)))
+    assert result.ok and len(result.exported) == 1
+    return out

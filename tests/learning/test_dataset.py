@@ -2,64 +2,33 @@
 Dataset; the command line."""
 
 import json
+import re
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
-from booth import commands
 from booth.cli import main
-from booth.session import SessionStore
-from learning import dataset
-from photometric import synthetic
-from photometric.render import Camera
-
-SIZE = 160
-
-
-def _store_capture(session, subject, images):
-    """A complete capture in the store, photos as the simulated camera would give them."""
-    session.add_subject(subject, consent=True)
-    w = session.begin_capture(subject)
-    for ch in ("center", "left", "right", "top", "bottom"):
-        ok, png = cv2.imencode(".png", cv2.cvtColor(images[ch], cv2.COLOR_RGB2BGR))
-        w.add_shot(ch, f"{ch}.png", png.tobytes())
-    return w.commit()
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """Two sessions: four subjects with faces, one with a sphere (no face), one altered."""
-    root = tmp_path_factory.mktemp("store")
-    cam = Camera(noise=0.003, bits=8)
-    a = SessionStore(root).create_session("a")
-    b = SessionStore(root).create_session("b")
-    for i, (session, subject) in enumerate([(a, "p1"), (a, "p2"), (b, "p3"), (b, "p1"),
-                                            (b, "p4")]):
-        _store_capture(session, subject, synthetic.capture(synthetic.face(i, SIZE), camera=cam))
-    _store_capture(a, "ball", synthetic.capture(synthetic.sphere(SIZE), camera=cam))
-    altered = _store_capture(a, "p9", synthetic.capture(synthetic.face(7, SIZE), camera=cam))
-    (altered / "left.png").write_bytes(b"not the original")
-    return root
+from booth.export import export_sources
+from learning import dataset, export, sample_format, splits, workers
 
 
 def test_splits_are_by_subject_and_seeded():
     subjects = [f"p{i}" for i in range(50)]
-    s0 = dataset.assign_splits(subjects, (0.8, 0.1, 0.1), seed=0)
+    s0 = splits.assign_splits(subjects, (0.8, 0.1, 0.1), seed=0)
     assert set(s0) == set(subjects)
-    assert sorted(list(s0.values()).count(k) for k in dataset.SPLITS) == [5, 5, 40]
-    assert dataset.assign_splits(list(reversed(subjects)), (0.8, 0.1, 0.1), seed=0) == s0
-    assert dataset.assign_splits(subjects, (0.8, 0.1, 0.1), seed=1) != s0
+    assert sorted(list(s0.values()).count(k) for k in splits.SPLITS) == [5, 5, 40]
+    assert splits.assign_splits(list(reversed(subjects)), (0.8, 0.1, 0.1), seed=0) == s0
+    assert splits.assign_splits(subjects, (0.8, 0.1, 0.1), seed=1) != s0
 
 
 def test_export_skips_with_reasons_splits_by_subject_and_resumes(store, tmp_path):
-    sources, rejected = commands.export_sources([store])
+    sources, rejected = export_sources([store])
     assert len(sources) == 6 and [r.key.split("/")[1] for r in rejected] == ["p9"]
     assert "left.png altered" in rejected[0].reason
     out = tmp_path / "ds"
-    settings = dataset.Settings(size=96, split=(0.5, 0.25, 0.25), seed=3)
-    result = dataset.export(sources, out, settings, workers=1, rejected=rejected)
+    settings = export.Settings(size=96, split=(0.5, 0.25, 0.25), seed=3)
+    result = export.export(sources, out, settings, workers=1, rejected=rejected)
     assert len(result.exported) == 5 and result.reused == 0
     assert {o.key.split("/")[1]: o.reason for o in result.skipped} == {
         "ball": "no face found (Face Mesh): is the subject facing the camera and lit by the "
@@ -81,26 +50,26 @@ def test_export_skips_with_reasons_splits_by_subject_and_resumes(store, tmp_path
         np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1, atol=2e-3)
         assert json.loads(str(z["meta"]))["variant"] == "original"
     # Run again: everything reused.
-    again = dataset.export(sources, out, settings, rejected=rejected)
+    again = export.export(sources, out, settings, rejected=rejected)
     assert again.reused == 6 and len(again.exported) == 5
     # An interrupted run: the last sample's index line never written, a partial file left.
     lines = (out / "index.jsonl").read_text().splitlines()
     (out / "index.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
     (out / "samples" / ".x.partial.npz").write_bytes(b"half")
-    resumed = dataset.export(sources, out, settings, rejected=rejected)
+    resumed = export.export(sources, out, settings, rejected=rejected)
     assert resumed.reused == 5 and len(resumed.exported) == 5
     assert not list((out / "samples").glob(".*"))
-    assert dataset.export(sources, out, settings, rejected=rejected).reused == 6
+    assert export.export(sources, out, settings, rejected=rejected).reused == 6
     # Other settings: nothing reused.
-    other = dataset.export(sources, out, dataset.Settings(size=64, encoding="none"))
+    other = export.export(sources, out, export.Settings(size=64, encoding="none"))
     assert other.reused == 0
 
 
 def test_parallel_export_with_augmentation_and_torch_dataset(store, tmp_path):
-    sources, _ = commands.export_sources([store])
+    sources, _ = export_sources([store])
     out = tmp_path / "ds"
-    settings = dataset.Settings(size=64, augment=True, split=(1.0, 0.0, 0.0))
-    result = dataset.export(sources, out, settings, workers=2)
+    settings = export.Settings(size=64, augment=True, split=(1.0, 0.0, 0.0))
+    result = export.export(sources, out, settings, workers=2)
     assert len(result.exported) == 5 and all(len(o.files) == 6 for o in result.exported)
     ds = dataset.SampleDataset(out, "train", seed=1)
     assert len(ds) == 30
@@ -191,10 +160,10 @@ def test_half_conversions_match_numpy(shape):
     flat[:min(flat.size, special.size)] = special[:flat.size]
     with np.errstate(over="ignore"):
         expected = a.astype(np.float16)
-    half = dataset.to_half(a)
+    half = sample_format.to_half(a)
     assert half.dtype == np.float16 and half.shape == a.shape
     np.testing.assert_array_equal(half.view(np.uint16), expected.view(np.uint16))
-    back = dataset.from_half(half)
+    back = sample_format.from_half(half)
     assert back.dtype == np.float32
     np.testing.assert_array_equal(back, expected.astype(np.float32))
 
@@ -202,12 +171,12 @@ def test_half_conversions_match_numpy(shape):
 def test_sample_file_deflates_what_pays_and_compress_deflates_all(store, tmp_path):
     import zipfile
 
-    sources, _ = commands.export_sources([store])
+    sources, _ = export_sources([store])
     face = [s for s in sources if s.subject == "p2"]
     files = {}
     for compress in (False, True):
         out = tmp_path / str(compress)
-        dataset.export(face, out, dataset.Settings(size=96, compress=compress))
+        export.export(face, out, export.Settings(size=96, compress=compress))
         [files[compress]] = (out / "samples").glob("*.npz")
     with zipfile.ZipFile(files[False]) as zf:
         kinds = {i.filename: i.compress_type for i in zf.infolist()}
@@ -228,6 +197,64 @@ def test_workers_start_with_one_blas_thread():
     import concurrent.futures as cf
     import os
 
-    with cf.ProcessPoolExecutor(1, mp_context=dataset._worker_context()) as pool:
+    with cf.ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
         assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
         assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_torch_dataset_names_a_missing_or_malformed_manifest(small_dataset, tmp_path):
+    from photometric.errors import InputError
+
+    assert len(dataset.SampleDataset(small_dataset, "train")) == 1
+    ds = _copy(small_dataset, tmp_path / "ds")
+    manifest = ds / "manifest.json"
+    good = manifest.read_text()
+    manifest.unlink()
+    with pytest.raises(InputError, match=f"{re.escape(str(manifest))}: not found"):
+        dataset.SampleDataset(ds)
+    for text, why in [("{not json", "not JSON"), ('{"a": 1}', "missing format_version"),
+                      ("[1, 2]", "expected a JSON object"),
+                      (good.replace('"encoding": "points"', '"encoding": 3'),
+                       "settings.encoding"),
+                      (good.replace('"split": "train"', '"split": "dev"'), r"samples\[0\]"),
+                      (good.replace('"file": "', '"file": "../'), r"samples\[0\].file")]:
+        manifest.write_text(text)
+        with pytest.raises(InputError, match=f"{re.escape(str(manifest))}: .*{why}"):
+            dataset.SampleDataset(ds)
+    manifest.write_text(good)
+    with pytest.raises(InputError, match="split: expected one of"):
+        dataset.SampleDataset(ds, "dev")
+
+
+def test_torch_dataset_names_a_missing_or_corrupt_sample_file(small_dataset, tmp_path):
+    from photometric.errors import InputError
+
+    ds = _copy(small_dataset, tmp_path / "ds")
+    [sample] = (ds / "samples").glob("*.npz")
+    good = sample.read_bytes()
+    sample.unlink()
+    with pytest.raises(InputError, match=f"{re.escape(str(sample))}: sample file not found"):
+        dataset.SampleDataset(ds)
+    sample.write_bytes(good)
+    loaded = dataset.SampleDataset(ds)
+    sample.unlink()  # gone after the Dataset was made: named when it is read
+    with pytest.raises(InputError, match=f"{re.escape(str(sample))}: sample file not found"):
+        loaded[0]
+    for bad in (b"garbage", good[: len(good) // 2]):
+        sample.write_bytes(bad)
+        with pytest.raises(InputError, match=f"{re.escape(str(sample))}: "):
+            loaded[0]
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    sample.write_bytes((tmp_path / "one.npy").read_bytes())
+    with pytest.raises(InputError, match=f"{re.escape(str(sample))}: .*not a .npz archive"):
+        loaded[0]
+    np.savez(sample.with_suffix(""), image=np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(InputError, match=f"{re.escape(str(sample))}: .*missing channels"):
+        loaded[0]

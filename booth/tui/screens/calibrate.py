@@ -16,6 +16,7 @@ from booth.tui.messages import CalibrationFinished, CaptureProgress
 from booth.tui.screens.capture import shot_names
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.shots import ShotList
+from booth.workflows import calibrate_session
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,18 @@ class CalibrateScreen(Screen):
 
     @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
     def run_calibration(self) -> None:
+        """The calibration workflow (sphere photos, then the fit), off the UI thread."""
         try:
-            outcome = self.app.station.capture_calibration(
-                self.session, lambda ev: self.post_message(CaptureProgress(ev)), self.cancel)
+            outcome = calibrate_session(
+                self.app.station, self.session,
+                lambda ev: self.post_message(CaptureProgress(ev)), self.cancel)
         except Exception as exc:  # noqa: BLE001 - shown, never fatal
             log.exception("calibration failed")
             self.post_message(CalibrationFinished(None, str(exc) or type(exc).__name__))
             return
-        self.post_message(CalibrationFinished(outcome))
+        if outcome.error is not None:
+            log.error("calibration fit failed", exc_info=outcome.error)
+        self.post_message(CalibrationFinished(outcome, outcome.error_text))
 
     def on_capture_progress(self, message: CaptureProgress) -> None:
         self.query_one("#shots", ShotList).apply(message.event)

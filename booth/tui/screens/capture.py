@@ -11,13 +11,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
-from booth.capture import CaptureEvent
-from booth.processing import process_capture
 from booth.session import Session
 from booth.tui.messages import CaptureFinished, CaptureProgress
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.shots import ShotList
 from booth.tui.widgets.thumbs import Thumbnails
+from booth.workflows import capture_subject
 from photometric import imageio
 
 log = logging.getLogger(__name__)
@@ -71,26 +70,19 @@ class CaptureScreen(Screen):
 
     @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
     def run_capture(self) -> None:
-        """Hardware, then the normal map and QC: all off the UI thread."""
-        station = self.app.station
+        """The capture workflow (hardware, then normal map and QC), off the UI thread."""
         try:
-            result = station.capture(self.session, self.subject, self.supersedes,
-                                     on_event=lambda ev: self.post_message(CaptureProgress(ev)),
-                                     cancel=self.cancel)
+            out = capture_subject(self.app.station, self.session, self.subject,
+                                  self.supersedes, cancel=self.cancel,
+                                  on_event=lambda ev: self.post_message(CaptureProgress(ev)))
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends the app
             log.exception("capture failed")
             self.post_message(CaptureFinished(None, error=str(exc) or type(exc).__name__))
             return
-        processed, error = None, ""
-        if result.status == "complete":
-            self.post_message(CaptureProgress(CaptureEvent(
-                "processing", message="normal map and quality checks")))
-            try:
-                processed = process_capture(result.path, self.session.calibration_file())
-            except Exception as exc:  # noqa: BLE001
-                log.exception("processing failed")
-                error = f"normal map failed: {exc}"
-        self.post_message(CaptureFinished(result, processed, error))
+        if out.error is not None:
+            log.error("processing failed", exc_info=out.error)
+        error = f"normal map failed: {out.error_text}" if out.error is not None else ""
+        self.post_message(CaptureFinished(out.capture, out.processed, error))
 
     def on_capture_progress(self, message: CaptureProgress) -> None:
         ev = message.event

@@ -1,13 +1,14 @@
 """Errors, abort, quit and responsiveness: the app never freezes, never ends on an error, and
 leaves the flashes disarmed."""
 
-import statistics
+from textual.worker import WorkerState
 
 from booth.hardware.sim import CameraFaults
 from booth.session import SessionStore
 from booth.tui.screens.doctor import DoctorScreen
 from booth.tui.screens.session import SessionScreen
-from booth.tui.script import add_subject, key_latencies, open_session, until
+from booth.tui.script import add_subject, open_session, until
+from booth.tui.widgets.log import LogPanel
 
 
 async def capture_under_way(pilot, app):
@@ -46,18 +47,27 @@ async def test_camera_error_notifies_and_leaves_capture_aborted(make_app, tmp_pa
     assert info.status == "aborted"
 
 
+def capture_worker_running(app) -> bool:
+    return any(w.group == "hardware" and w.state == WorkerState.RUNNING
+               for w in app.workers)
+
+
 async def test_abort_key_mid_capture_and_responsiveness(make_app, tmp_path):
+    # Keys are handled while the hardware works (a second per shot): the log panel toggles
+    # off and on again before the capture's worker is done. How fast is measured by
+    # benchmarks/tui.py, not asserted here.
     app = make_app(sim={"camera_faults": CameraFaults(latency_ms=1000)})
     async with app.run_test(size=(140, 48)) as pilot:
         screen = await capture_under_way(pilot, app)
-        # Keys pressed while the hardware works are handled at once: the time from the key
-        # entering the app (as from the terminal) to its action running.
-        latencies = await key_latencies(pilot, screen, "l", "toggle_log", 6)
-        assert len(latencies) == 6
-        assert screen.running, "the capture should still be running"
-        print(f"key latency mid-capture: median {statistics.median(latencies) * 1e3:.1f} ms, "
-              f"max {max(latencies) * 1e3:.1f} ms")
-        assert statistics.median(latencies) < 0.1, latencies
+        panel = screen.query_one("#log", LogPanel)
+        assert panel.display
+        for shown in (False, True):
+            await pilot.press("l")
+            await until(pilot, lambda shown=shown: panel.display == shown,
+                        what=f"the log panel to {'show' if shown else 'hide'}")
+            # Still running once the key has been handled: handled mid-capture.
+            assert screen.running and screen.finished is None
+            assert capture_worker_running(app)
         await pilot.press("x")
         await until(pilot, lambda: screen.finished is not None, what="the abort")
         result = screen.finished.result

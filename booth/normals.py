@@ -1,0 +1,199 @@
+"""Normals from a capture: the one entry point for ``booth normals``, the processing after a
+capture (``derived/``) and the dataset export, so the three agree on a capture.
+
+:func:`compute_normals` uses, in order: the ``calibration`` and/or ``lights`` files given;
+else, for a capture inside a session store, the session's calibration; else the nominal
+booth. The method defaults to :data:`DEFAULT_METHOD`, ``lambertian``: least squares over
+the calibrated light directions, which the simulated booth's sphere calibration brings to
+about 1° on a face, where the simplified method's clamped linear model is several degrees off.
+The dataset export computes the same normals in its own worker processes
+(:func:`learning.export.process`), given the same method and the session's calibration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from booth.outputs import OutputFolder, folder_of_names, naming
+from photometric import imageio, normalmap, stereo
+from photometric.calibrate import Calibration
+from photometric.errors import InputError
+from photometric.files import atomic_write, check_output_dir, write_text
+from photometric.lights import LightRig, read_yaml
+
+COMMAND = "normals"
+DEFAULT_METHOD = "lambertian"
+METHODS = stereo.METHODS
+#: The files :func:`write_files` writes, in the order it writes them.
+FILES = ("normals.png", "normals.npy", "normals_preview.png", "albedo.png", "mask.png",
+         "confidence.png", "normals.yaml")
+
+
+@dataclass
+class Normals:
+    """A capture's normal map and where its light model came from."""
+
+    result: stereo.StereoResult
+    capture: Path
+    method: str
+    calibration: Path | None = None  # the calibration file used, if any
+    lights: Path | None = None  # the lights file used, if any
+    source: str = "nominal"  # given, session, nominal
+    ambient: str | None = None  # the ambient frame subtracted, if any
+
+    @property
+    def valid_pixels(self) -> int:
+        return int(self.result.mask.sum())
+
+    def describe(self) -> str:
+        """One line saying which light model was used."""
+        if self.lights is not None:
+            text = f"lights {self.lights}"
+            if self.calibration is not None:
+                text += f" (in place of calibration {self.calibration}'s)"
+            return text
+        if self.source == "session":
+            return f"calibration {self.calibration} (the session's)"
+        if self.calibration is not None:
+            return f"calibration {self.calibration}"
+        return "no calibration: the nominal booth's light directions"
+
+    def provenance(self) -> dict:
+        return {
+            "capture": str(self.capture),
+            "calibration": str(self.calibration) if self.calibration else None,
+            "calibration_source": self.source,
+            "lights": str(self.lights) if self.lights else None,
+            "ambient_subtracted": self.ambient is not None,
+        }
+
+
+def _rig_file(path: str | Path) -> LightRig:
+    """A lights file; a simulated capture's lights.yaml carries an extra 'simulation' block."""
+    data = read_yaml(path)
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "simulation"}
+    return LightRig.from_dict(data, source=str(path))
+
+
+def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
+    """For a capture inside a session store (``<root>/<session>/subjects/<subject>/captures/
+    <id>/`` or ``<root>/<session>/calibration/<id>/``): (True, the session's calibration file
+    or None when it has none). (False, None) for a folder outside any session."""
+    from booth.session import SessionStore
+
+    d = Path(capture_dir).absolute()
+    parts = d.parts
+    if len(parts) >= 6 and parts[-2] == "captures" and parts[-4] == "subjects":
+        session_dir = d.parents[3]
+    elif len(parts) >= 4 and parts[-2] == "calibration":
+        session_dir = d.parents[1]
+    else:
+        return False, None
+    if not (session_dir / "session.yaml").is_file():
+        return False, None
+    session = SessionStore(session_dir.parent).session(session_dir.name)
+    return True, session.calibration_file()
+
+
+def compute_normals(
+    capture_dir: str | Path,
+    method: str = DEFAULT_METHOD,
+    calibration: str | Path | None = None,
+    lights: str | Path | None = None,
+    images: dict[str, np.ndarray] | None = None,
+) -> Normals:
+    """Photometric stereo on a capture folder (``images``: its photos, when the caller has
+    already read them). ``method`` defaults to ``lambertian``. Without ``calibration`` or
+    ``lights``, a capture in a session store uses the session's calibration.
+
+    A map with no valid pixel is an error, not a result."""
+    if method not in METHODS:
+        raise InputError(f"--method: expected one of {METHODS}, got {method!r}")
+    capture = Path(capture_dir)
+    source = "given"
+    if calibration is None and lights is None:
+        in_session, found = session_calibration(capture)
+        calibration, source = found, ("session" if in_session and found else "nominal")
+    cal = Calibration.load(calibration) if calibration else None
+    rig = _rig_file(lights) if lights else None
+    if rig is None and cal is not None:
+        rig = cal.rig
+    if images is None:
+        images = imageio.read_capture(capture)
+    if method == "simplified":
+        model = cal.simplified if cal is not None and lights is None else None
+        result = stereo.simplified(images, model, rig)
+    else:
+        result = stereo.lambertian(images, rig)
+    stereo.despeckle(result)
+    ambient = None
+    if "ambient" in images:
+        found = imageio.find_image(capture, "ambient") if capture.is_dir() else None
+        ambient = found.name if found is not None else "ambient"
+    out = Normals(result, capture, method, Path(calibration) if calibration else None,
+                  Path(lights) if lights else None, source, ambient)
+    if out.valid_pixels == 0:
+        raise InputError(f"{capture}: no pixel has a valid normal ({method} method, "
+                         f"{out.describe()}); are the photos lit by the flashes and is the "
+                         "subject in frame?")
+    return out
+
+
+def write_files(normals: Normals, folder: Path, final: Path | None = None) -> None:
+    """Write :data:`FILES` into ``folder`` (a staging folder); an error names the file under
+    ``final``, the folder the user asked for."""
+    result = normals.result
+    final = final or folder
+    flags = result.flags
+    meta = {
+        "method": result.method,
+        "convention": normalmap.CONVENTION,
+        **normals.provenance(),
+        "pixels": int(result.mask.size),
+        "valid_pixels": normals.valid_pixels,
+        "flagged_pixels": {
+            "shadowed": int(((flags & stereo.SHADOWED) != 0).sum()),
+            "saturated": int(((flags & stereo.SATURATED) != 0).sum()),
+            "underdetermined": int(((flags & stereo.UNDERDETERMINED) != 0).sum()),
+            "clamped": int(((flags & stereo.CLAMPED) != 0).sum()),
+        },
+    }
+    writers = {
+        "normals.png": lambda p: normalmap.write_png16(p, result.normals, result.mask),
+        "normals.npy": lambda p: normalmap.write_npy(p, result.normals),
+        "normals_preview.png": lambda p: imageio.write_image(
+            p, normalmap.preview8(result.normals, result.mask)),
+        "albedo.png": lambda p: imageio.write_image(p, imageio.to_uint(result.albedo, 16)),
+        "mask.png": lambda p: imageio.write_image(p, result.mask.astype(np.uint8) * 255),
+        "confidence.png": lambda p: imageio.write_image(
+            p, imageio.to_uint(result.confidence, 8)),
+    }
+    for name in FILES:
+        with naming(final / name):
+            if name == "normals.yaml":
+                write_text(folder / name, yaml.safe_dump(meta, sort_keys=False))
+            else:
+                atomic_write(folder / name, writers[name])
+
+
+def _earlier_output(folder: Path) -> bool:
+    """A ``booth normals`` output from before output folders had a marker."""
+    return folder_of_names(folder, FILES, lambda p: (p / "normals.yaml").is_file())
+
+
+def check_out(out: str | Path) -> Path:
+    """Refuse, before any work, an ``--out`` that is neither new, empty nor ours."""
+    return check_output_dir(out, COMMAND, _earlier_output)
+
+
+def write_normals(normals: Normals, out: str | Path) -> Path:
+    """``booth normals --out``: the folder replaced whole, or left exactly as it was."""
+    target = OutputFolder(out, COMMAND, also_ours=_earlier_output)
+    with target as stage:
+        write_files(normals, stage, Path(out))
+    return Path(out)

@@ -1,0 +1,104 @@
+"""``booth simulate subject``: a synthetic subject under the five flashes, as a capture folder.
+
+The folder is written whole or not at all (:class:`~photometric.files.OutputDir`): without
+``--force`` it must be new or empty; with ``--force`` it may also hold an earlier simulate
+output, which is replaced entirely, so no file of the earlier run (an ``ambient.png`` that
+this run did not make, say) survives to be read as part of this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from booth.outputs import OutputFolder, folder_of_names, naming
+from photometric import imageio, normalmap, synthetic
+from photometric.errors import InputError
+from photometric.files import MARKER, atomic_write, read_yaml, write_text
+from photometric.lights import CHANNELS
+from photometric.render import Camera, Surface
+
+COMMAND = "simulate"
+_NAMES = {*(f"{c}.png" for c in (*CHANNELS, "ambient")), "truth", "lights.yaml"}
+
+
+@dataclass
+class SimulatedSubject:
+    folder: Path
+    surface: Surface
+    images: dict[str, np.ndarray]
+
+
+def _earlier_output(folder: Path) -> bool:
+    """A simulate output from before output folders had a marker: only its file names, and
+    a lights.yaml with the 'simulation' block."""
+    def has_simulation(p: Path) -> bool:
+        try:
+            data = read_yaml(p / "lights.yaml")
+        except InputError:
+            return False
+        return isinstance(data, dict) and "simulation" in data
+
+    return folder_of_names(folder, _NAMES, has_simulation)
+
+
+def check_out(out: str | Path, force: bool) -> OutputFolder:
+    """The output folder, refused before any rendering if it is not ours to write."""
+    folder = Path(out)
+    if not force and folder.is_dir() and any(folder.iterdir()):
+        listing = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:4])
+        if (folder / MARKER).exists() or _earlier_output(folder):
+            raise InputError(f"{folder}: holds an earlier 'booth simulate' output ({listing}); "
+                             "nothing was changed. Pass --force to replace it whole, or give "
+                             "a new or empty folder")
+        raise InputError(f"{folder}: already holds files ({listing}); nothing was changed. "
+                         "Give a new or empty folder")
+    return OutputFolder(folder, COMMAND, also_ours=_earlier_output)
+
+
+def simulate_subject(
+    out: str | Path,
+    kind: str = "face",
+    seed: int = 0,
+    size: int = 512,
+    ambient: bool = False,
+    noise: float = 0.0,
+    bits: int = 16,
+    distance: float | None = None,
+    specular: float = 0.0,
+    force: bool = False,
+) -> SimulatedSubject:
+    """Render a synthetic subject under the five flashes and write it as a capture folder:
+    the photos, ``truth/`` (normals, mask) and ``lights.yaml`` (the rig and how it was
+    simulated)."""
+    if size < 32:
+        raise InputError(f"--size: expected at least 32 pixels, got {size}")
+    if bits not in (8, 16):
+        raise InputError(f"--bits: expected 8 or 16, got {bits}")
+    if not 0 <= noise < 1:
+        raise InputError(f"--noise: expected a fraction of full scale in [0, 1), got {noise}")
+    target = check_out(out, force)
+    surface = synthetic.subject(kind, seed, size, specular)
+    booth = synthetic.Booth(distance=distance)
+    images = synthetic.capture(surface, booth, Camera(noise=noise, bits=bits), ambient, seed)
+    rig = booth.rig.to_dict()
+    rig["simulation"] = {"kind": kind, "seed": seed, "size": size, "noise": noise, "bits": bits,
+                         "distance_mm": distance, "ambient": ambient, "specular": specular}
+    final = Path(out)
+    with target as stage:
+        def write(rel: str, fn) -> None:
+            with naming(final / rel):
+                atomic_write(stage / rel, fn)
+
+        for name, img in images.items():
+            write(f"{name}.png", lambda p, img=img: imageio.write_image(p, img))
+        (stage / "truth").mkdir(mode=0o700)
+        write("truth/normals.npy", lambda p: normalmap.write_npy(p, surface.normals))
+        write("truth/mask.png",
+              lambda p: imageio.write_image(p, surface.mask.astype(np.uint8) * 255))
+        with naming(final / "lights.yaml"):
+            write_text(stage / "lights.yaml", yaml.safe_dump(rig, sort_keys=False))
+    return SimulatedSubject(final, surface, images)

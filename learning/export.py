@@ -1,0 +1,343 @@
+"""Captures -> a training set on disk: what to export, how one capture becomes its samples,
+and the run over many (resume log, manifest, report).
+
+This is the export's orchestration and its records; the sample file's format lives in
+:mod:`learning.sample_format`, the worker processes in :mod:`learning.workers`, the splits in
+:mod:`learning.splits`, and the torch ``Dataset`` that reads the result in
+:mod:`learning.dataset`.
+
+Export takes a list of :class:`Source` captures (the ``booth export`` command gathers them from
+session stores: complete, not superseded, checksums verified) and writes::
+
+    DATASET/.booth-output.yaml  the marker: this folder is a dataset 'booth export' made
+    DATASET/manifest.json     format, software version, settings, sources with their checksums
+                              and split, skipped captures with the reason, counts
+    DATASET/README.md         the sample format (loads with numpy alone)
+    DATASET/report.txt        what was exported, skipped (and why), reused
+    DATASET/index.jsonl       one line per finished capture (the resume log)
+    DATASET/samples/*.npz     one sample per capture (and per augmented copy, if asked)
+
+The output folder must be new, empty, or a dataset this tool made (its marker, or for datasets
+made before the marker existed, a manifest with this format's keys); any other folder is
+refused before anything is written. Folders are created owner-only, an existing folder keeps
+its mode, and every file is written owner-only.
+
+Each capture is processed alone (photometric stereo with its session's calibration, Face Mesh
+on the ring-flash photo, the crop of :mod:`learning.preprocess`), in worker processes. A sample
+is written under a temporary name and renamed, then its line is appended to ``index.jsonl``
+and fsynced: an interrupted export leaves only finished samples, and the next run resumes
+from the index. A capture already exported with the same checksum and settings is reused. A
+capture that fails (no face, missing or corrupt photo, too little normal map) is skipped and
+reported, never a crash. A run that exports nothing is a failure (:attr:`ExportResult.ok` is
+false) and leaves the folder's manifest, README and report as they were.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from learning import augment as aug
+from learning import preprocess
+from learning import workers as _workers
+from learning.sample_format import FORMAT_VERSION, README, read_manifest, write_sample
+from learning.splits import SPLITS, assign_splits
+from photometric.errors import InputError
+from photometric.files import MARKER, check_output_dir, make_dir, write_marker, write_text
+
+COMMAND = "export"  # the output folder's marker names it
+METHODS = ("lambertian", "simplified")  # photometric.stereo's, default first
+MIN_FACE_COVERAGE = 0.5  # of the crop's face oval with a valid normal
+
+
+@dataclass(frozen=True)
+class Source:
+    """One capture to export. ``checksum`` identifies its content (sha256 of capture.yaml,
+    which holds every photo's sha256); ``calibration`` is its session's calibration file, or
+    None (then the nominal booth's lights are used)."""
+
+    key: str  # session/subject/capture_id
+    subject: str
+    path: str
+    checksum: str
+    calibration: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How captures become samples.
+
+    ``method``: how the normals are computed, one of :data:`METHODS`. The default is
+    ``lambertian`` (per-pixel least squares over the usable flashes), the default for normals
+    across the whole tool; ``simplified`` is the calibrated simplified model. Either uses the
+    capture's session calibration (:attr:`Source.calibration`) when it has one, the nominal
+    booth otherwise. ``size``, ``encoding`` and ``margin``: the crop of
+    :mod:`learning.preprocess`. ``augment``: also write flipped and ``brightness``-scaled
+    copies. ``seed`` and ``split``: the split by subject (assigned afterwards, so changing
+    them reuses every sample). ``compress``: deflate the photo and the normals too."""
+
+    size: int = 512
+    encoding: str = "points"
+    margin: float = 0.25
+    method: str = "lambertian"
+    augment: bool = False  # materialise flip and brightness copies
+    brightness: tuple[float, ...] = aug.BRIGHTNESS
+    seed: int = 0
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    compress: bool = False  # deflate the photo and normals too: ~2.3x smaller, slower
+
+    def validate(self) -> Settings:
+        if self.encoding not in preprocess.ENCODINGS:
+            raise InputError(f"--encoding: expected one of {preprocess.ENCODINGS}, "
+                             f"got {self.encoding!r}")
+        if self.method not in METHODS:
+            raise InputError(f"--method: expected one of {', '.join(METHODS)}, got "
+                             f"{self.method!r}")
+        if not 32 <= self.size <= 4096:
+            raise InputError(f"--size: expected 32..4096 pixels, got {self.size}")
+        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1) > 1e-6:
+            raise InputError(f"--split: expected three fractions adding up to 1, got "
+                             f"{self.split}")
+        return self
+
+    def digest(self) -> str:
+        """What a sample depends on (not the split, which is assigned afterwards)."""
+        d = asdict(self)
+        d.pop("seed")
+        d.pop("split")
+        d["software"] = software_version()
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def software_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("photometric-booth")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Outcome:
+    """What became of one capture: its sample files, or the reason it was skipped."""
+
+    key: str
+    subject: str
+    checksum: str
+    settings: str
+    files: list[str] = field(default_factory=list)
+    reason: str = ""  # empty: exported
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def _sample_name(key: str) -> str:
+    return key.replace("/", "__")
+
+
+def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
+    """One capture -> its sample file(s). Never raises for a bad capture: the outcome says."""
+    out = Outcome(source.key, source.subject, source.checksum, settings.digest())
+    try:
+        from learning.landmarks import detect
+        from photometric import imageio, stereo
+        from photometric.calibrate import Calibration
+
+        images = imageio.read_capture(source.path)
+        cal = Calibration.load(source.calibration) if source.calibration else None
+        rig = cal.rig if cal else None
+        if settings.method == "lambertian":
+            result = stereo.lambertian(images, rig)
+        else:
+            result = stereo.simplified(images, cal.simplified if cal else None, rig)
+        stereo.despeckle(result)
+        if not result.mask.any():
+            out.reason = "photometric stereo: no pixel has a valid normal"
+            return out
+        lm = detect(images["center"]).points
+        sample = preprocess.make_sample(images["center"], result.normals, result.mask, lm,
+                                        settings.size, settings.encoding, settings.margin)
+        oval = preprocess.face_oval(sample.landmarks, settings.size) > 0
+        coverage = float(sample.mask[oval].mean()) if oval.any() else 0.0
+        if coverage < MIN_FACE_COVERAGE:
+            out.reason = (f"photometric QC: normals cover {100 * coverage:.0f}% of the face "
+                          f"(need {100 * MIN_FACE_COVERAGE:.0f}%)")
+            return out
+        copies = (aug.variants(sample, settings.brightness) if settings.augment
+                  else {"": sample})
+        base = _sample_name(source.key)
+        for name, s in copies.items():
+            fname = f"{base}{'--' + name if name else ''}.npz"
+            write_sample(Path(samples_dir) / fname, s, {
+                "key": source.key, "subject": source.subject, "variant": name or "original",
+                "encoding": settings.encoding, "checksum": source.checksum}, settings.compress)
+            out.files.append(fname)
+    except InputError as exc:
+        out.reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bad capture is reported, never a crash
+        out.reason = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _read_index(path: Path) -> dict[tuple[str, str, str], Outcome]:
+    """The finished captures; a line cut short by a crash is dropped from the file (that
+    capture is redone), so that the next appended line starts on a line of its own."""
+    done: dict[tuple[str, str, str], Outcome] = {}
+    if not path.is_file():
+        return done
+    good = []
+    for line in path.read_text().splitlines():
+        try:
+            o = Outcome(**json.loads(line))
+        except (ValueError, TypeError):
+            continue
+        good.append(line)
+        done[(o.key, o.checksum, o.settings)] = o
+    write_text(path, "".join(f"{line}\n" for line in good))
+    return done
+
+
+def _append(path: Path, o: Outcome) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "a") as fh:
+        fh.write(json.dumps(asdict(o)) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def is_old_dataset(folder: Path) -> bool:
+    """A dataset made by this tool before the output-folder marker existed: no marker, and a
+    ``manifest.json`` that parses with the keys every manifest has."""
+    if os.path.lexists(folder / MARKER):
+        return False  # marked, but not by 'booth export'
+    try:
+        read_manifest(folder / "manifest.json")
+    except InputError:
+        return False
+    return True
+
+
+@dataclass
+class ExportResult:
+    """``exported``: the captures that gave samples (reused ones included), ``skipped``: those
+    that did not, with the reason (``rejected`` ones included); ``reused``: how many were
+    taken from an earlier run. ``manifest``: None when nothing was exported."""
+
+    manifest: Path | None
+    exported: list[Outcome]
+    skipped: list[Outcome]
+    reused: int
+
+    @property
+    def ok(self) -> bool:
+        """False when the run exported nothing (every input skipped, or none given): a
+        failure, whatever the reasons."""
+        return bool(self.exported)
+
+
+def export(sources: Sequence[Source], out: str | Path, settings: Settings = Settings(),
+           workers: int = 1, progress: Callable[[int, int, Outcome], None] | None = None,
+           rejected: Sequence[Outcome] = ()) -> ExportResult:
+    """Export ``sources`` into the dataset folder ``out`` (created, or resumed).
+    ``rejected``: captures the caller could not even offer (e.g. altered files); they are
+    listed as skipped in the manifest and the report.
+
+    An ``out`` that exists and is neither empty nor a dataset this tool made is refused with
+    an InputError before anything is written."""
+    settings.validate()
+    out = Path(out)
+    check_output_dir(out, COMMAND, also_ours=is_old_dataset)
+    make_dir(out)
+    if not os.path.lexists(out / MARKER):  # new, empty, or made before the marker existed
+        write_marker(out, COMMAND, format_version=FORMAT_VERSION)
+    samples = make_dir(out / "samples")
+    for stale in samples.glob(".*.partial.npz"):
+        stale.unlink()  # left by an interrupted run
+    index = out / "index.jsonl"
+    done = _read_index(index)
+    digest = settings.digest()
+    outcomes: dict[str, Outcome] = {}
+    todo = []
+    for s in sources:
+        prev = done.get((s.key, s.checksum, digest))
+        if prev is not None and all((samples / f).is_file() for f in prev.files):
+            outcomes[s.key] = prev
+        else:
+            todo.append(s)
+    reused = len(outcomes)
+    total = len(sources)
+    count = reused
+
+    def finished(o: Outcome) -> None:
+        nonlocal count
+        _append(index, o)
+        outcomes[o.key] = o
+        count += 1
+        if progress:
+            progress(count, total, o)
+
+    if workers <= 1 or len(todo) <= 1:
+        if todo:
+            _workers.keep_freed_memory()
+        for s in todo:
+            finished(process(s, settings, str(samples)))
+    else:
+        ctx = _workers.context()
+        counter = ctx.Value("i", 0)
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_workers.init_worker,
+                                    initargs=(counter,)) as pool:
+            futures = [pool.submit(process, s, settings, str(samples)) for s in todo]
+            try:
+                for fut in cf.as_completed(futures):
+                    finished(fut.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    ordered = [outcomes[s.key] for s in sources] + list(rejected)
+    ok = [o for o in ordered if o.ok]
+    manifest = _write_manifest(out, sources, ordered, settings) if ok else None
+    return ExportResult(manifest, ok, [o for o in ordered if not o.ok], reused)
+
+
+def _write_manifest(out: Path, sources: Sequence[Source], outcomes: Sequence[Outcome],
+                    settings: Settings) -> Path:
+    ok = [o for o in outcomes if o.ok]
+    split = assign_splits([o.subject for o in ok], settings.split, settings.seed)
+    by_key = {s.key: s for s in sources}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "software_version": software_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "settings": {**asdict(settings), "parts": list(preprocess.PARTS),
+                     "normal_convention": "camera space: x right, y up, z toward the camera",
+                     "depth_channel": "0.5 - z / size, clipped to [0, 1]; 0 = no landmark"},
+        "counts": {"sources": len(outcomes), "exported": len(ok),
+                   "skipped": len(outcomes) - len(ok),
+                   "samples": sum(len(o.files) for o in ok),
+                   **{f"{k}_subjects": sum(v == k for v in split.values()) for k in SPLITS}},
+        "splits": {k: sorted(s for s, v in split.items() if v == k) for k in SPLITS},
+        "samples": [{"file": f, "key": o.key, "subject": o.subject, "split": split[o.subject],
+                     "checksum": o.checksum} for o in ok for f in o.files],
+        "sources": [{"key": o.key, "subject": o.subject, "checksum": o.checksum,
+                     "calibration": o.key in by_key and by_key[o.key].calibration is not None,
+                     "status": "exported" if o.ok else "skipped", "reason": o.reason}
+                    for o in outcomes],
+    }
+    write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    lines = [f"exported {len(ok)} of {len(outcomes)} captures "
+             f"({manifest['counts']['samples']} samples)"]
+    lines += [f"skipped {o.key}: {o.reason}" for o in outcomes if not o.ok]
+    write_text(out / "report.txt", "\n".join(lines) + "\n")
+    write_text(out / "README.md", README)
+    return out / "manifest.json"

@@ -1,0 +1,407 @@
+"""File primitives every package uses: nothing a user has is lost because a write failed.
+
+* :func:`atomic_write` - write beside, fsync, rename over, fsync the folder: a file is the old
+  one or the new one, never half of each.
+* :func:`write_new` - create a file that must not exist yet (camera originals), fsynced.
+* :func:`make_dir` - folders are created owner-only; a folder that already exists keeps its
+  mode (a shared ``1777`` folder stays shared); one we cannot write is refused up front.
+* :class:`OutputDir` - a command's output folder, built in a sibling staging folder and
+  swapped in whole, so a failure part-way leaves the previous outputs exactly as they were;
+  an existing folder that is neither empty nor made by the same command is refused.
+* :func:`check_output_file` - the same rule for a command's single output file.
+* :func:`read_yaml` - the one YAML reader: size, depth and alias limits (no "billion laughs"),
+  duplicate keys refused, then validated against a pydantic schema when one is given.
+
+This lives in ``photometric``, the lowest layer, so ``booth`` and ``learning`` share one copy.
+Every error is an :class:`InputError` or an ``OSError`` that names the file it failed on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as _dt
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from photometric.errors import InputError
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+#: Written into every output folder a command makes; its ``command`` says which one.
+MARKER = ".booth-output.yaml"
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 16
+MAX_YAML_NODES = 50_000
+
+T = TypeVar("T")
+
+
+# -- errors that name the file ------------------------------------------------------------
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` again, naming ``path`` (a full disk's ENOSPC from ``write`` names nothing)."""
+    if exc.filename and str(exc.filename) == str(path):
+        return exc
+    out = OSError(exc.errno, exc.strerror or str(exc), str(path))
+    out.__cause__ = exc
+    return out
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or a new file in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def existing_parent(path: str | Path) -> Path:
+    """``path`` or its nearest ancestor that exists (where its files would go)."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def free_bytes(path: str | Path) -> int:
+    """Free space on the file system that ``path`` is (or would be) on."""
+    return shutil.disk_usage(existing_parent(path)).free
+
+
+def check_free(path: str | Path, need: int, what: str) -> None:
+    """Refuse ``what`` up front when the disk under ``path`` has less than ``need`` bytes."""
+    free = free_bytes(path)
+    if free < need:
+        raise OSError(errno.ENOSPC, f"{what} needs about {need / 2**20:.0f} MB, only "
+                      f"{free / 2**20:.0f} MB free", str(existing_parent(path)))
+
+
+# -- folders ------------------------------------------------------------------------------
+def make_dir(path: str | Path, mode: int = PRIVATE_DIR) -> Path:
+    """Create ``path`` and any missing parents with ``mode`` (owner-only by default).
+
+    Folders that already exist are left exactly as they are: their mode is the user's.
+    A file in the way, or a folder this user cannot write into, is an InputError."""
+    p = Path(path)
+    missing: list[Path] = []
+    probe = p
+    while not os.path.lexists(probe):
+        missing.append(probe)
+        if probe == probe.parent:
+            break
+        probe = probe.parent
+    if os.path.lexists(probe) and not probe.is_dir():
+        raise InputError(f"{probe}: exists and is not a folder")
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, mode)
+        except FileExistsError:
+            if not d.is_dir():
+                raise InputError(f"{d}: exists and is not a folder") from None
+            continue
+        except PermissionError:
+            raise InputError(f"{d.parent}: you cannot create folders here (permission "
+                             "denied); choose a folder you can write") from None
+        os.chmod(d, mode)  # ours, just made: mkdir's mode was filtered by the umask
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise InputError(f"{p}: you cannot write into this folder (permission denied); "
+                         "choose one you can write")
+    return p
+
+
+# -- files --------------------------------------------------------------------------------
+def atomic_write(path: str | Path, write: Callable[[Path], None],
+                 mode: int = PRIVATE_FILE) -> Path:
+    """Call ``write(tmp)`` on a temporary name beside ``path`` (created with ``mode``,
+    owner-only by default), fsync it, rename it over ``path`` and fsync the folder: a failure
+    never leaves a half-written file in place of a good one, and the error names ``path``.
+
+    The temporary (``.NAME.partial.SUFFIX``) keeps ``path``'s suffix so that writers choosing
+    a format by extension (OpenCV, numpy) still do the right thing."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        tmp.unlink(missing_ok=True)  # left by a crash
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc.__cause__
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: str | Path, text: str, mode: int = PRIVATE_FILE) -> Path:
+    return atomic_write(path, lambda p: p.write_text(text), mode)
+
+
+def write_bytes(path: str | Path, data: bytes, mode: int = PRIVATE_FILE) -> Path:
+    return atomic_write(path, lambda p: p.write_bytes(data), mode)
+
+
+def write_new(path: str | Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Create ``path`` (never replacing a file), write, fsync. On failure nothing is left
+    under ``path`` and the error names it."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise _naming(exc, path) from None
+    os.close(fd)
+
+
+# -- a command's outputs ------------------------------------------------------------------
+def _marker_command(folder: Path) -> str | None:
+    try:
+        data = yaml.safe_load((folder / MARKER).read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    return data.get("command") if isinstance(data, dict) else None
+
+
+def _listing(folder: Path, limit: int = 4) -> str:
+    names = sorted(p.name for p in folder.iterdir())
+    more = f", … ({len(names)} entries)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_output_dir(path: str | Path, command: str,
+                     also_ours: Callable[[Path], bool] | None = None) -> Path:
+    """Refuse an output folder that exists and is neither empty nor made by ``command``
+    (its marker file, or ``also_ours(folder)`` for formats that identify themselves)."""
+    p = Path(path)
+    if not os.path.lexists(p):
+        return p
+    if not p.is_dir():
+        raise InputError(f"{p}: exists and is not a folder; give a new or empty folder")
+    if not any(p.iterdir()):
+        return p
+    if _marker_command(p) == command or (also_ours is not None and also_ours(p)):
+        return p
+    raise InputError(f"{p}: already holds files that 'booth {command}' did not make "
+                     f"({_listing(p)}); nothing was changed. Give a new or empty folder")
+
+
+def write_marker(folder: Path, command: str, **extra: Any) -> None:
+    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    write_text(folder / MARKER, yaml.safe_dump(
+        {"command": command, "created": created, **extra}, sort_keys=False))
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+class OutputDir:
+    """A command's output folder, replaced whole or not at all.
+
+    ``with OutputDir(out, "normals") as stage:`` write every output into ``stage`` (a
+    sibling, owner-only folder); on success the stage gets the marker and is swapped in for
+    ``out`` in one rename, the previous outputs are removed; on any failure the stage is
+    removed and ``out`` is untouched. An existing ``out`` keeps its mode."""
+
+    def __init__(self, path: str | Path, command: str,
+                 also_ours: Callable[[Path], bool] | None = None):
+        self.final = Path(os.path.abspath(path))
+        self.command = command
+        check_output_dir(self.final, command, also_ours)
+        self.stage: Path | None = None
+
+    def __enter__(self) -> Path:
+        parent = make_dir(self.final.parent)
+        try:
+            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial",
+                                               dir=parent))
+        except OSError as exc:
+            raise _naming(exc, self.final) from None
+        return self.stage
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.stage is not None
+        if exc_type is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            return
+        try:
+            self._commit()
+        except BaseException:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            raise
+
+    def _commit(self) -> None:
+        stage, final = self.stage, self.final
+        write_marker(stage, self.command)
+        if not os.path.lexists(final):
+            os.rename(stage, final)
+        else:
+            check_output_dir(final, self.command)  # still ours: nothing changed meanwhile
+            os.chmod(stage, final.stat().st_mode & 0o7777)  # the user's folder keeps its mode
+            if not _exchange(stage, final):
+                old = final.with_name(f".{final.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.rename(final, old)
+                os.rename(stage, final)
+                stage = old
+            shutil.rmtree(stage, ignore_errors=True)  # the previous outputs
+        fsync_dir(final.parent)
+
+
+def check_output_file(path: str | Path, command: str,
+                      is_ours: Callable[[Path], bool]) -> Path:
+    """Refuse to replace an existing file that ``command`` did not write."""
+    p = Path(path)
+    if os.path.lexists(p):
+        if p.is_dir():
+            raise InputError(f"{p}: is a folder; expected a file name")
+        if not is_ours(p):
+            raise InputError(f"{p}: already exists and was not written by 'booth {command}'; "
+                             "nothing was changed. Give a new file name")
+    return p
+
+
+def outputs_distinct(paths: Iterable[str | Path | None]) -> None:
+    """Two outputs of one command may not be the same file."""
+    seen: dict[str, str] = {}
+    for p in paths:
+        if p is None:
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            raise InputError(f"{p}: given twice as an output")
+        seen[key] = str(p)
+
+
+# -- YAML ---------------------------------------------------------------------------------
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_nodes(root: yaml.Node, source: str, max_depth: int, max_nodes: int) -> None:
+    """Depth, expanded size (aliases counted each time they are used) and duplicate keys."""
+    count = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > max_nodes:
+            raise InputError(f"{source}: too large once its aliases are expanded (more than "
+                             f"{max_nodes} values); expected a small settings file")
+        if depth > max_depth:
+            raise InputError(f"{source}: nested more than {max_depth} levels deep (line "
+                             f"{node.start_mark.line + 1})")
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in keys:
+                        raise InputError(f"{source}: key '{k.value}' appears twice (line "
+                                         f"{k.start_mark.line + 1})")
+                    keys.add(k.value)
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((v, depth + 1) for v in node.value)
+
+
+def parse_yaml(text: str, source: str, max_depth: int = MAX_YAML_DEPTH,
+               max_nodes: int = MAX_YAML_NODES) -> object:
+    """YAML text -> Python data (safe types only), within the limits; errors name ``source``."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source, max_depth, max_nodes)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not YAML"
+        raise InputError(f"{source}: malformed YAML{at} ({problem})") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: str | Path, schema: type[T] | None = None,
+              max_bytes: int = MAX_YAML_BYTES) -> Any:
+    """Read and parse a YAML file; with ``schema`` (a pydantic model) validate it too and
+    return the model. Every failure is an InputError naming the file (and the field)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(f"{p}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a folder; expected a YAML file") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror})") from None
+    if len(raw) > max_bytes:
+        raise InputError(f"{p}: larger than {max_bytes // 1024} KB; expected a small YAML "
+                         "settings file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text; expected a YAML file") from None
+    data = parse_yaml(text, str(p))
+    return data if schema is None else validate(schema, data, str(p))
+
+
+def validate(schema: type[T], data: object, source: str) -> T:
+    """``data`` as ``schema`` (a pydantic model); the first problem as one InputError line:
+    ``FILE: field.path: what was expected (got VALUE)``."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        raise InputError(describe(exc, source)) from None
+
+
+def describe(exc, source: str) -> str:
+    """One line for a pydantic ValidationError: the first problem, and how many more."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    got = first.get("input")
+    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(
+        got, dict | list) else f" (got {got!r:.60})"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{source}: {loc}: {msg}{shown}{more}"

@@ -1,0 +1,148 @@
+"""The export's output folder (refused unless new, empty or a dataset it made; owner-only
+files; an existing folder's mode kept), a run that exports nothing, and the normals method."""
+
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from learning import export
+from photometric import stereo
+from photometric.errors import InputError
+from photometric.files import MARKER, write_marker
+
+SMALL = export.Settings(size=64, split=(1.0, 0.0, 0.0))
+
+
+@pytest.fixture(scope="module")
+def face(store_sources):
+    """One capture with a face (p2)."""
+    return [s for s in store_sources[0] if s.subject == "p2"]
+
+
+def _tree(folder):
+    """Every file and folder under ``folder``, with its bytes (files) and mode."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            data = open(p, "rb").read() if stat.S_ISREG(st.st_mode) else None
+            out[os.path.relpath(p, folder)] = (stat.S_IMODE(st.st_mode), data)
+    return out
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_folder_that_is_not_a_dataset_is_refused_and_left_as_it_was(face, tmp_path):
+    u = tmp_path / "u"
+    u.mkdir()
+    (u / "README.md").write_text("mine\n")
+    (u / "manifest.json").write_text('{"a":1}\n')
+    before = _tree(u)
+    with pytest.raises(InputError, match=f"{re.escape(str(u))}: .*nothing was changed"):
+        export.export(face, u, SMALL)
+    assert _tree(u) == before
+    assert sorted(before) == ["README.md", "manifest.json"]
+    # Marked by another command, or a manifest that merely looks like JSON: refused too.
+    write_marker(u, "normals")
+    before = _tree(u)
+    with pytest.raises(InputError, match="nothing was changed"):
+        export.export(face, u, SMALL)
+    assert _tree(u) == before
+    # A file in the way.
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        export.export(face, f, SMALL)
+    assert f.read_text() == "x"
+
+
+def test_an_empty_existing_folder_is_used_and_keeps_its_mode(face, tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    os.chmod(out, 0o755)
+    result = export.export(face, out, SMALL)
+    assert result.ok and len(result.exported) == 1
+    assert _mode(out) == 0o755
+    assert (out / MARKER).is_file() and (out / "manifest.json").is_file()
+    assert _mode(out / "samples") == 0o700
+
+
+def test_new_dataset_folders_are_owner_only_and_so_are_the_files(face, tmp_path):
+    out = tmp_path / "new" / "ds"
+    old = os.umask(0o022)
+    try:
+        result = export.export(face, out, SMALL)
+    finally:
+        os.umask(old)
+    assert result.ok
+    for d in (tmp_path / "new", out, out / "samples"):
+        assert _mode(d) == 0o700, d
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {MARKER, "manifest.json", "README.md", "report.txt",
+                                       "index.jsonl"}
+    assert len(list((out / "samples").glob("*.npz"))) == 1
+    for p in files:
+        assert _mode(p) == 0o600, p
+    # Resumed: the marker says it is ours, everything is reused.
+    assert export.export(face, out, SMALL).reused == 1
+
+
+def test_a_dataset_made_before_the_marker_is_resumed(face, tmp_path):
+    out = tmp_path / "ds"
+    export.export(face, out, SMALL)
+    (out / MARKER).unlink()
+    again = export.export(face, out, SMALL)
+    assert again.ok and again.reused == 1
+    assert (out / MARKER).is_file()  # marked from now on
+    # A manifest with the keys by hand (and no marker) is accepted too.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({
+        "format_version": 1, "software_version": "0.1", "settings": {"encoding": "points"},
+        "samples": [], "sources": []}))
+    (old / "README.md").write_text("an old dataset\n")
+    assert export.export(face, old, SMALL).ok
+    assert json.loads((old / "manifest.json").read_text())["counts"]["exported"] == 1
+
+
+def test_a_run_that_exports_nothing_is_not_ok_and_keeps_the_previous_manifest(
+        store_sources, face, tmp_path):
+    sources, rejected = store_sources
+    ball = [s for s in sources if s.subject == "ball"]
+    out = tmp_path / "ds"
+    none = export.export(ball, out, SMALL, rejected=rejected)
+    assert not none.ok and none.exported == [] and none.manifest is None
+    assert [o.key.split("/")[1] for o in none.skipped] == ["ball", "p9"]
+    assert not (out / "manifest.json").exists()
+    assert not export.export([], out, SMALL).ok
+    done = export.export(face, out, SMALL)
+    assert done.ok and done.manifest == out / "manifest.json"
+    manifest = done.manifest.read_bytes()
+    assert not export.export(ball, out, SMALL).ok
+    assert (out / "manifest.json").read_bytes() == manifest
+
+
+def test_the_normals_method_is_selectable_and_lambertian_by_default(face, tmp_path):
+    assert export.Settings().method == "lambertian" == export.METHODS[0]
+    assert set(export.METHODS) == set(stereo.METHODS)
+    with pytest.raises(InputError, match="--method: expected one of lambertian, simplified"):
+        export.Settings(method="fast").validate()
+    result = export.export(face, tmp_path / "s", export.Settings(size=64, method="simplified"))
+    assert result.ok
+    m = json.loads(result.manifest.read_text())
+    assert m["settings"]["method"] == "simplified"
+    # A different method is a different sample: nothing reused.
+    assert export.export(face, tmp_path / "s", SMALL).reused == 0
+    # The capture's session calibration is used: one that cannot be read skips it, named.
+    broken = tmp_path / "calibration.yaml"
+    broken.write_text("not: [a calibration")
+    [src] = face
+    with_cal = export.Source(src.key, src.subject, src.path, src.checksum, str(broken))
+    result = export.export([with_cal], tmp_path / "c", SMALL)
+    assert not result.ok and str(broken) in result.skipped[0].reason
