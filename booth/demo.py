@@ -20,10 +20,16 @@ import numpy as np
 
 from booth.calibration import calibrate_folder
 from booth.normals import compute_normals, write_normals
-from booth.outputs import folder_of_names
 from booth.simulate import simulate_subject
 from photometric import imageio, normalmap, stereo
-from photometric.files import MARKER, atomic_write, check_output_dir, make_dir, write_marker
+from photometric.files import (
+    MARKER,
+    atomic_write,
+    check_output_dir,
+    folder_of_names,
+    make_dir,
+    write_marker,
+)
 
 ERROR_SCALE_DEG = 10.0
 COMMAND = "demo"

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from booth.outputs import replace_files
 from photometric import imageio
 from photometric.errors import InputError
-from photometric.files import check_output_file, make_dir, outputs_distinct
+from photometric.files import check_output_file, make_dir, outputs_distinct, replace_files
 
 COMMAND = "landmarks"
 PNG_KEY, PNG_VALUE = "booth", "landmarks overlay"

@@ -18,15 +18,21 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from booth.outputs import OutputFolder, folder_of_names, naming
 from photometric import imageio, normalmap, stereo
 from photometric.calibrate import Calibration
 from photometric.errors import InputError
-from photometric.files import atomic_write, check_output_dir, write_text
-from photometric.lights import LightRig, read_yaml
+from photometric.files import (
+    OutputDir,
+    atomic_write,
+    check_output_dir,
+    folder_of_names,
+    naming,
+    write_text,
+)
+from photometric.lights import load_rig
 
 COMMAND = "normals"
-DEFAULT_METHOD = "lambertian"
+DEFAULT_METHOD = stereo.DEFAULT_METHOD
 METHODS = stereo.METHODS
 #: The files :func:`write_files` writes, in the order it writes them.
 FILES = ("normals.png", "normals.npy", "normals_preview.png", "albedo.png", "mask.png",
@@ -72,14 +78,6 @@ class Normals:
         }
 
 
-def _rig_file(path: str | Path) -> LightRig:
-    """A lights file; a simulated capture's lights.yaml carries an extra 'simulation' block."""
-    data = read_yaml(path)
-    if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k != "simulation"}
-    return LightRig.from_dict(data, source=str(path))
-
-
 def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
     """For a capture inside a session store (``<root>/<session>/subjects/<subject>/captures/
     <id>/`` or ``<root>/<session>/calibration/<id>/``): (True, the session's calibration file
@@ -112,25 +110,19 @@ def compute_normals(
     ``lights``, a capture in a session store uses the session's calibration.
 
     A map with no valid pixel is an error, not a result."""
-    if method not in METHODS:
-        raise InputError(f"--method: expected one of {METHODS}, got {method!r}")
     capture = Path(capture_dir)
     source = "given"
     if calibration is None and lights is None:
         in_session, found = session_calibration(capture)
         calibration, source = found, ("session" if in_session and found else "nominal")
     cal = Calibration.load(calibration) if calibration else None
-    rig = _rig_file(lights) if lights else None
+    rig = load_rig(lights) if lights else None
     if rig is None and cal is not None:
         rig = cal.rig
     if images is None:
         images = imageio.read_capture(capture)
-    if method == "simplified":
-        model = cal.simplified if cal is not None and lights is None else None
-        result = stereo.simplified(images, model, rig)
-    else:
-        result = stereo.lambertian(images, rig)
-    stereo.despeckle(result)
+    model = cal.simplified if cal is not None and lights is None else None
+    result = stereo.solve(images, method, rig, model)
     ambient = None
     if "ambient" in images:
         found = imageio.find_image(capture, "ambient") if capture.is_dir() else None
@@ -193,7 +185,7 @@ def check_out(out: str | Path) -> Path:
 
 def write_normals(normals: Normals, out: str | Path) -> Path:
     """``booth normals --out``: the folder replaced whole, or left exactly as it was."""
-    target = OutputFolder(out, COMMAND, also_ours=_earlier_output)
+    target = OutputDir(out, COMMAND, also_ours=_earlier_output)
     with target as stage:
         write_files(normals, stage, Path(out))
     return Path(out)

@@ -19,10 +19,9 @@ import yaml
 from booth import qc
 from booth.landmarks import landmarks_doc
 from booth.normals import DEFAULT_METHOD, FILES, Normals, compute_normals, write_files
-from booth.outputs import OutputFolder, folder_of_names, naming
 from photometric import imageio, stereo
 from photometric.errors import InputError
-from photometric.files import write_text
+from photometric.files import OutputDir, folder_of_names, naming, write_text
 
 DERIVED = "derived"
 COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
@@ -54,7 +53,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     one capture, into its ``derived/``."""
     capture_dir = Path(capture_dir)
     final = capture_dir / DERIVED
-    target = OutputFolder(final, COMMAND, also_ours=_earlier_derived)
+    target = OutputDir(final, COMMAND, also_ours=_earlier_derived)
     images = imageio.read_capture(capture_dir)
     normals = compute_normals(capture_dir, method, calibration, images=images)
     doc = None

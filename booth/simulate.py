@@ -14,10 +14,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from booth.outputs import OutputFolder, folder_of_names, naming
 from photometric import imageio, normalmap, synthetic
 from photometric.errors import InputError
-from photometric.files import MARKER, atomic_write, read_yaml, write_text
+from photometric.files import (
+    MARKER,
+    OutputDir,
+    atomic_write,
+    folder_of_names,
+    naming,
+    read_yaml,
+    write_text,
+)
 from photometric.lights import CHANNELS
 from photometric.render import Camera, Surface
 
@@ -45,7 +52,7 @@ def _earlier_output(folder: Path) -> bool:
     return folder_of_names(folder, _NAMES, has_simulation)
 
 
-def check_out(out: str | Path, force: bool) -> OutputFolder:
+def check_out(out: str | Path, force: bool) -> OutputDir:
     """The output folder, refused before any rendering if it is not ours to write."""
     folder = Path(out)
     if not force and folder.is_dir() and any(folder.iterdir()):
@@ -56,7 +63,7 @@ def check_out(out: str | Path, force: bool) -> OutputFolder:
                              "a new or empty folder")
         raise InputError(f"{folder}: already holds files ({listing}); nothing was changed. "
                          "Give a new or empty folder")
-    return OutputFolder(folder, COMMAND, also_ours=_earlier_output)
+    return OutputDir(folder, COMMAND, also_ours=_earlier_output)
 
 
 def simulate_subject(

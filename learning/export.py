@@ -51,9 +51,9 @@ from learning.sample_format import FORMAT_VERSION, README, read_manifest, write_
 from learning.splits import SPLITS, assign_splits
 from photometric.errors import InputError
 from photometric.files import MARKER, check_output_dir, make_dir, write_marker, write_text
+from photometric.stereo import DEFAULT_METHOD, METHODS
 
 COMMAND = "export"  # the output folder's marker names it
-METHODS = ("lambertian", "simplified")  # photometric.stereo's, default first
 MIN_FACE_COVERAGE = 0.5  # of the crop's face oval with a valid normal
 
 
@@ -86,7 +86,7 @@ class Settings:
     size: int = 512
     encoding: str = "points"
     margin: float = 0.25
-    method: str = "lambertian"
+    method: str = DEFAULT_METHOD
     augment: bool = False  # materialise flip and brightness copies
     brightness: tuple[float, ...] = aug.BRIGHTNESS
     seed: int = 0
@@ -156,12 +156,8 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
 
         images = imageio.read_capture(source.path)
         cal = Calibration.load(source.calibration) if source.calibration else None
-        rig = cal.rig if cal else None
-        if settings.method == "lambertian":
-            result = stereo.lambertian(images, rig)
-        else:
-            result = stereo.simplified(images, cal.simplified if cal else None, rig)
-        stereo.despeckle(result)
+        result = stereo.solve(images, settings.method, cal.rig if cal else None,
+                              cal.simplified if cal else None)
         if not result.mask.any():
             out.reason = "photometric stereo: no pixel has a valid normal"
             return out

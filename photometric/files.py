@@ -8,7 +8,8 @@
 * :class:`OutputDir` - a command's output folder, built in a sibling staging folder and
   swapped in whole, so a failure part-way leaves the previous outputs exactly as they were;
   an existing folder that is neither empty nor made by the same command is refused.
-* :func:`check_output_file` - the same rule for a command's single output file.
+* :func:`check_output_file` - the same rule for a command's single output file;
+  :func:`replace_files` replaces several files together or not at all.
 * :func:`read_yaml` - the one YAML reader: size, depth and alias limits (no "billion laughs"),
   duplicate keys refused, then validated against a pydantic schema when one is given.
 
@@ -18,13 +19,14 @@ Every error is an :class:`InputError` or an ``OSError`` that names the file it f
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as _dt
 import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,6 +53,16 @@ def _naming(exc: OSError, path: Path) -> OSError:
     out = OSError(exc.errno, exc.strerror or str(exc), str(path))
     out.__cause__ = exc
     return out
+
+
+@contextlib.contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """Any ``OSError`` inside names ``path``, the file the user asked for (not the staged or
+    temporary file where the write actually failed)."""
+    try:
+        yield
+    except OSError as exc:
+        raise _naming(exc, Path(path)) from exc
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -240,6 +252,7 @@ class OutputDir:
                  also_ours: Callable[[Path], bool] | None = None):
         self.final = Path(os.path.abspath(path))
         self.command = command
+        self.also_ours = also_ours
         check_output_dir(self.final, command, also_ours)
         self.stage: Path | None = None
 
@@ -269,7 +282,7 @@ class OutputDir:
         if not os.path.lexists(final):
             os.rename(stage, final)
         else:
-            check_output_dir(final, self.command)  # still ours: nothing changed meanwhile
+            check_output_dir(final, self.command, self.also_ours)  # still ours
             os.chmod(stage, final.stat().st_mode & 0o7777)  # the user's folder keeps its mode
             if not _exchange(stage, final):
                 old = final.with_name(f".{final.name}.old")
@@ -279,6 +292,72 @@ class OutputDir:
                 stage = old
             shutil.rmtree(stage, ignore_errors=True)  # the previous outputs
         fsync_dir(final.parent)
+
+
+def folder_of_names(folder: Path, names: Iterable[str],
+                    required: Callable[[Path], bool] | None = None) -> bool:
+    """Whether every entry of ``folder`` is one of ``names`` (the marker file too), and
+    ``required(folder)`` holds: how a pre-marker output of a command is recognised."""
+    allowed = {*names, MARKER}
+    try:
+        entries = [p.name for p in folder.iterdir()]
+    except OSError:
+        return False
+    return all(n in allowed for n in entries) and (required is None or required(folder))
+
+
+def _temp(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.stem}.{tag}{path.suffix}")
+
+
+def replace_files(items: Iterable[tuple[Path, Callable[[Path], None]]],
+                  mode: int = PRIVATE_FILE) -> None:
+    """Write each ``(path, write)`` and put them all in place, or none of them.
+
+    Each ``write(tmp)`` fills a temporary beside its file (owner-only, fsynced); only when
+    every one succeeded are they renamed over their files. Should a rename fail, the files
+    already replaced get their earlier contents back (kept as hard links until the end)."""
+    items = [(Path(p), w) for p, w in items]
+    temps: list[Path] = []
+    backups: list[tuple[Path, Path | None]] = []  # (final, backup or None if it was new)
+    kept: set[Path] = set()  # backups that could not be put back: never deleted
+    try:
+        for path, write in items:
+            tmp = _temp(path, "partial")
+            with naming(path):
+                tmp.unlink(missing_ok=True)
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+                temps.append(tmp)
+                write(tmp)
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+        for (path, _), tmp in zip(items, temps, strict=True):
+            with naming(path):
+                backup = None
+                if os.path.lexists(path):
+                    backup = _temp(path, "previous")
+                    backup.unlink(missing_ok=True)
+                    os.link(path, backup)
+                backups.append((path, backup))
+                os.replace(tmp, path)
+                fsync_dir(path.parent)
+    except BaseException:
+        for path, backup in reversed(backups):
+            try:
+                if backup is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    os.replace(backup, path)
+            except OSError:
+                if backup is not None:
+                    kept.add(backup)
+        raise
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        for _, backup in backups:
+            if backup is not None and backup not in kept:
+                backup.unlink(missing_ok=True)
 
 
 def check_output_file(path: str | Path, command: str,

@@ -213,6 +213,20 @@ def lambertian(
 
 
 METHODS = ("simplified", "lambertian")
+#: The method used wherever none is named: least squares over the calibrated lights.
+DEFAULT_METHOD = "lambertian"
+
+
+def solve(images: Mapping[str, np.ndarray], method: str = DEFAULT_METHOD,
+          rig: LightRig | None = None, model: SimplifiedModel | None = None) -> StereoResult:
+    """A capture's normals the one way every caller computes them (``booth normals``, a
+    capture's ``derived/``, the dataset export): ``method`` with ``rig`` (and, for the
+    simplified method, the calibrated ``model``), then :func:`despeckle`."""
+    if method not in METHODS:
+        raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {method!r}")
+    result = (simplified(images, model, rig) if method == "simplified"
+              else lambertian(images, rig))
+    return despeckle(result)
 
 
 def despeckle(result: StereoResult) -> StereoResult:
