@@ -15,14 +15,13 @@ front end can say both what was stored and what went wrong.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from booth.capture import CaptureEvent, CaptureResult
-from booth.config import BoothConfig
+from booth.config import BoothConfig, as_dict
 from booth.processing import Processed, process_capture
 from booth.session import CALIBRATION_FILE, Session, SessionStore
 from photometric.calibrate import Calibration
@@ -30,16 +29,11 @@ from photometric.calibrate import Calibration
 OnEvent = Callable[[CaptureEvent], None] | None
 
 
-def session_config(cfg: BoothConfig) -> dict:
-    """The config snapshot recorded in session.yaml."""
-    return dataclasses.asdict(cfg)
-
-
 def open_session(root: str | Path, name: str, operator: str = "",
                  config: BoothConfig | None = None) -> Session:
     """The session ``name`` under ``root``, created with the config snapshot if new."""
     return SessionStore(root).create_session(name, operator=operator,
-                                             config=session_config(config or BoothConfig()))
+                                             config=as_dict(config or BoothConfig()))
 
 
 @dataclass
