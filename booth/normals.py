@@ -180,12 +180,12 @@ def _earlier_output(folder: Path) -> bool:
 
 def check_out(out: str | Path) -> Path:
     """Refuse, before any work, an ``--out`` that is neither new, empty nor ours."""
-    return check_output_dir(out, COMMAND, _earlier_output)
+    return check_output_dir(out, COMMAND, _earlier_output, FILES)
 
 
 def write_normals(normals: Normals, out: str | Path) -> Path:
     """``booth normals --out``: the folder replaced whole, or left exactly as it was."""
-    target = OutputDir(out, COMMAND, also_ours=_earlier_output)
+    target = OutputDir(out, COMMAND, FILES, also_ours=_earlier_output)
     with target as stage:
         write_files(normals, stage, Path(out))
     return Path(out)

@@ -25,6 +25,8 @@ from photometric.files import OutputDir, folder_of_names, naming, write_text
 
 DERIVED = "derived"
 COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
+#: What derived/ holds: the normal-map files, the landmarks and the QC.
+NAMES = (*FILES, "landmarks.json", "qc.yaml")
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Processed:
 
 def _earlier_derived(folder: Path) -> bool:
     """A derived/ from before output folders had a marker: only derived files."""
-    return folder_of_names(folder, (*FILES, "landmarks.json", "qc.yaml"))
+    return folder_of_names(folder, NAMES)
 
 
 def process_capture(capture_dir: str | Path, calibration: str | Path | None = None,
@@ -53,7 +55,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     one capture, into its ``derived/``."""
     capture_dir = Path(capture_dir)
     final = capture_dir / DERIVED
-    target = OutputDir(final, COMMAND, also_ours=_earlier_derived)
+    target = OutputDir(final, COMMAND, NAMES, also_ours=_earlier_derived)
     images = imageio.read_capture(capture_dir)
     normals = compute_normals(capture_dir, method, calibration, images=images)
     doc = None

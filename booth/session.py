@@ -96,22 +96,23 @@ class SessionFile(_Strict):
     session: str
     created: str = ""
     operator: str = ""
-    calibration_id: str | None = None
+    calibration_id: str | None = Field(None, pattern=_NAME.pattern)
     config: dict = Field(default_factory=dict)
 
 
-class ShotEntry(BaseModel):
-    """One camera original. Extra keys (camera file name, attempt, FIRED time) are kept."""
+class ShotEntry(_Strict):
+    """One camera original, as the sequencer records it."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
     channel: Literal["center", "left", "right", "top", "bottom", "ambient"]
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     bytes: int = Field(ge=0)
+    camera_file: str = ""
+    attempt: int = Field(1, ge=1)
+    fired_t_us: int | None = None
 
 
-class CaptureFile(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+class CaptureFile(_Strict):
     capture_id: str
     subject: str
     status: Literal["complete", "aborted", "in progress"]
@@ -124,6 +125,10 @@ class CaptureFile(BaseModel):
         default_factory=lambda: list(CHANNELS))
     shots: list[ShotEntry] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    attempts: list[str] = Field(default_factory=list)
+    flash: str = ""
+    camera: str = ""
 
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 10× faster
@@ -338,10 +343,7 @@ class Session:
             for d in sorted((subject_dir / "captures").glob("*")):
                 if d.is_dir():
                     out.append(inspect_capture(subject_dir.name, d, check))
-        by_id = {c.capture_id: c for c in out}
-        for c in out:
-            if c.supersedes in by_id:
-                by_id[c.supersedes].superseded_by = c.capture_id
+        _link_retakes(out)
         return out
 
     def verify(self) -> list[CaptureInfo]:
@@ -349,7 +351,59 @@ class Session:
         (with problems) means missing, altered, incomplete or pointing outside its folder."""
         spheres = [inspect_capture(CALIBRATION_SUBJECT, d, check=True)
                    for d in sorted((self.path / "calibration").glob("*")) if d.is_dir()]
+        self._check_calibrations(spheres)
         return self.captures(check=True) + spheres
+
+    def _check_calibrations(self, spheres: list[CaptureInfo]) -> None:
+        """A fitted calibration.yaml must load; the session's calibration must exist."""
+        from photometric.calibrate import Calibration
+
+        for info in spheres:
+            file = info.path / CALIBRATION_FILE
+            if file.is_file():
+                try:
+                    Calibration.load(file)
+                except InputError as exc:
+                    _broken(info, str(exc))
+        cid = self.calibration_id
+        if cid and not any(i.capture_id == cid and (i.path / CALIBRATION_FILE).is_file()
+                           for i in spheres):
+            here = next((i for i in spheres if i.capture_id == cid), None)
+            if here is None:
+                here = CaptureInfo(CALIBRATION_SUBJECT, str(cid),
+                                   self.path / "calibration" / str(cid), "broken")
+                spheres.append(here)
+            _broken(here, f"session.yaml names '{cid}' as the session's calibration, but "
+                          f"calibration/{cid}/{CALIBRATION_FILE} does not exist")
+
+
+def _broken(info: CaptureInfo, problem: str) -> None:
+    info.problems.append(problem)
+    info.status = "broken"
+
+
+def _link_retakes(captures: list[CaptureInfo]) -> None:
+    """Fill ``superseded_by``; a retake of nothing, of another subject's capture, of itself
+    or in a cycle of retakes is broken (an export would drop every capture of the cycle)."""
+    by_id = {c.capture_id: c for c in captures}
+    for c in captures:
+        if c.supersedes is None:
+            continue
+        old = by_id.get(c.supersedes)
+        if c.supersedes == c.capture_id:
+            _broken(c, "supersedes itself")
+        elif old is None or old.subject != c.subject:
+            _broken(c, f"supersedes '{c.supersedes}', which is no capture of {c.subject}")
+        else:
+            old.superseded_by = c.capture_id
+    for c in captures:
+        seen, probe = {c.capture_id}, c
+        while probe.supersedes in by_id and probe.supersedes != probe.capture_id:
+            probe = by_id[probe.supersedes]
+            if probe.capture_id in seen:
+                _broken(c, "its retakes supersede one another in a cycle")
+                break
+            seen.add(probe.capture_id)
 
 
 def _check_files(d: Path, meta: CaptureFile, check: bool) -> list[str]:
@@ -422,6 +476,12 @@ def inspect_capture(subject: str, d: Path, check: bool = True) -> CaptureInfo:
         return info
     info.supersedes = meta.supersedes
     info.problems = _check_files(d, meta, check) + _check_shots(d, meta, partial)
+    if meta.capture_id != info.capture_id:
+        info.problems.append(f"capture.yaml records capture '{meta.capture_id}', but its "
+                             f"folder is '{info.capture_id}'")
+    if meta.subject != subject:
+        info.problems.append(f"capture.yaml records subject '{meta.subject}', but it is "
+                             f"filed under '{subject}'")
     if partial:
         shots = ", ".join(s.channel for s in meta.shots) or "none"
         info.note = (f"interrupted after {len(meta.shots)} of {len(meta.plan)} shots "

@@ -63,7 +63,7 @@ def check_out(out: str | Path, force: bool) -> OutputDir:
                              "a new or empty folder")
         raise InputError(f"{folder}: already holds files ({listing}); nothing was changed. "
                          "Give a new or empty folder")
-    return OutputDir(folder, COMMAND, also_ours=_earlier_output)
+    return OutputDir(folder, COMMAND, _NAMES, also_ours=_earlier_output)
 
 
 def simulate_subject(

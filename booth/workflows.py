@@ -72,7 +72,12 @@ def capture_subject(station, session: Session, subject: str, supersedes: str | N
                     on_event: OnEvent = None, cancel: threading.Event | None = None,
                     ambient: bool = False, process: bool = True) -> CaptureOutcome:
     """Capture ``subject`` (recorded consent needed; a retake names the capture it
-    supersedes), then, if it completed and ``process``, its normal map and QC."""
+    supersedes), then, if it completed and ``process``, its normal map and QC. The
+    session's calibration is checked first: one that cannot be used refuses the capture
+    rather than leave the sitter's photos without a normal map."""
+    cal = session.calibration_file() if process else None
+    if cal is not None:
+        Calibration.load(cal)
     result = station.capture(session, subject, supersedes, on_event, cancel, ambient=ambient)
     out = CaptureOutcome(result)
     if process and result.status == "complete":

@@ -198,9 +198,14 @@ def _listing(folder: Path, limit: int = 4) -> str:
 
 
 def check_output_dir(path: str | Path, command: str,
-                     also_ours: Callable[[Path], bool] | None = None) -> Path:
+                     also_ours: Callable[[Path], bool] | None = None,
+                     names: Iterable[str] | None = None) -> Path:
     """Refuse an output folder that exists and is neither empty nor made by ``command``
-    (its marker file, or ``also_ours(folder)`` for formats that identify themselves)."""
+    (its marker file, or ``also_ours(folder)`` for formats that identify themselves).
+
+    ``names``: what the command writes there, for a folder it replaces whole; an earlier
+    output that now also holds anything else (a note the user put beside the outputs) is
+    refused too, since replacing the folder would lose it."""
     p = Path(path)
     if not os.path.lexists(p):
         return p
@@ -209,7 +214,15 @@ def check_output_dir(path: str | Path, command: str,
     if not any(p.iterdir()):
         return p
     if _marker_command(p) == command or (also_ours is not None and also_ours(p)):
-        return p
+        allowed = None if names is None else {*names, MARKER}
+        extra = [] if allowed is None else sorted(e.name for e in p.iterdir()
+                                                  if e.name not in allowed)
+        if not extra:
+            return p
+        shown = ", ".join(extra[:4]) + (f", … ({len(extra)} entries)" if len(extra) > 4 else "")
+        raise InputError(f"{p}: an earlier 'booth {command}' output that also holds files it "
+                         f"did not make ({shown}); replacing it would lose them, so nothing "
+                         "was changed. Move them out, or give a new or empty folder")
     raise InputError(f"{p}: already holds files that 'booth {command}' did not make "
                      f"({_listing(p)}); nothing was changed. Give a new or empty folder")
 
@@ -243,17 +256,19 @@ def _exchange(a: Path, b: Path) -> bool:
 class OutputDir:
     """A command's output folder, replaced whole or not at all.
 
-    ``with OutputDir(out, "normals") as stage:`` write every output into ``stage`` (a
-    sibling, owner-only folder); on success the stage gets the marker and is swapped in for
-    ``out`` in one rename, the previous outputs are removed; on any failure the stage is
-    removed and ``out`` is untouched. An existing ``out`` keeps its mode."""
+    ``with OutputDir(out, "normals", names) as stage:`` write every output (each one of
+    ``names``) into ``stage`` (a sibling, owner-only folder); on success the stage gets the
+    marker and is swapped in for ``out`` in one rename, the previous outputs are removed; on
+    any failure the stage is removed and ``out`` is untouched. An existing ``out`` keeps its
+    mode; an ``out`` that is a symbolic link is written through (its target is replaced)."""
 
-    def __init__(self, path: str | Path, command: str,
+    def __init__(self, path: str | Path, command: str, names: Iterable[str],
                  also_ours: Callable[[Path], bool] | None = None):
-        self.final = Path(os.path.abspath(path))
+        self.final = Path(os.path.realpath(path))
         self.command = command
         self.also_ours = also_ours
-        check_output_dir(self.final, command, also_ours)
+        self.names = tuple(names)
+        check_output_dir(self.final, command, also_ours, self.names)
         self.stage: Path | None = None
 
     def __enter__(self) -> Path:
@@ -282,7 +297,7 @@ class OutputDir:
         if not os.path.lexists(final):
             os.rename(stage, final)
         else:
-            check_output_dir(final, self.command, self.also_ours)  # still ours
+            check_output_dir(final, self.command, self.also_ours, self.names)  # still ours
             os.chmod(stage, final.stat().st_mode & 0o7777)  # the user's folder keeps its mode
             if not _exchange(stage, final):
                 old = final.with_name(f".{final.name}.old")
@@ -433,6 +448,8 @@ def parse_yaml(text: str, source: str, max_depth: int = MAX_YAML_DEPTH,
         raise InputError(f"{source}: malformed YAML{at} ({problem})") from None
     except RecursionError:
         raise InputError(f"{source}: nested too deeply") from None
+    except ValueError as exc:  # a number past Python's int-parsing limit (4300 digits)
+        raise InputError(f"{source}: a value YAML cannot read ({exc})") from None
     finally:
         loader.dispose()
 

@@ -201,3 +201,72 @@ def test_shot_size_estimate_follows_the_image_format():
     assert capture_mod.shot_bytes(Cam("NEF (Raw)")) == capture_mod.SHOT_BYTES["raw"]
     assert capture_mod.shot_bytes(Cam("Large Fine JPEG")) == capture_mod.SHOT_BYTES["jpeg"]
     assert capture_mod.shot_bytes(Cam(None)) == capture_mod.SHOT_BYTES["jpeg"]
+
+
+def _edit_record(path, **changes):
+    meta = yaml.safe_load((path / "capture.yaml").read_text())
+    meta.update(changes)
+    (path / "capture.yaml").write_text(yaml.safe_dump(meta))
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"foo": 1}, "Extra inputs are not permitted"),
+    ({"capture_id": "20000101T000000000-aaaa"}, "but its folder is"),
+    ({"subject": "p2"}, "but it is filed under 'p1'"),
+])
+def test_a_record_that_does_not_match_its_folder_is_broken(session, changes, problem):
+    path = make_capture(session).commit()
+    _edit_record(path, **changes)
+    [info] = session.verify()
+    assert info.status == "broken" and any(problem in p for p in info.problems), info
+
+
+def test_retakes_of_nothing_of_itself_or_in_a_cycle_are_broken(session):
+    a = make_capture(session).commit()
+    b = make_capture(session).commit()
+    c = make_capture(session).commit()
+    _edit_record(a, supersedes="20000101T000000000-dead")
+    _edit_record(b, supersedes=b.name)
+    infos = {i.capture_id: i for i in session.verify()}
+    assert "no capture of p1" in infos[a.name].problems[-1]
+    assert infos[b.name].problems == ["supersedes itself"]
+    assert infos[c.name].status == "complete"
+    _edit_record(a, supersedes=c.name)
+    _edit_record(c, supersedes=a.name)
+    infos = {i.capture_id: i for i in session.verify()}
+    for k in (a.name, c.name):
+        assert "its retakes supersede one another in a cycle" in infos[k].problems
+
+
+def test_a_sessions_calibration_that_is_missing_or_invalid_is_reported(session):
+    w = session.begin_calibration()
+    for i, ch in enumerate(CHANNELS):
+        w.add_shot(ch, f"{ch}.jpg", bytes([i + 1]) * 50)
+    sphere = w.commit()
+    (sphere / "calibration.yaml").write_text("format_version: 1\nlights: []\n")
+    session.set_calibration(sphere.name)
+    [info] = [i for i in session.verify() if i.capture_id == sphere.name]
+    assert info.status == "broken" and "calibration.yaml" in info.problems[0]
+    (sphere / "calibration.yaml").unlink()
+    problems = [p for i in session.verify() for p in i.problems]
+    assert any("names '" + sphere.name + "' as the session's calibration" in p
+               for p in problems)
+    text = (session.path / "session.yaml").read_text()
+    (session.path / "session.yaml").write_text(
+        text.replace(sphere.name, "../../../cal"))
+    with pytest.raises(SessionError, match="session.yaml: calibration_id"):
+        SessionStore(session.path.parent).session("s1")
+
+
+def test_a_capture_with_an_unusable_session_calibration_is_refused_before_a_shot(
+        tmp_path, capsys):
+    root = tmp_path / "store"
+    args = ["capture", "--sessions", str(root), "--session", "s", "--size", "64"]
+    assert main([*args, "--sphere"]) == 0
+    session = SessionStore(root).session("s")
+    session.calibration_file().write_text("format_version: 1\n")
+    capsys.readouterr()
+    assert main([*args, "--subject", "p1", "--consent"]) == 2
+    err = capsys.readouterr().err
+    assert "calibration.yaml" in err and "Traceback" not in err
+    assert not list((session.path / "subjects").glob("*/captures/*"))
