@@ -4,8 +4,10 @@ nor a dataset it made); this module gathers its sources and makes a run that exp
 leave no trace.
 
 * :func:`export_sources` offers the captures a dataset can use: complete, not superseded,
-  checksums intact, each with its session's calibration (so the export's normals are the
-  capture's own ``derived/`` ones, by the same default method).
+  checksums intact, of a subject with recorded consent, each once, each with its session's
+  calibration (so the export's normals are the capture's own ``derived/`` ones, by the same
+  default method); a session whose calibration file is missing or invalid has its captures
+  refused, never exported with the nominal lights.
 * :func:`run_export`: an export with nothing exported leaves the folder as it was.
 """
 
@@ -17,7 +19,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from photometric.files import check_output_dir
+from photometric.errors import InputError
+from photometric.files import check_output_dir, read_yaml
 
 COMMAND = "export"
 _TOP = ("manifest.json", "README.md", "report.txt", "index.jsonl")
@@ -25,26 +28,90 @@ _TOP = ("manifest.json", "README.md", "report.txt", "index.jsonl")
 
 def export_sources(roots) -> tuple[list, list]:
     """The captures of session stores that a dataset can use: complete, not superseded,
-    checksums intact (``Source``), and those refused with the reason (``Outcome``)."""
+    checksums intact, of a subject whose ``subject.yaml`` records consent, with a session
+    calibration that can be read (``Source``); and those refused with the reason
+    (``Outcome``). A session or capture reached twice (a root given twice, two paths to one
+    store) is offered once, the first time; a capture under another path with a key already
+    offered (a copy of a store) is refused."""
     from booth.session import CALIBRATION_SUBJECT, SessionStore
     from learning.export import Outcome, Source
 
     sources, rejected = [], []
+    seen_sessions: set[Path] = set()
+    seen_captures: set[Path] = set()
+    keys: dict[str, Path] = {}  # key -> the capture folder it was first offered from
     for root in roots:
         for session in SessionStore(root).sessions():
-            cal = session.calibration_file()
+            where = session.path.resolve()
+            if where in seen_sessions:
+                continue
+            seen_sessions.add(where)
+            cal, cal_problem = _calibration(session)
+            consent: dict[str, str] = {}
             for info in session.verify():
                 if info.subject == CALIBRATION_SUBJECT or info.superseded_by:
                     continue
+                folder = info.path.resolve()
+                if folder in seen_captures:
+                    continue
+                seen_captures.add(folder)
                 key = f"{session.name}/{info.subject}/{info.capture_id}"
-                if info.status != "complete":
+                if info.subject not in consent:
+                    consent[info.subject] = _no_consent(session, info.subject)
+                why = consent[info.subject]
+                if not why and key in keys:
+                    why = f"the same capture as {keys[key]}, offered already"
+                keys.setdefault(key, info.path)
+                if not why and info.status != "complete":
                     why = "; ".join(info.problems) or f"capture is {info.status}"
+                why = why or cal_problem
+                if why:
                     rejected.append(Outcome(key, info.subject, "", "", reason=why))
                     continue
                 digest = hashlib.sha256((info.path / "capture.yaml").read_bytes()).hexdigest()
-                sources.append(Source(key, info.subject, str(info.path), digest,
-                                      str(cal) if cal and cal.is_file() else None))
+                sources.append(Source(key, info.subject, str(info.path), digest, cal))
     return sources, rejected
+
+
+def _no_consent(session, subject: str) -> str:
+    """Why ``subject``'s captures may not be exported ("" when its ``subject.yaml`` records
+    consent given): the file missing or malformed, naming another subject, or consent not
+    given."""
+    from booth.session import SubjectFile
+
+    why = "no recorded consent in subject.yaml"
+    try:
+        meta = read_yaml(session.path / "subjects" / subject / "subject.yaml", SubjectFile)
+    except InputError as exc:
+        return f"{why} ({exc})"
+    if meta.subject != subject:
+        return f"{why} (it is the record of subject '{meta.subject}')"
+    if not meta.consent.given:
+        return f"{why} (consent.given is false)"
+    return ""
+
+
+def _calibration(session) -> tuple[str | None, str]:
+    """The session's calibration file (None: the nominal lights), or why its captures cannot
+    be exported: a ``calibration_id`` whose ``calibration.yaml`` is missing, unreadable or
+    invalid (``booth normals`` refuses it too)."""
+    from booth.session import SessionError
+    from photometric.calibrate import Calibration
+
+    try:
+        cal = session.calibration_file()
+    except SessionError as exc:
+        return None, f"the session's calibration_id: {exc}"
+    if cal is None:
+        return None, ""
+    what = f"the session's calibration '{session.calibration_id}' cannot be used"
+    try:
+        Calibration.load(cal)
+    except InputError as exc:
+        return None, f"{what}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a bad calibration refuses its captures, no more
+        return None, f"{what}: {cal}: {type(exc).__name__}: {exc}"
+    return str(cal), ""
 
 
 def check_out(out: str | Path) -> Path:

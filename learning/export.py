@@ -26,10 +26,12 @@ Each capture is processed alone (photometric stereo with its session's calibrati
 on the ring-flash photo, the crop of :mod:`learning.preprocess`), in worker processes. A sample
 is written under a temporary name and renamed, then its line is appended to ``index.jsonl``
 and fsynced: an interrupted export leaves only finished samples, and the next run resumes
-from the index. A capture already exported with the same checksum and settings is reused. A
-capture that fails (no face, missing or corrupt photo, too little normal map) is skipped and
-reported, never a crash. A run that exports nothing is a failure (:attr:`ExportResult.ok` is
-false) and leaves the folder's manifest, README and report as they were.
+from the index. A capture already exported with the same checksum, settings and light model
+(the sha256 of its calibration file's bytes, or none) is reused; a changed calibration is
+recomputed. A capture that fails (no face, missing or corrupt photo, too little normal map) is
+skipped and reported, never a crash. A run that exports nothing is a failure
+(:attr:`ExportResult.ok` is false) and leaves the folder's manifest, README and report as they
+were.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ MIN_FACE_COVERAGE = 0.5  # of the crop's face oval with a valid normal
 class Source:
     """One capture to export. ``checksum`` identifies its content (sha256 of capture.yaml,
     which holds every photo's sha256); ``calibration`` is its session's calibration file, or
-    None (then the nominal booth's lights are used)."""
+    None (then the nominal booth's lights are used). A sample is reused for the same key,
+    checksum, settings and :func:`calibration_digest` of ``calibration``."""
 
     key: str  # session/subject/capture_id
     subject: str
@@ -126,9 +129,28 @@ def software_version() -> str:
         return "unknown"
 
 
+def calibration_digest(path: str | Path | None) -> str:
+    """The light model a sample depends on: the sha256 of the calibration file's bytes,
+    ``none`` without one (the nominal booth), ``unreadable`` when it cannot be read (the
+    export then skips the capture, naming the file)."""
+    if not path:
+        return "none"
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "unreadable"
+    return h.hexdigest()
+
+
 @dataclass
 class Outcome:
-    """What became of one capture: its sample files, or the reason it was skipped."""
+    """What became of one capture: its sample files, or the reason it was skipped.
+    ``calibration_sha256``: :func:`calibration_digest` of the calibration it was processed
+    with (empty for a capture refused before processing, and in lines of an index written
+    before it was recorded, which are therefore never reused)."""
 
     key: str
     subject: str
@@ -136,6 +158,7 @@ class Outcome:
     settings: str
     files: list[str] = field(default_factory=list)
     reason: str = ""  # empty: exported
+    calibration_sha256: str = ""
 
     @property
     def ok(self) -> bool:
@@ -148,7 +171,8 @@ def _sample_name(key: str) -> str:
 
 def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     """One capture -> its sample file(s). Never raises for a bad capture: the outcome says."""
-    out = Outcome(source.key, source.subject, source.checksum, settings.digest())
+    out = Outcome(source.key, source.subject, source.checksum, settings.digest(),
+                  calibration_sha256=calibration_digest(source.calibration))
     try:
         from learning.landmarks import detect
         from photometric import imageio, stereo
@@ -186,10 +210,10 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     return out
 
 
-def _read_index(path: Path) -> dict[tuple[str, str, str], Outcome]:
+def _read_index(path: Path) -> dict[tuple[str, str, str, str], Outcome]:
     """The finished captures; a line cut short by a crash is dropped from the file (that
     capture is redone), so that the next appended line starts on a line of its own."""
-    done: dict[tuple[str, str, str], Outcome] = {}
+    done: dict[tuple[str, str, str, str], Outcome] = {}
     if not path.is_file():
         return done
     good = []
@@ -199,7 +223,7 @@ def _read_index(path: Path) -> dict[tuple[str, str, str], Outcome]:
         except (ValueError, TypeError):
             continue
         good.append(line)
-        done[(o.key, o.checksum, o.settings)] = o
+        done[(o.key, o.checksum, o.settings, o.calibration_sha256)] = o
     write_text(path, "".join(f"{line}\n" for line in good))
     return done
 
@@ -252,6 +276,10 @@ def export(sources: Sequence[Source], out: str | Path, settings: Settings = Sett
     An ``out`` that exists and is neither empty nor a dataset this tool made is refused with
     an InputError before anything is written."""
     settings.validate()
+    first: dict[str, Source] = {}
+    for s in sources:  # one sample per key: a source given twice is exported once
+        first.setdefault(s.key, s)
+    sources = list(first.values())
     out = Path(out)
     check_output_dir(out, COMMAND, also_ours=is_old_dataset)
     make_dir(out)
@@ -266,7 +294,7 @@ def export(sources: Sequence[Source], out: str | Path, settings: Settings = Sett
     outcomes: dict[str, Outcome] = {}
     todo = []
     for s in sources:
-        prev = done.get((s.key, s.checksum, digest))
+        prev = done.get((s.key, s.checksum, digest, calibration_digest(s.calibration)))
         if prev is not None and all((samples / f).is_file() for f in prev.files):
             outcomes[s.key] = prev
         else:
@@ -327,6 +355,7 @@ def _write_manifest(out: Path, sources: Sequence[Source], outcomes: Sequence[Out
                      "checksum": o.checksum} for o in ok for f in o.files],
         "sources": [{"key": o.key, "subject": o.subject, "checksum": o.checksum,
                      "calibration": o.key in by_key and by_key[o.key].calibration is not None,
+                     "calibration_sha256": o.calibration_sha256 or None,
                      "status": "exported" if o.ok else "skipped", "reason": o.reason}
                     for o in outcomes],
     }

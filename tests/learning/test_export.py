@@ -1,12 +1,15 @@
 """The export's output folder (refused unless new, empty or a dataset it made; owner-only
 files; an existing folder's mode kept), a run that exports nothing, and the normals method."""
 
+import dataclasses
+import hashlib
 import json
 import os
 import re
 import stat
 
 import pytest
+import yaml
 
 from learning import export
 from photometric import stereo
@@ -145,3 +148,63 @@ def test_the_normals_method_is_selectable_and_lambertian_by_default(face, tmp_pa
     with_cal = export.Source(src.key, src.subject, src.path, src.checksum, str(broken))
     result = export.export([with_cal], tmp_path / "c", SMALL)
     assert not result.ok and str(broken) in result.skipped[0].reason
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory):
+    """A calibration file fitted on the simulated sphere, at the store's image size."""
+    from booth.calibration import calibrate_folder
+    from booth.simulate import simulate_subject
+    from tests.learning.conftest import STORE_SIZE
+
+    folder = tmp_path_factory.mktemp("cal")
+    simulate_subject(folder / "sphere", "sphere", 0, STORE_SIZE)
+    calibrate_folder(folder / "sphere", folder / "calibration.yaml")
+    return folder / "calibration.yaml"
+
+
+def test_a_sample_is_reused_only_with_the_same_calibration_bytes(face, calibration, tmp_path):
+    [src] = face
+    out = tmp_path / "ds"
+    cal = tmp_path / "calibration.yaml"
+    cal.write_bytes(calibration.read_bytes())
+    with_cal = dataclasses.replace(src, calibration=str(cal))
+
+    def sources():
+        m = json.loads((out / "manifest.json").read_text())
+        return [(s["calibration"], s.get("calibration_sha256")) for s in m["sources"]]
+
+    assert export.export([src], out, SMALL).reused == 0
+    nominal = sources()
+    # The nominal lights, then a calibration: a different light model, recomputed.
+    result = export.export([with_cal], out, SMALL)
+    assert result.ok and result.reused == 0
+    assert nominal == [(False, "none")]
+    assert sources() == [(True, hashlib.sha256(cal.read_bytes()).hexdigest())]
+    assert export.export([with_cal], out, SMALL).reused == 1
+    # The same file with its left and right lights swapped: recomputed.
+    data = yaml.safe_load(cal.read_text())
+    data["lights"]["left"], data["lights"]["right"] = (data["lights"]["right"],
+                                                       data["lights"]["left"])
+    cal.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = export.export([with_cal], out, SMALL)
+    assert result.ok and result.reused == 0
+    assert sources() == [(True, hashlib.sha256(cal.read_bytes()).hexdigest())]
+    assert export.export([with_cal], out, SMALL).reused == 1
+    # An index line from before the light model was recorded: not reused, recomputed.
+    index = out / "index.jsonl"
+    lines = [json.loads(line) for line in index.read_text().splitlines()]
+    for line in lines:
+        line.pop("calibration_sha256")
+    index.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert export.export([with_cal], out, SMALL).reused == 0
+    assert export.export([with_cal], out, SMALL).reused == 1
+
+
+def test_a_source_given_twice_is_exported_once(face, tmp_path):
+    [src] = face
+    result = export.export([src, src], tmp_path / "ds", SMALL)
+    assert result.ok and [o.key for o in result.exported] == [src.key]
+    m = json.loads(result.manifest.read_text())
+    assert len(m["sources"]) == 1 and len(m["samples"]) == 1
+    assert len((tmp_path / "ds" / "index.jsonl").read_text().splitlines()) == 1
