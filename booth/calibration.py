@@ -38,7 +38,7 @@ def calibrate_folder(sphere_dir: str | Path, out: str | Path,
     out = check_out(out)
     images = imageio.read_capture(sphere_dir)
     try:
-        cal = calibrate(images, Circle.parse(circle) if circle else None)
+        cal = calibrate(images, Circle.parse(circle) if circle is not None else None)
     except InputError as exc:
         raise InputError(f"{sphere_dir}: {exc}") from None
     if out.parent != Path(""):

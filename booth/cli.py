@@ -11,8 +11,9 @@ Errors: numbers and names are checked where they are parsed (:mod:`booth.options
 too large for the memory is refused before it starts (:mod:`booth.memory`). A user mistake
 ends with one line naming the file or option and what was expected: exit status 2 for bad
 input, 1 for hardware and file-system failures; anything unexpected is one line too ("internal
-error", exit 70; ``BOOTH_DEBUG=1`` shows the traceback). Nothing already on disk is touched
-by a failure.
+error", exit 70; ``BOOTH_DEBUG=1`` shows the traceback). Running out of memory part-way is
+one line too (exit 1), and a reader that closes our stdout (``| head -1``) ends the command
+quietly (exit 1). Nothing already on disk is touched by a failure.
 """
 
 from __future__ import annotations
@@ -42,15 +43,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def circle(text: str) -> str:
+    """``--circle``, checked by :meth:`photometric.calibrate.Circle.parse` when parsed (an
+    empty value was taken for no value); kept as text for :func:`calibrate_folder`."""
+    from photometric.calibrate import Circle
+
+    try:
+        Circle.parse(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--circle: ")) from None
+    return text
+
+
 # -- shared option groups (parent parsers) ------------------------------------------------
 def station_options() -> Parser:
     """The booth's hardware and store: ``capture`` and ``tui``."""
     p = Parser(add_help=False)
     g = p.add_argument_group("booth")
-    g.add_argument("--config", metavar="FILE", help="booth.yaml (camera, flash, capture "
-                   "settings); defaults suit the simulated booth")
+    g.add_argument("--config", metavar="FILE", type=options.file_path,
+                   help="booth.yaml (camera, flash, capture settings); defaults suit the "
+                   "simulated booth")
     g.add_argument("--backend", choices=BACKENDS, default="sim")
-    g.add_argument("--sessions", metavar="ROOT",
+    g.add_argument("--sessions", metavar="ROOT", type=options.folder,
                    help="session store root (default: the config's, sessions/)")
     g.add_argument("--port", type=options.port,
                    help="flash controller serial port (gphoto2 backend)")
@@ -125,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Find the white sphere, fit each flash's direction and "
                        "intensity and the simplified method's coefficients; write YAML.")
     c.add_argument("sphere_dir", metavar="SPHERE_DIR")
-    c.add_argument("--circle", metavar="CX,CY,R", help="sphere outline in pixels (skip detection)")
+    c.add_argument("--circle", metavar="CX,CY,R", type=circle,
+                   help="sphere outline in pixels: centre and radius > 0 (skip detection)")
     c.set_defaults(handler=cmd_calibrate)
 
     n = sub.add_parser(
@@ -141,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--method", choices=("lambertian", "simplified"), default=DEFAULT_METHOD,
                    help=f"default {DEFAULT_METHOD}: least squares over the calibrated light "
                    "directions; simplified: Chang & Lin's linear model")
-    n.add_argument("--calibration", metavar="FILE", help="calibration YAML from 'booth calibrate'")
-    n.add_argument("--lights", metavar="FILE", help="lights YAML (overrides the calibration's)")
+    n.add_argument("--calibration", metavar="FILE", type=options.file_path,
+                   help="calibration YAML from 'booth calibrate'")
+    n.add_argument("--lights", metavar="FILE", type=options.file_path,
+                   help="lights YAML (overrides the calibration's)")
     n.set_defaults(handler=cmd_normals)
 
     fl = sub.add_parser("flash", help="talk to the flash controller",
@@ -184,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--backend", choices=BACKENDS, default="gphoto2")
     dr.add_argument("--port", type=options.port,
                     help="flash controller serial port (default: first found)")
-    dr.add_argument("--sessions", default="sessions", metavar="ROOT")
+    dr.add_argument("--sessions", default="sessions", metavar="ROOT", type=options.folder)
     dr.set_defaults(handler=cmd_doctor)
 
     ss = sub.add_parser("sessions", help="list and verify the session store",
@@ -206,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "the largest face in IMAGE as JSON; --overlay draws the mesh on it. "
                          "Both files are replaced together or not at all.")
     lmk.add_argument("image", metavar="IMAGE")
-    lmk.add_argument("--overlay", metavar="FILE.png", help="the photo with the mesh drawn (a "
-                     "new file, or an overlay this command wrote)")
+    lmk.add_argument("--overlay", metavar="FILE.png", type=options.file_path,
+                     help="the photo with the mesh drawn (a new file, or an overlay this "
+                     "command wrote)")
     lmk.set_defaults(handler=cmd_landmarks)
 
     ex = sub.add_parser("export", help="session stores -> a training dataset",
@@ -231,14 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write flipped, darker and brighter copies (the paper's 4x data)")
     ex.add_argument("--brightness", type=options.number_list(positive=True, example="0.7,1.3"),
                     default=(0.7, 1.3), metavar="F,...",
-                    help="brightness factors (> 0) of the --augment copies (default 0.7,1.3)")
+                    help="brightness factors (> 0) of the --augment copies (default 0.7,1.3); "
+                    "a negative one is refused anyway (argparse takes a list starting with "
+                    "'-' for an option)")
     ex.add_argument("--compress", action="store_true",
                     help="deflate the photo and normals in each sample too: about 2.3x "
                     "smaller files, a slower export")
     ex.add_argument("--seed", type=options.seed, default=0, help="split seed (default 0)")
     ex.add_argument("--split", type=options.number_list(3, total=1.0, example="0.8,0.1,0.1"),
                     default=(0.8, 0.1, 0.1), metavar="TRAIN,VAL,TEST",
-                    help="subject fractions adding up to 1 (default 0.8,0.1,0.1)")
+                    help="subject fractions >= 0 adding up to 1 (default 0.8,0.1,0.1); a "
+                    "negative one is refused anyway (argparse takes a list starting with '-' "
+                    "for an option)")
     ex.set_defaults(handler=cmd_export)
 
     t = sub.add_parser("tui", help="the operator's terminal app", parents=[station],
@@ -249,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", choices=("auto", "cells", "none"), default="auto",
                    help="thumbnails: auto (the best the terminal supports), cells (coloured "
                    "half-blocks, any terminal), none (file names)")
-    t.add_argument("--log", metavar="FILE", help="log file (default "
-                   "~/.local/state/booth/tui.log)")
+    t.add_argument("--log", metavar="FILE", type=options.file_path,
+                   help="log file (default ~/.local/state/booth/tui.log)")
     t.set_defaults(handler=cmd_tui)
 
     d = sub.add_parser("demo", help="the booth's main job on the simulated booth",
@@ -353,10 +375,46 @@ def _print_event(ev) -> None:
         print(f"  {ev.channel} stored")
 
 
+def _sessions_root(args: argparse.Namespace, cfg):
+    """The session store's root (``--sessions``, else the config's), refused up front when
+    it, or the nearest part of it that exists, is not a folder."""
+    from pathlib import Path
+
+    from photometric.files import existing_parent
+
+    root = Path(args.sessions or cfg.sessions)
+    where = ("--sessions" if args.sessions else
+             f"{args.config}: sessions" if args.config else "sessions")
+    probe = existing_parent(root)
+    if not probe.is_dir():
+        shown = root if probe == root.absolute() else probe
+        raise InputError(f"{where}: {shown} is not a folder; expected the session store's "
+                         "folder (an existing one or a new path)")
+    return root
+
+
+def _check_retake(root, session: str, subject: str, retake: str) -> None:
+    """The capture ``--retake`` names exists, checked before anything is created (a new
+    session cannot hold it)."""
+    from booth.session import PARTIAL, SessionError, SessionStore, check_name
+
+    try:
+        folder = SessionStore(root).session(session).path
+    except SessionError:  # a bad name, no such session, or a damaged session.yaml
+        if (root / check_name("session", session) / "session.yaml").exists():
+            raise
+        raise InputError(f"--retake {retake}: no session '{session}' in {root} to hold it (a "
+                         "retake supersedes a capture of the same session)") from None
+    caps = folder / "subjects" / check_name("subject", subject) / "captures"
+    if not ((caps / retake).is_dir() or (caps / (retake + PARTIAL)).is_dir()):
+        raise InputError(f"--retake {retake}: subject '{subject}' of session '{session}' has "
+                         f"no such capture (see 'booth sessions list {root}')")
+
+
 def cmd_capture(args: argparse.Namespace) -> int:
     from booth import workflows
     from booth.config import load_config
-    from booth.session import SessionError
+    from booth.session import SessionError, check_name
 
     if args.sphere:
         if args.subject or args.retake:
@@ -367,12 +425,19 @@ def cmd_capture(args: argparse.Namespace) -> int:
     elif not args.consent:
         raise SessionError(f"subject '{args.subject}': consent is required before capture; "
                            "pass --consent once the subject has agreed")
+    # Everything that can be checked is, before the session or the subject is created: a
+    # refused capture leaves nothing behind.
+    check_name("session", args.session)
+    if args.subject:
+        check_name("subject", args.subject)
     cfg = load_config(args.config)
     if args.backend == "sim":
         memory.check_memory("capture", args.size)
-    session = workflows.open_session(args.sessions or cfg.sessions, args.session,
-                                     args.operator, cfg)
+    root = _sessions_root(args, cfg)
+    if args.retake:
+        _check_retake(root, args.session, args.subject, args.retake)
     with _station(args, cfg) as station:
+        session = workflows.open_session(root, args.session, args.operator, cfg)
         if args.sphere:
             out = workflows.calibrate_session(station, session, _print_event, use=True)
         else:
@@ -490,11 +555,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_log(path: str | None) -> None:
+    """The app's log file can be made: not a folder, and no file in the way of its folder
+    (found now, not as 'File exists' once the terminal is the app's)."""
+    from pathlib import Path
+
+    from booth.tui.run import default_log_file
+    from photometric.files import existing_parent
+
+    log = Path(path) if path else default_log_file()
+    where = "--log" if path else "log file"
+    if log.is_dir():
+        raise InputError(f"{where}: {log} is a folder; expected a log file")
+    probe = existing_parent(log.parent)
+    if not probe.is_dir():
+        shown = log.parent if probe == log.parent.absolute() else probe
+        raise InputError(f"{where}: {shown} is not a folder, so {log} cannot be made there")
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
+    from booth.config import load_config
     from booth.tui.run import run
 
     if args.backend == "sim":
         memory.check_memory("tui", args.size)
+    _sessions_root(args, load_config(args.config))
+    _check_log(args.log)
     return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
                args.images, args.log)
 
@@ -511,14 +597,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- entry point --------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not as noise at exit
+        return code
+    except BrokenPipeError:  # only stdout's reaches here (see _main)
+        _quiet_stdout()
+        return EXIT_IO
     except Exception as exc:
-        if os.environ.get("BOOTH_DEBUG"):
-            raise
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        print(f"booth: internal error: {what}; set BOOTH_DEBUG=1 for the traceback",
-              file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """A bug: one line and exit 70, or the traceback with ``BOOTH_DEBUG=1``."""
+    if os.environ.get("BOOTH_DEBUG"):
+        raise exc
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    print(f"booth: internal error: {what}; set BOOTH_DEBUG=1 for the traceback",
+          file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has gone (``booth ... | head -1``): poll says so
+    (POLLERR), since the failed write already dropped what a flush would retry."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture)
+        return False
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not complain again
+    (the recipe of Python's documentation on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout without a descriptor (tests)
+        pass
+
+
+def _out_of_memory(args: argparse.Namespace, exc: MemoryError) -> str:
+    """One line for a job that ran out of memory (a MemoryError past the up-front estimate:
+    an address-space limit, another process taking the memory meanwhile)."""
+    detail = " ".join(str(exc).split())
+    hint = ("try a smaller --size" if getattr(args, "size", None) else
+            "try smaller images, or close other programs")
+    return f"booth: error: out of memory{' (' + detail + ')' if detail else ''}; {hint}"
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -533,6 +663,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         return args.handler(args)
+    except MemoryError as exc:
+        print(_out_of_memory(args, exc), file=sys.stderr)
+        return EXIT_IO
     except (FlashError, CameraError) as exc:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_IO
@@ -540,6 +673,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"booth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            raise  # the reader of our output went away: main() ends quietly
         name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"booth: error: {name}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_IO

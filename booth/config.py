@@ -9,6 +9,10 @@ the simulated booth.
               retries: 2, fired_timeout_ms: 1000}
     sessions: sessions
 
+Every time and count has an upper bound as well as a lower one (in each field's comment): a
+value no booth needs (``heartbeat_ms: 99999999999999999999``) would otherwise pass here and
+fail later inside a thread, as a traceback.
+
 Why pydantic: the checks are declared next to each field (type, range) instead of in a
 hand-written converter, which let strings through where numbers belong; its errors name the
 field (``flash.retries``), which :func:`photometric.files.describe` turns into one line. Its
@@ -38,6 +42,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
+from booth.options import port_problem
 from photometric.errors import InputError
 from photometric.files import describe, read_yaml
 from photometric.lights import CHANNELS, Channel, check_keys, schema_error
@@ -82,9 +87,34 @@ def _setting_text(v: object) -> object:
     return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
 
 
+def _flash_port(v: str) -> str:
+    """The flash controller's port, by the rule ``--port`` follows (one function)."""
+    problem = port_problem(v)
+    if problem is not None:
+        raise schema_error(problem)
+    return v
+
+
+_GPHOTO2_PORT = re.compile(r"[A-Za-z][A-Za-z0-9]*:.*")
+
+
+def _camera_port(v: str) -> str:
+    """A libgphoto2 port ('usb:001,005', 'serial:/dev/ttyS0', 'ptpip:10.0.0.2'): only its
+    form is checked (the camera is matched against libgphoto2's own list of ports)."""
+    if not _GPHOTO2_PORT.fullmatch(v):
+        raise schema_error(f"expected a libgphoto2 port such as 'usb:001,005' or "
+                           f"'serial:/dev/ttyS0' (`gphoto2 --auto-detect` lists them), got {v!r}")
+    return v
+
+
+#: The longest wait any setting may ask for: a minute (a flash recycles in seconds).
+MAX_MS = 60_000
+#: The most retries any setting may ask for.
+MAX_RETRIES = 100
+
 Text = Annotated[str, Field(strict=True)]
-Count = Annotated[int, Field(strict=True, ge=1)]
-Millis = Annotated[int, Field(strict=True, gt=0)]
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_RETRIES)]
+Millis = Annotated[int, Field(strict=True, gt=0, le=MAX_MS)]
 Shutter = Annotated[str, Field(strict=True), BeforeValidator(_shutter_text)]
 Setting = Annotated[str, Field(strict=True), BeforeValidator(_setting_text)]
 _CONFIG = ConfigDict(extra="forbid")
@@ -100,12 +130,12 @@ def _section(cls: type, what: str):
 @dataclass(config=_CONFIG)
 class CameraSection:
     model: Text | None = None
-    port: Text | None = None
+    port: Annotated[Text, AfterValidator(_camera_port)] | None = None  # libgphoto2's form
     settings: dict[Text, Setting] = field(default_factory=dict)
     flash_sync: Shutter = "1/200"
     delete_after_download: Annotated[bool, Field(strict=True)] = False
-    # Wait for a RAW/JPEG twin; 0 when the camera saves JPEG only.
-    settle_ms: Annotated[int, Field(strict=True, ge=0)] = 50
+    # Wait for a RAW/JPEG twin, 0..10000 ms; 0 when the camera saves JPEG only.
+    settle_ms: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 50
 
     @model_validator(mode="after")
     def _shutter_not_faster_than_sync(self) -> CameraSection:
@@ -126,10 +156,10 @@ class CameraSection:
 
 @dataclass(config=_CONFIG)
 class FlashSection:
-    port: Text | None = None
-    timeout_ms: Millis = 100
-    retries: Count = 5
-    heartbeat_ms: Millis = 250
+    port: Annotated[Text, AfterValidator(_flash_port)] | None = None  # as --port
+    timeout_ms: Millis = 100  # a reply's wait, 1..60000 ms
+    retries: Count = 5  # tries per command, 1..100
+    heartbeat_ms: Millis = 250  # 1..60000 ms
 
 
 def _all_channels(order: list[str]) -> list[str]:
@@ -145,8 +175,8 @@ class CaptureSection:
         default_factory=lambda: list(CHANNELS))
     ambient: Annotated[bool, Field(strict=True)] = False
     power: Annotated[int, Field(strict=True, ge=0, le=255)] = 255
-    retries: Count = 2  # after the first attempt
-    fired_timeout_ms: Millis = 1000
+    retries: Count = 2  # after the first attempt, 1..100
+    fired_timeout_ms: Millis = 1000  # wait for the FIRED event, 1..60000 ms
 
 
 def _non_blank(v: str) -> str:

@@ -71,9 +71,15 @@ MIN_FREE_BYTES = 2 * 2**30
 
 
 def check_disk(root: Path, need_bytes: int = MIN_FREE_BYTES) -> Check:
+    """Free space under the sessions root; a root that is a file (or under one) fails, since
+    no session could be stored there however much space is free."""
     from photometric.files import existing_parent
 
     probe = existing_parent(root)
+    if not probe.is_dir():
+        where = "" if probe == root.absolute() else f" (so {root} cannot be made)"
+        return ("disk", False, f"{probe}: not a folder{where}; pass --sessions a folder, or "
+                "a new path")
     free = shutil.disk_usage(probe).free
     ok = free >= need_bytes
     msg = f"{free / 2**30:.1f} GB free under {probe}"

@@ -14,11 +14,17 @@ demo       256²: 0.54 GB, 1024²: 1.05 GB                             0.55 GB +
 =========  ========================================================  ==================
 
 The app (``tui``) is a capture plus the Textual app's own ~0.1 GB.
+
+The memory available is the smaller of the machine's (``MemAvailable``) and, under an
+address-space limit (``ulimit -v``, RLIMIT_AS), what is left of that limit: a job past it dies
+of MemoryError however much RAM is free.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import resource
 
 from photometric.errors import InputError
 
@@ -40,9 +46,9 @@ def estimate_bytes(job: str, size: int) -> int:
     return fixed + per_pixel * size * size
 
 
-def available_bytes() -> int | None:
+def meminfo_available() -> int | None:
     """``MemAvailable`` of /proc/meminfo: what can be had without swapping; None where the
-    kernel does not say (not Linux), and then nothing is refused."""
+    kernel does not say (not Linux)."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -51,6 +57,38 @@ def available_bytes() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def address_space_limit() -> int | None:
+    """The soft RLIMIT_AS (``ulimit -v``) in bytes; None when unlimited."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else soft
+
+
+def virtual_size() -> int | None:
+    """This process's current virtual size (first field of /proc/self/statm, in pages): what
+    already counts against RLIMIT_AS; None where the kernel does not say."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def address_space_room() -> int | None:
+    """What the address-space limit leaves this process; None when there is no limit (or
+    the process's size is unknown)."""
+    limit, used = address_space_limit(), virtual_size()
+    if limit is None or used is None:
+        return None
+    return max(limit - used, 0)
+
+
+def available_bytes() -> int | None:
+    """The memory a job can have now: the smaller of ``MemAvailable`` and the room under
+    the address-space limit; None where neither is known, and then nothing is refused."""
+    known = [n for n in (meminfo_available(), address_space_room()) if n is not None]
+    return min(known) if known else None
 
 
 def _gb(n: float) -> str:
@@ -73,5 +111,8 @@ def check_memory(job: str, size: int, option: str = "--size") -> None:
         return
     fits = largest_size(job, have)
     hint = f"; at most about {option} {fits} fits now" if fits >= 32 else ""
+    room = address_space_room()
+    why = (" under this process's address-space limit (ulimit -v)"
+           if room is not None and room <= have else "")
     raise InputError(f"{option} {size}: {job} needs about {_gb(need)} of memory, only "
-                     f"{_gb(have)} is available{hint}")
+                     f"{_gb(have)} is available{why}{hint}")

@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import math
 import re
+import urllib.parse
 from collections.abc import Callable
 
 SEED_LIMIT = 2**32  # numpy's seeds are unsigned 32-bit
@@ -112,17 +113,56 @@ def capture_id(text: str) -> str:
     return text
 
 
-def port(text: str) -> str:
-    """A serial device path or a pyserial URL whose scheme pyserial knows."""
+#: pyserial URL schemes that connect over the network: they need ``HOST:PORT``.
+NETWORK_SCHEMES = ("socket", "rfc2217")
+PORT_EXAMPLES = ("a device path such as /dev/ttyACM0 or a pyserial URL (loop://, "
+                 "socket://HOST:PORT, rfc2217://HOST:PORT)")
+
+
+def port_problem(text: str) -> str | None:
+    """What is wrong with a flash controller port, or None: the one rule for ``--port`` and
+    booth.yaml's ``flash.port``, so that a port is refused before anything is opened
+    (pyserial's own errors for a malformed URL read like a bug)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("expected a serial port such as /dev/ttyACM0")
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        known = bool(_SCHEME.match(scheme)) and importlib.util.find_spec(
-            f"serial.urlhandler.protocol_{scheme.lower()}") is not None
-        if not known:
-            raise argparse.ArgumentTypeError(
-                f"unknown URL scheme {scheme + '://'!r} in {text!r}; expected a device path "
-                "such as /dev/ttyACM0 or a pyserial URL (loop://, socket://HOST:PORT, "
-                "rfc2217://HOST:PORT)")
+        return "expected a serial port such as /dev/ttyACM0, got an empty one"
+    if "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0]
+    known = bool(_SCHEME.match(scheme)) and importlib.util.find_spec(
+        f"serial.urlhandler.protocol_{scheme.lower()}") is not None
+    if not known:
+        return f"unknown URL scheme {scheme + '://'!r} in {text!r}; expected {PORT_EXAMPLES}"
+    if scheme.lower() in NETWORK_SCHEMES:
+        parts = urllib.parse.urlsplit(text)
+        try:
+            number = parts.port
+        except ValueError:  # not a number, or past 65535
+            number = None
+        if not parts.hostname or number is None or not 1 <= number <= 65535:
+            return (f"expected {scheme}://HOST:PORT with a port number 1..65535, such as "
+                    f"{scheme}://localhost:7000, got {text!r}")
+    return None
+
+
+def port(text: str) -> str:
+    """A serial device path or a pyserial URL whose scheme pyserial knows (a network URL
+    with its host and port number)."""
+    problem = port_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def folder(text: str) -> str:
+    """A folder path: not empty (an empty one would quietly mean the current folder or the
+    default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    return text
+
+
+def file_path(text: str) -> str:
+    """A file path: not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file, got an empty path")
     return text

@@ -61,7 +61,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _check_name(kind: str, name: str) -> str:
+def check_name(kind: str, name: str) -> str:
     if not _NAME.match(name or "") or name.endswith(PARTIAL):
         raise SessionError(f"{kind} '{name}': use 1-64 letters, digits, '.', '_' or '-', "
                            "starting with a letter or digit (and not ending in '.partial')")
@@ -275,7 +275,7 @@ class Session:
         self.meta = _load(path / "session.yaml", SessionFile).model_dump()
 
     def _subject_dir(self, subject: str) -> Path:
-        return self.path / "subjects" / _check_name("subject", subject)
+        return self.path / "subjects" / check_name("subject", subject)
 
     def add_subject(self, subject: str, consent: bool, note: str = "") -> Path:
         """Register a pseudonymous subject; capture needs recorded consent."""
@@ -297,7 +297,7 @@ class Session:
         if not meta.exists() or not _load(meta, SubjectFile).consent.given:
             raise SessionError(f"subject '{subject}' has no recorded consent in {self.name}")
         if supersedes is not None:
-            _check_name("capture", supersedes)
+            check_name("capture", supersedes)
             caps = folder / "captures"
             if not ((caps / supersedes).is_dir() or (caps / (supersedes + PARTIAL)).is_dir()):
                 raise SessionError(f"capture '{supersedes}' of '{subject}' does not exist")
@@ -322,12 +322,12 @@ class Session:
         cid = self.calibration_id
         if not cid:
             return None
-        _check_name("calibration", cid)
+        check_name("calibration", cid)
         return self.path / "calibration" / cid / CALIBRATION_FILE
 
     def set_calibration(self, calibration_id: str) -> None:
         """Make a fitted calibration the session's; session.yaml is replaced atomically."""
-        _check_name("calibration", calibration_id)
+        check_name("calibration", calibration_id)
         if not (self.path / "calibration" / calibration_id / CALIBRATION_FILE).is_file():
             raise SessionError(f"calibration '{calibration_id}' of {self.name} has no "
                                f"{CALIBRATION_FILE}")
@@ -510,7 +510,7 @@ class SessionStore:
 
     def create_session(self, name: str, operator: str = "", config: dict | None = None,
                        calibration_id: str | None = None) -> Session:
-        path = self.root / _check_name("session", name)
+        path = self.root / check_name("session", name)
         if (path / "session.yaml").exists():
             return Session(path)
         _mkdir(path / "subjects")
@@ -520,7 +520,7 @@ class SessionStore:
         return Session(path)
 
     def session(self, name: str) -> Session:
-        path = self.root / _check_name("session", name)
+        path = self.root / check_name("session", name)
         if not (path / "session.yaml").is_file():
             raise SessionError(f"no session '{name}' in {self.root}")
         return Session(path)

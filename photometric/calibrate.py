@@ -9,10 +9,11 @@ Albedos measured with this calibration are relative to the sphere's.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from photometric.files import read_yaml, validate, write_text
 from photometric.lights import (
     CHANNELS,
     DIRECTIONAL,
+    Channel,
     LightRig,
     Number,
     Positive,
@@ -47,13 +49,17 @@ class Circle:
 
     @classmethod
     def parse(cls, text: str) -> Circle:
-        """Parse ``cx,cy,r`` (the CLI's ``--circle``)."""
+        """Parse ``cx,cy,r`` (the CLI's ``--circle``): three finite numbers, the radius
+        > 0; an infinite one would pass here and fail later as 'no sphere pixel'."""
         try:
             cx, cy, r = (float(v) for v in text.split(","))
         except ValueError:
             raise InputError(f"--circle: expected 'cx,cy,r' in pixels, got {text!r}") from None
+        if not all(math.isfinite(v) for v in (cx, cy, r)):
+            raise InputError(f"--circle: expected finite numbers 'cx,cy,r' in pixels, got "
+                             f"{text!r}")
         if not r > 0:
-            raise InputError(f"--circle: radius must be positive, got {r}")
+            raise InputError(f"--circle: radius must be positive, got {r:g}")
         return cls(cx, cy, r)
 
 
@@ -204,6 +210,26 @@ class SimplifiedSchema(Schema):
     center: Annotated[Vector3, AfterValidator(_non_zero)]
 
 
+Degrees = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=180)]
+NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+
+
+class ResidualsSchema(Schema):
+    """What :func:`calibrate` measured on the sphere: each flash's fit RMS (a fraction of
+    full scale) and each method's angular error in degrees. All optional; typed, so that a
+    file saying ``lambertian_mean_deg: x`` is refused when read, not when printed."""
+
+    expected: ClassVar[str] = "a mapping of residuals (fit_rms, lambertian_mean_deg, ...)"
+
+    fit_rms: dict[Channel, NonNegative] | None = None
+    lambertian_mean_deg: Degrees | None = None
+    lambertian_median_deg: Degrees | None = None
+    lambertian_p95_deg: Degrees | None = None
+    simplified_mean_deg: Degrees | None = None
+    simplified_median_deg: Degrees | None = None
+    simplified_p95_deg: Degrees | None = None
+
+
 def _text(v: object) -> object:
     """A timestamp written unquoted comes back from YAML as a datetime: keep it as text."""
     return v.isoformat() if isinstance(v, _dt.date) else v
@@ -215,14 +241,15 @@ class CalibrationFile(RigSchema):
 
     expected: ClassVar[str] = "a calibration mapping (format_version, lights, simplified, ...)"
 
-    format_version: Annotated[int, Field(strict=True)] = FORMAT_VERSION
+    format_version: Annotated[int, Field(strict=True)]  # required: the booth writes it
     created: Annotated[str, Field(strict=True), BeforeValidator(_text)] = ""
     convention: Annotated[str, Field(strict=True)] = ""
     image_size: Annotated[list[Annotated[int, Field(strict=True, gt=0)]],
                           Field(min_length=2, max_length=2)]
     sphere: SphereSchema
     simplified: SimplifiedSchema
-    residuals: Annotated[dict[str, Any], BeforeValidator(lambda v: {} if v is None else v)] = {}
+    residuals: Annotated[ResidualsSchema,
+                         BeforeValidator(lambda v: {} if v is None else v)] = ResidualsSchema()
 
     @field_validator("format_version")
     @classmethod
@@ -240,7 +267,7 @@ class CalibrationFile(RigSchema):
                                        np.array(m.center, np.float64))
         w, h = self.image_size
         return Calibration(self.rig(), model, Circle(sp.cx, sp.cy, sp.r), (w, h),
-                           dict(self.residuals), self.created)
+                           self.residuals.model_dump(exclude_none=True), self.created)
 
 
 def _fit_lights(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float):

@@ -39,6 +39,10 @@ DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 #: Larger than any photo the booth takes (24 MP, 16-bit RGB TIFF is 144 MB); a guard, not a
 #: format limit.
 MAX_FILE_BYTES = 1 << 30
+#: The most pixels an image may have, read from its header before decoding: the largest
+#: camera sensors are ~100 MP. A few MB of PNG can declare 60000×60000 pixels, which would
+#: take gigabytes to decode (or fail inside OpenCV).
+MAX_PIXELS = 200_000_000
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, fixed CRC: always these bytes
@@ -67,7 +71,9 @@ def check_intact(data: bytes, name: str) -> None:
     Decoders accept a cut file: libjpeg warns and returns the top of the picture, grey below,
     and photometric stereo would then run on half a face. So the file's structure is checked
     before decoding, from its own length fields, with no pass over the pixels (a few
-    microseconds to ~1 ms on a 24 MP photo).
+    microseconds to ~1 ms on a 24 MP photo). The width and height its header declares are
+    checked too (at most :data:`MAX_PIXELS`), so that a small file cannot make the decoder
+    allocate gigabytes.
     """
     if not data:
         raise InputError(f"{name}: empty file (0 bytes); expected a PNG, JPEG or TIFF image")
@@ -80,19 +86,24 @@ def check_intact(data: bytes, name: str) -> None:
         raise InputError(f"{name}: not a readable image (expected PNG, JPEG or TIFF; the file "
                          f"starts with {bytes(data[:8])!r})")
     try:
-        {"jpeg": _check_jpeg, "png": _check_png, "tiff": _check_tiff, "bmp": _check_bmp}[kind](
-            data, name)
+        width, height = {"jpeg": _check_jpeg, "png": _check_png, "tiff": _check_tiff,
+                         "bmp": _check_bmp}[kind](data, name)
     except struct.error:  # a length field points past the end
         raise InputError(f"{name}: damaged or truncated {kind.upper()} (ends inside its "
                          f"headers); {_AGAIN}") from None
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{name}: {width}×{height} pixels is larger than the booth reads (at "
+                         f"most {MAX_PIXELS // 10**6} megapixels)")
 
 
-def _check_jpeg(data: bytes, name: str) -> None:
+def _check_jpeg(data: bytes, name: str) -> tuple[int, int]:
     """Walk the marker segments by their lengths to the first scan (so an EXIF thumbnail's own
     end marker is skipped), then require an end-of-image marker after it. Entropy-coded data
     never holds FF D9 (an FF there is followed by 00 or a restart marker), and bytes after the
-    end marker (padding, a camera's second picture) are allowed."""
+    end marker (padding, a camera's second picture) are allowed. Returns the frame header's
+    width and height."""
     n, pos, frame = len(data), 2, False
+    size = (0, 0)
     while True:
         if pos + 2 > n:
             raise InputError(f"{name}: damaged or truncated JPEG (ends inside its headers); "
@@ -113,6 +124,9 @@ def _check_jpeg(data: bytes, name: str) -> None:
         if length < 2:
             raise InputError(f"{name}: damaged JPEG (bad segment length at byte {pos}); "
                              f"{_AGAIN}")
+        if marker in _JPEG_SOF and not frame:
+            height, width = struct.unpack_from(">HH", data, pos + 5)  # after the precision
+            size = (width, height)
         frame |= marker in _JPEG_SOF
         pos += 2 + length
         if marker == 0xDA:  # start of scan: entropy-coded data follows
@@ -122,19 +136,23 @@ def _check_jpeg(data: bytes, name: str) -> None:
     if pos > n or data.rfind(b"\xff\xd9", pos) < 0:
         raise InputError(f"{name}: damaged or truncated JPEG (no end-of-image marker); "
                          f"{_AGAIN}")
+    return size
 
 
-def _check_png(data: bytes, name: str) -> None:
-    """An IHDR first and an IEND chunk (12 fixed bytes) after it."""
+def _check_png(data: bytes, name: str) -> tuple[int, int]:
+    """An IHDR first and an IEND chunk (12 fixed bytes) after it; IHDR's width and height."""
     if data[12:16] != b"IHDR":
         raise InputError(f"{name}: damaged PNG (no IHDR header); {_AGAIN}")
     if data.rfind(_PNG_IEND, 33) < 0:
         raise InputError(f"{name}: damaged or truncated PNG (no IEND chunk); {_AGAIN}")
+    width, height = struct.unpack_from(">II", data, 16)
+    return width, height
 
 
-def _check_tiff(data: bytes, name: str) -> None:
+def _check_tiff(data: bytes, name: str) -> tuple[int, int]:
     """The first image directory and every value it points to lie inside the file, and so
-    does the end of its last strip (or tile): the file was not cut. Classic and BigTIFF."""
+    does the end of its last strip (or tile): the file was not cut. Classic and BigTIFF.
+    Returns the first image's width and height (tags 256 and 257)."""
     bo = "<" if data[:2] == b"II" else ">"
     big = struct.unpack_from(bo + "H", data, 2)[0] == 43
     word, entry, inline = ("Q", 20, 8) if big else ("I", 12, 4)
@@ -145,6 +163,7 @@ def _check_tiff(data: bytes, name: str) -> None:
     if first + entries * entry + inline > len(data):  # entries and the next-IFD pointer
         raise struct.error
     arrays: dict[int, np.ndarray] = {}
+    dims = {256: 0, 257: 0}
     for i in range(entries):  # a dozen or two tags
         at = first + i * entry
         tag, typ = struct.unpack_from(bo + "HH", data, at)
@@ -157,6 +176,8 @@ def _check_tiff(data: bytes, name: str) -> None:
                 raise struct.error
         if tag in (273, 279, 324, 325) and typ in (3, 4, 16) and num:  # strips/tiles
             arrays[tag] = np.frombuffer(data, np.dtype(f"{bo}u{size // num}"), num, where)
+        if tag in dims and typ in (3, 4, 16) and num:  # ImageWidth, ImageLength
+            (dims[tag],) = struct.unpack_from(bo + {3: "H", 4: "I", 16: "Q"}[typ], data, where)
     for offsets, counts in ((273, 279), (324, 325)):
         if offsets in arrays and counts in arrays:
             o, c = arrays[offsets], arrays[counts]
@@ -165,12 +186,12 @@ def _check_tiff(data: bytes, name: str) -> None:
             if int((o.astype(np.uint64) + c.astype(np.uint64)).max()) > len(data):
                 raise InputError(f"{name}: damaged or truncated TIFF (ends inside its image "
                                  f"data); {_AGAIN}")
-            return
+            return dims[256], dims[257]
     raise InputError(f"{name}: damaged TIFF (no image data in its first directory); {_AGAIN}")
 
 
-def _check_bmp(data: bytes, name: str) -> None:
-    """The pixel rows its header describes fit in the file."""
+def _check_bmp(data: bytes, name: str) -> tuple[int, int]:
+    """The pixel rows its header describes fit in the file; its width and height."""
     offset, header = struct.unpack_from("<II", data, 10)
     if header == 12:  # OS/2 header
         width, height, _, bpp = struct.unpack_from("<HHHH", data, 18)
@@ -182,13 +203,19 @@ def _check_bmp(data: bytes, name: str) -> None:
     if offset + size > len(data):
         raise InputError(f"{name}: damaged or truncated BMP (ends inside its image data); "
                          f"{_AGAIN}")
+    return abs(width), abs(height)
 
 
 def decode_image(data: bytes, name: str) -> np.ndarray:
     """Image bytes (a file's, or a camera's) checked whole, decoded as displayed (EXIF
     orientation applied): RGB (H, W, 3) or grey (H, W), uint8 or uint16, alpha dropped."""
     check_intact(data, name)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS)
+    except cv2.error as exc:  # its message spans lines and names OpenCV's source, not the file
+        why = " ".join(str(getattr(exc, "err", "") or exc).split())
+        raise InputError(f"{name}: {image_format(data).upper()} does not decode (OpenCV: "
+                         f"{why})") from None
     if img is None:
         raise InputError(f"{name}: damaged {image_format(data).upper()} (it does not decode); "
                          f"{_AGAIN}")
@@ -209,8 +236,12 @@ def read_image(path: str | Path) -> np.ndarray:
     """An image file as RGB (H, W, 3) or grey (H, W), uint8 or uint16, as displayed; a cut or
     damaged file is an InputError naming it. The bytes checked are the bytes decoded."""
     p = Path(path)
-    if not p.is_file():
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; expected an image file")
+    if not p.exists():
         raise InputError(f"{p}: file not found")
+    if not p.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"{p}: not a regular file; expected an image file")
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
         raise InputError(f"{p}: {size / 2**20:.0f} MiB; larger than any photo the booth "

@@ -86,6 +86,14 @@ class FlashController:
             return serial.serial_for_url(port, baudrate=baudrate, timeout=0,
                                          write_timeout=1.0)
         except serial.SerialException as exc:
+            cause = exc.__context__
+            if "://" in port and cause is not None and (
+                    isinstance(cause, serial.SerialException) or not isinstance(cause, OSError)):
+                # pyserial wraps its URL parsing's errors ('<=' not supported ...) in this one
+                raise FlashController._malformed(port, cause) from None
+            if "://" in port and isinstance(cause, OSError):  # a network URL: nobody answers
+                raise FlashError(f"cannot open {port}: {cause.strerror or cause}; is the "
+                                 "controller's server running at that address?") from None
             err = exc.args[0] if exc.args and isinstance(exc.args[0], int) else exc.errno
             if err == 13 or "Permission denied" in str(exc):
                 raise FlashError(f"permission denied on {port}: add your user to the "
@@ -94,14 +102,31 @@ class FlashController:
                 raise FlashError(f"no serial port {port}: is the flash controller plugged in "
                                  "and powered? (`booth doctor` lists ports)") from None
             raise FlashError(f"cannot open {port}: {exc}") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            # pyserial's URL parsing: ValueError for an unknown scheme, others for bad options
-            scheme = port.split("://", 1)[0] if "://" in port else ""
-            what = (f"unknown URL scheme '{scheme}://'" if "not known" in str(exc) and scheme
-                    else f"malformed port URL ({exc})")
-            raise FlashError(f"cannot open {port}: {what}; expected a serial device such as "
-                             "/dev/ttyACM0 or a pyserial URL (loop://, socket://HOST:PORT, "
-                             "rfc2217://HOST:PORT)") from None
+        except OSError as exc:
+            raise FlashError(f"cannot open {port}: {exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001 - pyserial's URL parsing raises anything
+            raise FlashController._malformed(port, exc) from None
+
+    @staticmethod
+    def _malformed(port: str, exc: BaseException) -> FlashError:
+        """pyserial's complaint about a URL (ValueError for an unknown scheme; KeyError,
+        TypeError, ... for a missing port number or bad options), worded with what was
+        expected: by :func:`booth.options.port_problem` where that rule catches it."""
+        from booth.options import port_problem
+
+        problem = port_problem(port)
+        if problem is not None:
+            return FlashError(f"cannot open {port}: {problem}")
+        scheme = port.split("://", 1)[0] if "://" in port else ""
+        if "not known" in str(exc) and scheme:
+            what = f"unknown URL scheme '{scheme}://'"
+        elif isinstance(exc, ValueError | serial.SerialException) and str(exc):
+            what = f"malformed port URL ({exc})"
+        else:  # a TypeError or KeyError from inside pyserial says nothing useful
+            what = "malformed port URL (pyserial cannot parse its address or options)"
+        return FlashError(f"cannot open {port}: {what}; expected a serial device such as "
+                          "/dev/ttyACM0 or a pyserial URL (loop://, socket://HOST:PORT, "
+                          "rfc2217://HOST:PORT)")
 
     # -- public commands ------------------------------------------------------------------
     def hello(self) -> m.HelloInfo:

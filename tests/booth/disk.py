@@ -1,4 +1,5 @@
-"""What is on disk, to show that a refused or failed command changed nothing."""
+"""Test helpers: what is on disk (to show that a refused or failed command changed
+nothing), and the command line run in-process."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def user_folder(path: Path) -> Path:
     (path / "README.md").write_text("mine")
     (path / "manifest.json").write_text('{"a":1}')
     return path
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """``booth ARGV`` in this process: its exit status, stdout and stderr."""
+    from booth.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

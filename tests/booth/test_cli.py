@@ -13,13 +13,7 @@ from booth import cli, normals
 from booth.cli import main
 from photometric import normalmap, stereo
 from photometric.lights import CHANNELS
-from tests.booth.disk import snapshot
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.booth.disk import run, snapshot
 
 
 @pytest.fixture(scope="module")

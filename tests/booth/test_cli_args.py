@@ -15,14 +15,9 @@ from booth import memory
 from booth.cli import EXIT_INTERNAL, main
 from booth.session import SessionStore
 from photometric import synthetic
+from photometric.errors import InputError
 from photometric.render import Camera
-from tests.booth.disk import snapshot
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.booth.disk import run, snapshot
 
 
 def refused(capsys, tmp_path, argv, expect, code=2):
@@ -65,6 +60,24 @@ def refused(capsys, tmp_path, argv, expect, code=2):
     (["export", "r", "--method", "magic"], ["--method", "lambertian"]),
     (["demo", "--size", "64"], ["--size", "expected 128..4096"]),
     (["sessions"], ["required"]),
+    (["calibrate", "sphere", "--out", "c.yaml", "--circle", ""], ["--circle", "cx,cy,r"]),
+    (["calibrate", "sphere", "--out", "c.yaml", "--circle", "47,47,inf"],
+     ["--circle", "finite", "'47,47,inf'"]),
+    (["calibrate", "sphere", "--out", "c.yaml", "--circle", "47,47,0"],
+     ["--circle", "radius must be positive"]),
+    (["capture", "--session", "s", "--subject", "p", "--consent", "--sessions", ""],
+     ["--sessions", "expected a folder, got an empty path"]),
+    (["tui", "--sessions", ""], ["--sessions", "expected a folder"]),
+    (["doctor", "--sessions", ""], ["--sessions", "expected a folder"]),
+    (["tui", "--log", ""], ["--log", "expected a file"]),
+    (["capture", "--session", "s", "--config", ""], ["--config", "expected a file"]),
+    (["normals", "c", "--out", "o", "--lights", ""], ["--lights", "expected a file"]),
+    (["flash", "hello", "--port", "socket://nohostxx"],
+     ["--port", "expected socket://HOST:PORT with a port number", "'socket://nohostxx'"]),
+    (["flash", "hello", "--port", "rfc2217://"], ["--port", "expected rfc2217://HOST:PORT"]),
+    (["flash", "hello", "--port", "socket://localhost:99999"], ["--port", "1..65535"]),
+    (["flash", "hello", "--port", "socket://localhost:x"], ["--port", "HOST:PORT"]),
+    (["flash", "hello", "--port", ""], ["--port", "expected a serial port"]),
 ])
 def test_bad_numbers_and_names_are_refused_where_parsed(argv, expect, tmp_path, capsys,
                                                         monkeypatch):
@@ -95,6 +108,35 @@ def test_an_unknown_port_scheme_is_one_clear_flash_error():
         FlashController("loop://?logging=shout")
 
 
+@pytest.mark.parametrize("url, words", [
+    ("socket://nohostxx", ["socket://HOST:PORT", "port number"]),
+    ("rfc2217://", ["rfc2217://HOST:PORT"]),
+    ("socket://localhost:1?colour=red", ["malformed port URL", "socket://HOST:PORT"]),
+])
+def test_a_malformed_network_url_is_worded_not_a_type_error(url, words):
+    """pyserial's own errors for these read like a bug ("'<=' not supported between
+    instances of 'int' and 'NoneType'"), wrapped in a SerialException or not."""
+    from booth.hardware.flash import FlashController, FlashError
+
+    with pytest.raises(FlashError) as exc:
+        FlashController(url, heartbeat=None)
+    msg = str(exc.value)
+    assert msg.startswith(f"cannot open {url}: ") and "NoneType" not in msg, msg
+    assert all(w in msg for w in words), msg
+
+
+def test_a_network_port_nobody_answers_on_says_so():
+    import socket
+
+    from booth.hardware.flash import FlashController, FlashError
+
+    with socket.socket() as s:  # a port just freed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(FlashError, match=rf"cannot open socket://127.0.0.1:{port}: .*refused"):
+        FlashController(f"socket://127.0.0.1:{port}", heartbeat=None)
+
+
 # -- memory -------------------------------------------------------------------------------
 def test_memory_estimate_matches_the_measurements():
     # Peak RSS measured with /usr/bin/time -v (see booth/memory.py), within 15 %.
@@ -123,6 +165,62 @@ def test_a_job_too_large_for_the_memory_is_refused_first(argv, job, tmp_path, ca
     fits = int(err.split("at most about --size ")[1].split()[0])
     assert 32 <= fits < 4096
     assert memory.estimate_bytes(job, fits) <= 2 * 2**30 < memory.estimate_bytes(job, fits + 32)
+
+
+def test_the_address_space_limit_counts(monkeypatch):
+    """Under ``ulimit -v`` a job dies of MemoryError however much RAM is free: the room left
+    under the limit is what is available."""
+    monkeypatch.setattr(memory, "meminfo_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(memory, "address_space_limit", lambda: None)
+    assert memory.available_bytes() == 64 * 2**30
+    monkeypatch.setattr(memory, "address_space_limit", lambda: 3 * 2**30)
+    monkeypatch.setattr(memory, "virtual_size", lambda: 2**30)
+    assert memory.available_bytes() == 2 * 2**30
+    with pytest.raises(InputError, match=r"--size 4096: capture needs about .* only 2\.0 GB "
+                       r"is available under this process's address-space limit \(ulimit -v\);"
+                       r" at most about --size \d+ fits now"):
+        memory.check_memory("capture", 4096)
+    memory.check_memory("capture", 1024)  # fits
+
+
+def test_the_real_address_space_limit_is_read():
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    assert memory.address_space_limit() == (None if soft == resource.RLIM_INFINITY else soft)
+    assert 0 < memory.virtual_size() < 2**44
+
+
+def test_simulate_under_ulimit_v_is_refused_up_front(tmp_path):
+    import resource
+
+    cap = 8 * 2**30  # room for the imports; --size 8192 needs about 12 GB
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    exe = Path(sys.executable).with_name("booth")
+    proc = subprocess.run([str(exe), "simulate", "subject", "--size", "8192", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True,
+                          preexec_fn=limit, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "--size 8192" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    if (memory.meminfo_available() or 0) > cap:  # the limit, not the RAM, is what binds
+        assert "ulimit -v" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    import booth.simulate
+
+    def greedy(*a, **k):
+        raise MemoryError("Unable to allocate 12.0 GiB for an array with shape (40000, 40000)")
+
+    monkeypatch.setattr(booth.simulate, "simulate_subject", greedy)
+    code, _, err = run(capsys, "simulate", "subject", "--out", tmp_path / "o")
+    assert code == 1
+    assert err == ("booth: error: out of memory (Unable to allocate 12.0 GiB for an array with "
+                   "shape (40000, 40000)); try a smaller --size\n")
 
 
 # -- results with nothing in them ---------------------------------------------------------

@@ -89,6 +89,21 @@ def test_code_built_config_and_plain_data():
     ("sessions: " + "[" * 40 + "]" * 40 + "\n", "nested more than"),
     (ANCHOR_BOMB, "aliases are expanded"),
     ("flash: {retries: 5\n", "malformed YAML"),
+    # every time and count has an upper bound (a huge one failed later, in a thread)
+    ("flash: {heartbeat_ms: 99999999999999999999}\n",
+     "flash.heartbeat_ms: .*less than or equal to 60000"),
+    ("flash: {timeout_ms: 60001}\n", "flash.timeout_ms: .*less than or equal to 60000"),
+    ("flash: {retries: 101}\n", "flash.retries: .*less than or equal to 100"),
+    ("capture: {retries: 101}\n", "capture.retries: .*less than or equal to 100"),
+    ("capture: {fired_timeout_ms: 60001}\n",
+     "capture.fired_timeout_ms: .*less than or equal to 60000"),
+    ("camera: {settle_ms: 10001}\n", "camera.settle_ms: .*less than or equal to 10000"),
+    # ports: flash.port by --port's rule, camera.port in libgphoto2's form
+    ("flash: {port: 'bogus://x'}\n", "flash.port: unknown URL scheme 'bogus://'"),
+    ("flash: {port: 'socket://nohostxx'}\n", "flash.port: expected socket://HOST:PORT"),
+    ("flash: {port: 'rfc2217://host:99999'}\n", "flash.port: expected rfc2217://HOST:PORT"),
+    ("flash: {port: ' '}\n", "flash.port: expected a serial port"),
+    ("camera: {port: 'nowhere'}\n", "camera.port: expected a libgphoto2 port"),
 ])
 def test_bad_config_names_the_field(tmp_path, text, message):
     p = tmp_path / "booth.yaml"
@@ -96,6 +111,32 @@ def test_bad_config_names_the_field(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as exc:
         load_config(p)
     assert str(exc.value).startswith(f"{p}: ") and "\n" not in str(exc.value)
+
+
+def test_ports_and_bounds_that_are_fine(tmp_path):
+    p = tmp_path / "booth.yaml"
+    p.write_text("flash: {port: 'socket://localhost:7000', timeout_ms: 60000, retries: 100,\n"
+                 "        heartbeat_ms: 60000}\n"
+                 "camera: {port: 'usb:001,005', settle_ms: 10000}\n"
+                 "capture: {retries: 100, fired_timeout_ms: 60000}\n")
+    cfg = load_config(p)
+    assert cfg.flash.port == "socket://localhost:7000" and cfg.camera.port == "usb:001,005"
+    for port in ("/dev/ttyACM0", "loop://", "rfc2217://10.0.0.2:2217"):
+        p.write_text(f"flash: {{port: '{port}'}}\n")
+        assert load_config(p).flash.port == port
+
+
+def test_one_port_rule(tmp_path, monkeypatch):
+    """booth.yaml's flash.port and --port share booth.options.port_problem."""
+    import booth.config
+    from booth import options
+
+    assert booth.config.port_problem is options.port_problem
+    monkeypatch.setattr(booth.config, "port_problem", lambda text: "refused by the one rule")
+    p = tmp_path / "booth.yaml"
+    p.write_text("flash: {port: /dev/ttyACM0}\n")
+    with pytest.raises(InputError, match="flash.port: refused by the one rule"):
+        load_config(p)
 
 
 def test_one_shutter_speed_rule():
@@ -159,6 +200,9 @@ def test_normals_refuses_a_bad_lights_or_calibration_file(capture_dir, tmp_path,
     ("capture: {order: [center, left]}\n", "capture.order"),
     ("sessions: [a]\n", "sessions"),
     (ANCHOR_BOMB, "aliases"),
+    ("flash: {port: 'bogus://x'}\n", "flash.port"),
+    ("flash: {heartbeat_ms: 99999999999999999999}\n", "flash.heartbeat_ms"),
+    ("flash: {timeout_ms: 99999999999999999999}\n", "flash.timeout_ms"),
 ])
 def test_capture_refuses_a_bad_config(tmp_path, capsys, text, field):
     cfg = tmp_path / "booth.yaml"

@@ -13,13 +13,7 @@ from booth import normals as booth_normals
 from booth.cli import main
 from photometric import imageio
 from photometric.files import MARKER, replace_files
-from tests.booth.disk import snapshot, user_folder
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.booth.disk import run, snapshot, user_folder
 
 
 @pytest.fixture(scope="module")

@@ -245,3 +245,66 @@ def test_decode_image_checks_camera_bytes():
     assert imageio.decode_image(data, "IMG_0001.JPG").shape == (48, 64, 3)
     with pytest.raises(InputError, match="IMG_0001.JPG: damaged or truncated JPEG"):
         imageio.decode_image(data[:-300], "IMG_0001.JPG")
+
+
+# --- an image's size is read from its header, before it is decoded --------------------------
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid PNG whose header declares ``width``×``height`` grey pixels and whose data is a
+    few rows: enough for the checks, which must refuse it without decoding it."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    return (imageio._PNG_SIGNATURE
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * 4)) + chunk(b"IEND", b""))
+
+
+def test_a_huge_image_is_refused_from_its_header(tmp_path, monkeypatch):
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded")
+
+    p = tmp_path / "left.png"
+    p.write_bytes(png_header_only(60000, 60000))
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    with pytest.raises(InputError) as exc:
+        imageio.read_image(p)
+    assert str(exc.value) == (f"{p}: 60000×60000 pixels is larger than the booth reads (at "
+                              f"most {imageio.MAX_PIXELS // 10**6} megapixels)")
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "thumbnail", *(str(x) for x in LOSSLESS)],
+                         ids=["jpeg", "thumbnail", *(f"{e}-{t.__name__}-{g}-{p}"
+                                                      for e, t, g, p in LOSSLESS)])
+def test_the_header_size_is_the_image_size(kind, monkeypatch):
+    """Every format's width and height are read right: a limit one pixel under the image's
+    refuses it, naming its size; the image's own size passes."""
+    if kind == "jpeg":
+        data = jpeg()
+    elif kind == "thumbnail":  # the EXIF thumbnail's 16×12 is not the picture's size
+        data = with_exif_thumbnail(jpeg(), 1)
+    else:
+        data = encoded(*next(x for x in LOSSLESS if str(x) == kind))[1]
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 64 * 48)
+    assert imageio.decode_image(data, "pic").shape[:2] == (48, 64)
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 64 * 48 - 1)
+    with pytest.raises(InputError, match=r"^pic: 64×48 pixels is larger than the booth"):
+        imageio.check_intact(data, "pic")
+
+
+def test_an_opencv_decoding_error_is_one_line_naming_the_file(monkeypatch):
+    # Past the booth's limit, OpenCV's own (CV_IO_MAX_IMAGE_PIXELS) raises cv2.error.
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 10**12)
+    with pytest.raises(InputError) as exc:
+        imageio.decode_image(png_header_only(60000, 60000), "left.png")
+    msg = str(exc.value)
+    assert msg.startswith("left.png: PNG does not decode (OpenCV: ") and "\n" not in msg
+
+
+def test_a_folder_is_not_an_image(tmp_path):
+    (tmp_path / "face").mkdir()
+    with pytest.raises(InputError, match=r"face: is a folder; expected an image file$"):
+        imageio.read_image(tmp_path / "face")

@@ -137,6 +137,18 @@ def test_not_a_settings_mapping(tmp_path, text, expect, load):
     ({"image_size": DELETE}, ["missing key(s) ['image_size']"]),
     ({"format_version": 2}, ["format_version", "not supported"]),
     ({"format_version": "1"}, ["format_version", "valid integer"]),
+    ({"format_version": DELETE}, ["missing key(s) ['format_version']"]),
+    ({"residuals": {"lambertian_mean_deg": "x"}}, ["residuals.lambertian_mean_deg",
+                                                   "valid number", "'x'"]),
+    ({"residuals": {"simplified_p95_deg": -1.0}}, ["residuals.simplified_p95_deg",
+                                                   "greater than or equal to 0"]),
+    ({"residuals": {"lambertian_median_deg": 200.0}}, ["residuals.lambertian_median_deg",
+                                                       "less than or equal to 180"]),
+    ({"residuals": {"fit_rms": 0.5}}, ["residuals.fit_rms", "valid dictionary"]),
+    ({"residuals": {"fit_rms": {"left": "small"}}}, ["residuals.fit_rms.left", "valid number"]),
+    ({"residuals": {"fit_rms": {"side": 0.1}}}, ["residuals.fit_rms.side", "'center'"]),
+    ({"residuals": {"mood": 1.0}}, ["residuals", "unknown key(s) ['mood']"]),
+    ({"residuals": [1.0]}, ["residuals", "expected a mapping"]),
     ({"simplified": DELETE, "sphere": DELETE}, ["missing key(s) ['sphere', 'simplified']"]),
 ])
 def test_bad_calibration_fields(tmp_path, edits, expect):
@@ -155,6 +167,16 @@ def test_good_files_load(tmp_path):
     rig = load_rig(write(tmp_path, edited(lights_data(), intensities=None,
                                           lights__center=DELETE)))
     assert set(rig.directions) == set(CHANNELS[1:]) and rig.intensity("left") == 1.0
+
+
+def test_residuals_round_trip(tmp_path):
+    data = calibration_data()
+    data["residuals"] = {"fit_rms": {c: 0.01 for c in CHANNELS}, "lambertian_mean_deg": 0.5,
+                         "simplified_median_deg": 1.25}
+    cal = calibrate.Calibration.load(write(tmp_path, data, "cal.yaml"))
+    assert cal.residuals == data["residuals"]
+    data["residuals"] = None  # written empty: none
+    assert calibrate.Calibration.load(write(tmp_path, data, "cal.yaml")).residuals == {}
 
 
 def test_simulated_capture_lights_load_with_their_simulation_block(tmp_path):
