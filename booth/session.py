@@ -30,18 +30,18 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from photometric.errors import InputError
 from photometric.files import (
     atomic_write,
-    describe,
     fsync_dir,
     make_dir,
     read_yaml,
     write_new,
 )
 from photometric.lights import CHANNELS
+from photometric.schema import Schema, describe
 
 PARTIAL = ".partial"
 CALIBRATION_SUBJECT = "calibration-sphere"
@@ -77,8 +77,11 @@ def _mkdir(path: Path) -> Path:
 
 
 # -- the schemas of the store's files -------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _Strict(Schema):
+    """The store's records: the shared schema base, and strict types throughout (they are
+    written by the booth, so anything else is damage)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Consent(_Strict):

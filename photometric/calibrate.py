@@ -22,19 +22,16 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 
 from photometric import stereo
 from photometric.errors import InputError
-from photometric.files import read_yaml, validate, write_text
+from photometric.files import read_yaml, write_text
 from photometric.lights import (
     CHANNELS,
     DIRECTIONAL,
     Channel,
     LightRig,
-    Number,
-    Positive,
     RigSchema,
-    Schema,
     Vector3,
-    schema_error,
 )
+from photometric.schema import Number, Positive, Schema, schema_error, validate
 
 FORMAT_VERSION = 1
 

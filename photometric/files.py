@@ -476,28 +476,8 @@ def read_yaml(path: str | Path, schema: type[T] | None = None,
     except UnicodeDecodeError:
         raise InputError(f"{p}: not UTF-8 text; expected a YAML file") from None
     data = parse_yaml(text, str(p))
-    return data if schema is None else validate(schema, data, str(p))
+    if schema is None:
+        return data
+    from photometric.schema import validate  # pydantic only where a schema is asked for
 
-
-def validate(schema: type[T], data: object, source: str) -> T:
-    """``data`` as ``schema`` (a pydantic model); the first problem as one InputError line:
-    ``FILE: field.path: what was expected (got VALUE)``."""
-    from pydantic import ValidationError
-
-    try:
-        return schema.model_validate(data)  # type: ignore[attr-defined]
-    except ValidationError as exc:
-        raise InputError(describe(exc, source)) from None
-
-
-def describe(exc, source: str) -> str:
-    """One line for a pydantic ValidationError: the first problem, and how many more."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
-    msg = first["msg"]
-    got = first.get("input")
-    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(
-        got, dict | list) else f" (got {got!r:.60})"
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{source}: {loc}: {msg}{shown}{more}"
+    return validate(schema, data, str(p))

@@ -6,8 +6,7 @@ y up, z toward the camera). The rig names one light per flash channel.
 A lights file (``lights: {name: [x, y, z]}``, optional ``intensities``) is read through
 :func:`photometric.files.read_yaml` and validated by :class:`LightsFile`, a pydantic schema:
 the checks are declared once, strictly (a string is not a number), and every error names the
-field. The schema helpers here (:class:`Schema`, :func:`check_keys`, :data:`Number`) are shared
-by the calibration file and ``booth.yaml``.
+field (the schema base is :mod:`photometric.schema`).
 """
 
 from __future__ import annotations
@@ -22,18 +21,15 @@ import numpy as np
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from photometric.errors import InputError
-from photometric.files import read_yaml, validate, write_text
+from photometric.files import read_yaml, write_text
+from photometric.schema import Number, Positive, Schema, schema_error, validate
 
 #: Flash channels in their canonical order: ring flash first, then the four directional ones.
 CHANNELS: tuple[str, ...] = ("center", "left", "right", "top", "bottom")
@@ -146,45 +142,6 @@ def nominal_rig(angle_deg: float = 30.0) -> LightRig:
 
 
 # -- file schemas -------------------------------------------------------------------------
-def schema_error(message: str) -> PydanticCustomError:
-    """A validation error reading exactly ``message`` (a ValueError would be shown with
-    pydantic's 'Value error, ' in front)."""
-    return PydanticCustomError("invalid", "{message}", {"message": message})
-
-
-def check_keys(data: object, schema: type, expected: str = "a mapping") -> object:
-    """Before-validator of a section: a non-mapping, unknown keys and missing keys each get one
-    plain message listing what is allowed (pydantic's own says 'Extra inputs are not
-    permitted', one key at a time, and 'Field required' once per missing key)."""
-    if isinstance(data, schema):
-        return data
-    if not isinstance(data, Mapping):
-        raise schema_error(f"expected {expected}")
-    fields = schema.__pydantic_fields__  # type: ignore[attr-defined]
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        raise schema_error(f"unknown key(s) {unknown}; expected {list(fields)}")
-    missing = [name for name, f in fields.items() if f.is_required() and name not in data]
-    if missing:
-        raise schema_error(f"missing key(s) {missing}")
-    return data
-
-
-class Schema(BaseModel):
-    """Base of the file schemas: unknown keys are errors, values are checked strictly."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    expected: ClassVar[str] = "a mapping"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys(cls, data: object) -> object:
-        return check_keys(data, cls, cls.expected)
-
-
-#: A finite number; strict, so '1.5' (text) and true are refused rather than converted.
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Positive = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
 Vector3 = Annotated[list[Number], Field(min_length=3, max_length=3)]
 Channel = Literal["center", "left", "right", "top", "bottom"]
 assert Channel.__args__ == CHANNELS  # type: ignore[attr-defined]
