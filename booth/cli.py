@@ -498,7 +498,7 @@ def cmd_sessions_verify(args: argparse.Namespace) -> int:
         print(f"booth: error: {path}: no captures to verify", file=sys.stderr)
         return EXIT_IO
     for i in infos:
-        detail = "; ".join([*i.problems, *([i.note] if getattr(i, "note", "") else [])])
+        detail = "; ".join([*i.problems, *([i.note] if i.note else [])])
         print(f"{i.subject}/{i.capture_id}: {i.status}{': ' + detail if detail else ''}")
     counts = {s: sum(i.status == s for i in infos)
               for s in ("complete", "aborted", "partial", "broken")}

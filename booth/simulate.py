@@ -53,17 +53,16 @@ def _earlier_output(folder: Path) -> bool:
 
 
 def check_out(out: str | Path, force: bool) -> OutputDir:
-    """The output folder, refused before any rendering if it is not ours to write."""
+    """The output folder, refused before any rendering if it is not ours to write; an
+    earlier simulate output is replaced only with ``force``."""
+    target = OutputDir(out, COMMAND, _NAMES, also_ours=_earlier_output)  # refuses others'
     folder = Path(out)
     if not force and folder.is_dir() and any(folder.iterdir()):
         listing = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:4])
-        if (folder / MARKER).exists() or _earlier_output(folder):
-            raise InputError(f"{folder}: holds an earlier 'booth simulate' output ({listing}); "
-                             "nothing was changed. Pass --force to replace it whole, or give "
-                             "a new or empty folder")
-        raise InputError(f"{folder}: already holds files ({listing}); nothing was changed. "
-                         "Give a new or empty folder")
-    return OutputDir(folder, COMMAND, _NAMES, also_ours=_earlier_output)
+        raise InputError(f"{folder}: holds an earlier 'booth simulate' output ({listing}); "
+                         "nothing was changed. Pass --force to replace it whole, or give "
+                         "a new or empty folder")
+    return target
 
 
 def simulate_subject(

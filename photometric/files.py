@@ -25,6 +25,7 @@ import datetime as _dt
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -63,6 +64,17 @@ def naming(path: str | Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise _naming(exc, Path(path)) from exc
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one we may not signal counts as alive: keep its files)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -191,8 +203,9 @@ def _marker_command(folder: Path) -> str | None:
     return data.get("command") if isinstance(data, dict) else None
 
 
-def _listing(folder: Path, limit: int = 4) -> str:
-    names = sorted(p.name for p in folder.iterdir())
+def _listing(names: Iterable[str], limit: int = 4) -> str:
+    """A few of ``names``, for a message."""
+    names = sorted(names)
     more = f", … ({len(names)} entries)" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
@@ -215,16 +228,16 @@ def check_output_dir(path: str | Path, command: str,
         return p
     if _marker_command(p) == command or (also_ours is not None and also_ours(p)):
         allowed = None if names is None else {*names, MARKER}
-        extra = [] if allowed is None else sorted(e.name for e in p.iterdir()
-                                                  if e.name not in allowed)
+        extra = [] if allowed is None else [e.name for e in p.iterdir()
+                                            if e.name not in allowed]
         if not extra:
             return p
-        shown = ", ".join(extra[:4]) + (f", … ({len(extra)} entries)" if len(extra) > 4 else "")
         raise InputError(f"{p}: an earlier 'booth {command}' output that also holds files it "
-                         f"did not make ({shown}); replacing it would lose them, so nothing "
-                         "was changed. Move them out, or give a new or empty folder")
+                         f"did not make ({_listing(extra)}); replacing it would lose them, so "
+                         "nothing was changed. Move them out, or give a new or empty folder")
     raise InputError(f"{p}: already holds files that 'booth {command}' did not make "
-                     f"({_listing(p)}); nothing was changed. Give a new or empty folder")
+                     f"({_listing(e.name for e in p.iterdir())}); nothing was changed. Give a "
+                     "new or empty folder")
 
 
 def write_marker(folder: Path, command: str, **extra: Any) -> None:
@@ -273,12 +286,25 @@ class OutputDir:
 
     def __enter__(self) -> Path:
         parent = make_dir(self.final.parent)
+        self._sweep_orphans(parent)
         try:
-            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".partial",
-                                               dir=parent))
+            self.stage = Path(tempfile.mkdtemp(
+                prefix=f".{self.final.name}.{os.getpid()}-", suffix=".partial", dir=parent))
         except OSError as exc:
             raise _naming(exc, self.final) from None
         return self.stage
+
+    def _sweep_orphans(self, parent: Path) -> None:
+        """Remove stages of this output that a killed run left (their pid is gone): they may
+        hold a sitter's derived data. Ours (same uid) only; a live run's stage is kept."""
+        prefix = f".{self.final.name}."
+        for e in os.scandir(parent):
+            pid = e.name[len(prefix):].split("-", 1)[0]
+            if not (e.name.startswith(prefix) and e.name.endswith(".partial") and pid.isdigit()):
+                continue
+            st = e.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not pid_alive(int(pid)):
+                shutil.rmtree(e.path, ignore_errors=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.stage is not None
@@ -303,7 +329,11 @@ class OutputDir:
                 old = final.with_name(f".{final.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
                 os.rename(final, old)
-                os.rename(stage, final)
+                try:
+                    os.rename(stage, final)
+                except OSError:
+                    os.rename(old, final)  # the previous outputs back in place
+                    raise
                 stage = old
             shutil.rmtree(stage, ignore_errors=True)  # the previous outputs
         fsync_dir(final.parent)

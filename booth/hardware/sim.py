@@ -42,6 +42,7 @@ from firmware_protocol import messages as m
 from firmware_protocol.controller import Controller
 from firmware_protocol.emulator import Emulator, Faults
 from photometric import synthetic
+from photometric.files import pid_alive
 from photometric.lights import CHANNELS
 from photometric.render import Camera as SensorModel
 from photometric.render import Surface
@@ -118,16 +119,6 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError, ValueError):  # not ours to signal, or not a pid: keep
-        return True
-    return True
-
-
 def _sweep_stale(tmp: Path) -> None:
     """Remove folders that a crash (or a version before the reaper) left: ours (same uid)
     only, of a dead pid (or our own pid, reused, that we did not make); never another
@@ -148,7 +139,7 @@ def _sweep_stale(tmp: Path) -> None:
             continue
         if m := _NAME.match(e.name):
             pid = int(m[1])
-            stale = pid == os.getpid() or not _alive(pid)
+            stale = pid == os.getpid() or not pid_alive(pid)
         else:
             stale = bool(_OLD_NAME.match(e.name)) and time.time() - st.st_mtime > _OLD_STALE_S
         if stale:

@@ -150,3 +150,19 @@ def test_the_yaml_reader_limits_size_and_names_what_is_not_text(tmp_path):
         files.read_yaml(binary)
     with pytest.raises(InputError, match="is a folder"):
         files.read_yaml(tmp_path)
+
+
+def test_a_killed_runs_stage_is_removed_by_the_next_run(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".out.{dead}-abcd1234.partial"
+    live = tmp_path / f".out.{os.getpid()}-efgh5678.partial"  # a run under way: kept
+    other = tmp_path / f".other.{dead}-abcd1234.partial"  # another output's: not ours
+    for d in (orphan, live, other):
+        d.mkdir()
+        (d / "a.txt").write_text("half")
+    write_outputs(tmp_path / "out")
+    assert not orphan.exists() and live.exists() and other.exists()
