@@ -14,6 +14,16 @@ capture (a simulated face, resized up for 24 MP) is timed through:
 
 Prints medians (and minimums), the ratio of medians to the floor and to lstsq, and the peak
 memory each allocates (tracemalloc, a separate run) as a multiple of the input's bytes.
+
+Then, per size, the I/O edge where pixels become linear (``--files``, on by default): one
+camera file as the simulated camera writes it (a 14-bit DNG, an sRGB JPEG at quality 95)
+read from disk and made linear, against the floor of reading that file's bytes once:
+
+* ``read file``: ``Path.read_bytes`` (page cache warm), the floor;
+* ``RAW decode``: :func:`photometric.imageio.read_raw`, LibRaw with AHD demosaicing to
+  linear 16-bit RGB; LibRaw runs on one thread;
+* ``JPEG decode``: :func:`photometric.imageio.read_image` (libjpeg-turbo via OpenCV);
+* ``JPEG linear``: that, then :func:`photometric.response.linearize` to 16-bit linear.
 """
 
 from __future__ import annotations
@@ -89,6 +99,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="512x512,6000x4000")
     ap.add_argument("--repeat", type=int, default=0, help="timed runs (default: by size)")
+    ap.add_argument("--no-files", dest="files", action="store_false",
+                    help="skip the camera-file decoding benchmark")
     args = ap.parse_args()
 
     cal = calibrate.calibrate(synthetic.capture(synthetic.sphere(512)))
@@ -99,6 +111,12 @@ def main() -> None:
     for spec in args.sizes.split(","):
         w, h = (int(v) for v in spec.lower().split("x"))
         bench_size(w, h, args.repeat, cal)
+    if args.files:
+        print(f"\n{'size':>10} {'step':<13}{'median':>11}{'min':>11}{'× read':>9}"
+              f"{'file MB':>9}")
+        for spec in args.sizes.split(","):
+            w, h = (int(v) for v in spec.lower().split("x"))
+            bench_files(w, h, args.repeat)
 
 
 def bench_size(w: int, h: int, repeat: int, cal) -> None:
@@ -122,6 +140,36 @@ def bench_size(w: int, h: int, repeat: int, cal) -> None:
         print(f"{w}x{h:<5} {name:<11}{med:>9.1f}ms{low:>9.1f}ms{med / ms['floor'][0]:>8.2f}×"
               f"{med / ms['lstsq'][0]:>8.2f}×{mem:>9.0f}{mem * 2**20 / in_bytes:>8.2f}×")
     print(f"{'':>10} input: {in_bytes / 2**20:.0f} MB (5 × {w}×{h} RGB uint8)")
+
+
+def bench_files(w: int, h: int, repeat: int) -> None:
+    """Decoding a camera's RAW and linearising its JPEG, against reading the file once."""
+    import tempfile
+    from pathlib import Path
+
+    from photometric import camerafile, imageio
+    from photometric.response import linearize
+
+    linear = make_capture(w, h)["left"].astype(np.float32) / 255.0
+    repeat = repeat or (11 if w * h <= 1 << 20 else 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        dng, jpg = Path(tmp) / "left.dng", Path(tmp) / "left.jpg"
+        dng.write_bytes(camerafile.encode_dng(linear))
+        jpg.write_bytes(camerafile.encode_jpeg(linear))
+        del linear
+        for path, steps in (
+            (dng, {"RAW decode": lambda: imageio.read_raw(dng)}),
+            (jpg, {"JPEG decode": lambda: imageio.read_image(jpg),
+                   "JPEG linear": lambda: linearize(imageio.read_image(jpg))}),
+        ):
+            floor = times_ms(path.read_bytes, repeat)
+            mb = path.stat().st_size / 2**20
+            print(f"{w}x{h:<5} {'read ' + path.suffix[1:]:<13}{floor[0]:>9.1f}ms"
+                  f"{floor[1]:>9.1f}ms{1.0:>8.2f}×{mb:>9.1f}")
+            for name, fn in steps.items():
+                med, low = times_ms(fn, repeat)
+                print(f"{w}x{h:<5} {name:<13}{med:>9.1f}ms{low:>9.1f}ms"
+                      f"{med / floor[0]:>8.2f}×{mb:>9.1f}")
 
 
 if __name__ == "__main__":

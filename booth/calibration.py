@@ -1,4 +1,5 @@
-"""``booth calibrate``: fit lights and the simplified method's coefficients on a sphere capture.
+"""``booth calibrate``: fit the camera response (camera JPEGs), lights and the simplified
+method's coefficients on a sphere capture.
 
 The calibration YAML is written atomically; an existing file is replaced only when it is a
 calibration itself (it parses as one), so ``--out`` pointed at a user's file by mistake
@@ -34,11 +35,19 @@ def check_out(out: str | Path) -> Path:
 
 def calibrate_folder(sphere_dir: str | Path, out: str | Path,
                      circle: str | None = None) -> Calibration:
-    """Calibrate from a sphere capture folder and write the calibration YAML to ``out``."""
+    """Calibrate from a sphere capture folder and write the calibration YAML to ``out``.
+
+    Camera JPEGs are calibrated on their code values, so the camera's response is fitted
+    with the lights; RAW and linear PNG/TIFF shots are linear already and keep sRGB's
+    inverse for JPEGs read later (the calibration says it was not fitted)."""
     out = check_out(out)
-    images = imageio.read_capture(sphere_dir)
+    loaded = imageio.load_capture(sphere_dir)
     try:
-        cal = calibrate(images, Circle.parse(circle) if circle is not None else None)
+        parsed = Circle.parse(circle) if circle is not None else None
+        if loaded.source == "jpeg" and loaded.codes is not None:
+            cal = calibrate(loaded.codes, parsed, encoded=True)
+        else:
+            cal = calibrate(loaded.images, parsed, white_level=loaded.white_level)
     except InputError as exc:
         raise InputError(f"{sphere_dir}: {exc}") from None
     if out.parent != Path(""):

@@ -2,11 +2,13 @@
 
 For each shot: make sure the flash has recycled, arm it, trigger the camera (whose X-sync
 fires the armed flash), wait for the controller's FIRED event, download exactly the files
-the shot added, verify the photo (decodes, same size as the others, neither black nor
-clipped, and lit from the side its flash is on), and store it. A failed shot is retried; when
-retries run out the capture is aborted cleanly: flashes disarmed, the capture marked aborted
-with the reason, its verified photos kept. Nothing unverified is ever filed under a flash's
-name. Progress goes out as :class:`CaptureEvent` to whoever listens (the TUI).
+the shot added (one photo, or a RAW+JPEG pair), verify it (whole, decodes, same size as the
+others, neither black nor clipped, and lit from the side its flash is on), and store every
+original as downloaded (``center.jpg``, and ``center.dng`` beside it for a pair). A failed
+shot is retried; when retries run out the capture is aborted cleanly: flashes disarmed, the
+capture marked aborted with the reason, its verified photos kept. Nothing unverified is ever
+filed under a flash's name. Progress goes out as :class:`CaptureEvent` to whoever listens
+(the TUI).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from booth.hardware.camera import Camera, CameraError, Photo
 from booth.hardware.flash import FlashController, FlashError
 from booth.session import CaptureWriter, Session
 from firmware_protocol import messages as m
-from photometric import imageio
+from photometric import camerafile, imageio
 from photometric.errors import InputError
 from photometric.files import check_free
 from photometric.lights import CHANNELS
+from photometric.response import srgb_encode
 
 #: What one shot may take on disk when the camera cannot say exactly (a 45 MP camera's
 #: files, with room to spare): RAW+JPEG, RAW, JPEG.
@@ -37,8 +40,8 @@ _RAW_WORDS = ("raw", "nef", "cr2", "cr3", "arw", "dng", "orf", "raf", "rw2", "pe
 
 
 def shot_bytes(camera) -> int:
-    """Bytes a shot needs on disk: what the camera says (the simulated one knows its frame
-    size), else an upper bound from its configured image format."""
+    """Bytes a shot needs on disk: what the camera says (the simulated one knows the size of
+    every file it serves), else an upper bound from its configured image format."""
     exact = getattr(camera, "shot_bytes", None)
     if isinstance(exact, int) and exact > 0:
         return exact
@@ -47,6 +50,43 @@ def shot_bytes(camera) -> int:
     if raw and ("jpeg" in fmt or "jpg" in fmt or "+" in fmt):
         return SHOT_BYTES["raw+jpeg"]
     return SHOT_BYTES["raw" if raw else "jpeg"]
+
+
+def is_raw(photo: Photo) -> bool:
+    """A camera RAW file: by its name, or a TIFF-based RAW under another name (not a .tif)."""
+    if camerafile.is_raw_name(photo.name):
+        return True
+    tif = photo.name.lower().endswith((".tif", ".tiff"))
+    return imageio.image_format(photo.data) == "tiff" and not tif
+
+
+def stored_ext(photo: Photo) -> str:
+    """The original's extension, lower-cased. The content decides the kind: a RAW under a
+    non-RAW name is stored as .dng, so that it is read as a RAW (by LibRaw), not as the small
+    TIFF preview inside it; a JPEG under another name as .jpg."""
+    ext = Path(photo.name).suffix.lower()
+    if is_raw(photo):
+        return ext if ext in camerafile.RAW_EXTENSIONS else ".dng"
+    if imageio.image_format(photo.data) == "jpeg" and ext not in camerafile.JPEG_EXTENSIONS:
+        return ".jpg"
+    return ext or ".jpg"
+
+
+def one_shot(photos: list[Photo]) -> list[Photo]:
+    """The files of one exposure: one photo, or one RAW and one JPEG (RAW+JPEG); anything
+    else (two JPEGs, a stray third file) is refused, never filed under a flash's name."""
+    names = ", ".join(p.name for p in photos) or "none"
+    if len(photos) == 1:
+        return photos
+    if len(photos) == 2:
+        raws = [p for p in photos if is_raw(p)]
+        jpegs = [p for p in photos if not is_raw(p) and imageio.image_format(p.data) == "jpeg"]
+        if len(raws) == 1 and len(jpegs) == 1:
+            return photos
+        raise ShotRejected(f"the shot produced 2 files ({names}), not one RAW and one JPEG; "
+                           "set the camera to save one image per shot, or RAW+JPEG")
+    raise ShotRejected(f"the shot produced {len(photos)} files ({names}); set the camera to "
+                       "save one image per shot (JPEG or RAW), or RAW+JPEG")
 
 
 @dataclass
@@ -106,6 +146,7 @@ class CaptureSequencer:
         self.cancel = cancel or threading.Event()
         self._center: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
+        self._wb: tuple[float, float, float] | None = None  # RAW previews: the first shot's
 
     def _emit(self, kind: str, channel: str | None = None, attempt: int = 0,
               message: str = "") -> None:
@@ -154,7 +195,7 @@ class CaptureSequencer:
         timings: dict[str, float] = {}
         attempts_log: list[str] = []
         t0 = time.monotonic()
-        self._center = self._shape = None
+        self._center = self._shape = self._wb = None
 
         def abort(channel: str, attempt: int, reason: str) -> CaptureResult:
             self._safe_disarm()
@@ -169,8 +210,8 @@ class CaptureSequencer:
                     if self.cancel.is_set():
                         raise Cancelled(CANCELLED_REASON)
                     self._emit("shot", channel, attempt)
-                    photo, fired = self._shoot(channel)
-                    img = self._verify(channel, photo)
+                    photos, fired = self._shoot(channel)
+                    img = self._verify(channel, photos)
                 except Cancelled:
                     return abort(channel, attempt, CANCELLED_REASON)
                 except (FlashError, CameraError, ShotRejected) as exc:
@@ -180,10 +221,11 @@ class CaptureSequencer:
                         self._emit("retry", channel, attempt, str(exc))
                         continue
                     return abort(channel, attempt, f"{channel}: {exc}")
-                ext = Path(photo.name).suffix.lower() or ".jpg"
-                writer.add_shot(channel, f"{channel}{ext}", photo.data,
-                                camera_file=f"{photo.folder}/{photo.name}", attempt=attempt,
-                                fired_t_us=None if fired is None else fired.t_us)
+                for photo in photos:
+                    writer.add_shot(channel, f"{channel}{stored_ext(photo)}", photo.data,
+                                    camera_file=f"{photo.folder}/{photo.name}",
+                                    attempt=attempt,
+                                    fired_t_us=None if fired is None else fired.t_us)
                 if channel == "center":
                     self._center = img
                 timings[channel] = time.monotonic() - t
@@ -217,7 +259,7 @@ class CaptureSequencer:
                                  f"{self.config.ready_timeout_s:.1f} s: check its power")
             time.sleep(0.01)
 
-    def _shoot(self, channel: str) -> tuple[Photo, m.Fired | None]:
+    def _shoot(self, channel: str) -> tuple[list[Photo], m.Fired | None]:
         self.flash.clear_events()
         if channel != "ambient":
             ch = m.CHANNELS.index(channel)
@@ -231,21 +273,23 @@ class CaptureSequencer:
             stray = [e for e in self.flash.events() if e.type == m.T.FIRED]
             if stray:
                 raise ShotRejected("a flash fired during the ambient frame")
-        if len(photos) != 1:
-            names = ", ".join(p.name for p in photos)
-            raise ShotRejected(f"the shot produced {len(photos)} files ({names}); set the "
-                               "camera to save one image per shot (JPEG only)")
-        return photos[0], fired
+        return one_shot(photos), fired
 
-    def _verify(self, channel: str, photo: Photo) -> np.ndarray:
-        try:
-            imageio.check_intact(photo.data, photo.name)
-        except InputError as exc:
-            raise ShotRejected(str(exc)) from None
-        buf = np.frombuffer(photo.data, np.uint8)
-        img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_4)
-        if img is None:
-            raise ShotRejected(f"{photo.name} does not decode as an image")
+    def _verify(self, channel: str, photos: list[Photo]) -> np.ndarray:
+        """Check every file of the shot is whole; judge the picture on the JPEG, or on a
+        quick decode of the RAW when there is no JPEG. Returns the grey preview in [0, 1]."""
+        for photo in photos:
+            self._check_whole(photo)
+        jpeg = [p for p in photos if not is_raw(p)]
+        if jpeg:
+            photo = jpeg[0]
+            buf = np.frombuffer(photo.data, np.uint8)
+            img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_4)
+            if img is None:
+                raise ShotRejected(f"{photo.name} does not decode as an image")
+        else:
+            photo = photos[0]
+            img = self._raw_preview(photo)
         if self._shape is None:
             self._shape = img.shape
         elif img.shape != self._shape:
@@ -262,6 +306,34 @@ class CaptureSequencer:
             if x.mean() > 0.5 * self._center.mean():
                 raise ShotRejected("the ambient frame is as bright as a flash photo")
         return x
+
+    @staticmethod
+    def _check_whole(photo: Photo) -> None:
+        """A cut file decodes without an error, so its structure is checked first: any
+        image the booth reads, and a TIFF-based RAW (DNG, NEF, CR2, ARW, ...); another RAW
+        (CR3, RAF, ...) must at least open in LibRaw (a RAW-only shot is decoded anyway)."""
+        try:
+            if not is_raw(photo) or imageio.image_format(photo.data) == "tiff":
+                imageio.check_intact(photo.data, photo.name)
+            else:
+                camerafile.as_shot_white_balance(photo.data, photo.name)
+        except InputError as exc:
+            raise ShotRejected(str(exc)) from None
+
+    def _raw_preview(self, photo: Photo) -> np.ndarray:
+        """A RAW shot as the JPEG check sees one: half-size LibRaw decode (no demosaicing)
+        with the capture's first white balance, sRGB-encoded, grey, 8 bit, a quarter of the
+        full size like ``IMREAD_REDUCED_GRAYSCALE_4``."""
+        try:
+            raw = camerafile.decode_raw(photo.data, photo.name, self._wb,
+                                        max_pixels=imageio.MAX_PIXELS, half_size=True)
+        except InputError as exc:
+            raise ShotRejected(str(exc)) from None
+        self._wb = self._wb or raw.white_balance
+        code = np.rint(srgb_encode(raw.rgb / 65535.0) * 255.0).astype(np.uint8)
+        grey = cv2.cvtColor(code, cv2.COLOR_RGB2GRAY)
+        h, w = grey.shape
+        return cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 
     def _check_side(self, channel: str, x: np.ndarray) -> None:
         if qc.lit_from_side(channel, x, self._center) is False:

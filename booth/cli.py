@@ -34,6 +34,8 @@ EXIT_INTERNAL = 70
 BACKENDS = ("sim", "gphoto2")
 DEFAULT_METHOD = "lambertian"  # booth.normals.DEFAULT_METHOD, without importing numpy here
 SIM_SIZE = options.int_range(32, 8192, "pixels")
+IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")  # booth.hardware.sim's, without importing it
+SIMULATE_FORMATS = ("png", "jpeg", "dng", "raw+jpeg")  # booth.simulate.FORMATS
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,6 +74,9 @@ def station_options() -> Parser:
                    help="simulated subject, 0..2^32-1 (sim backend)")
     g.add_argument("--size", type=SIM_SIZE, default=512,
                    help="simulated image side, 32..8192 pixels (sim backend; default 512)")
+    g.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpeg",
+                   help="what the simulated camera saves per shot: jpeg (default), raw "
+                   "(DNG; needs an even --size) or raw+jpeg (sim backend)")
     return p
 
 
@@ -113,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = simsub.add_parser(
         "subject", help="render one subject under the five flashes",
         parents=[out_folder("simulate", extra=" (replacing one needs --force)")],
-        description="Write center/left/right/top/bottom.png (and ambient.png), "
-        "truth/normals.npy, truth/mask.png and lights.yaml into --out, all together.")
+        description="Write center/left/right/top/bottom.png (and ambient.png), or the "
+        "camera files of --format (center.jpg, center.dng, ...), truth/normals.npy, "
+        "truth/mask.png and lights.yaml into --out, all together.")
     s.add_argument("--kind", choices=("face", "sphere"), default="face")
     s.add_argument("--seed", type=options.seed, default=0,
                    help="which subject, 0..2^32-1 (default 0)")
@@ -124,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
                    help="sensor noise in [0, 1): standard deviation as a fraction of full "
                    "scale")
-    s.add_argument("--bits", type=int, choices=(8, 16), default=16, help="PNG bit depth")
+    s.add_argument("--format", choices=SIMULATE_FORMATS, default="png",
+                   help="png (default): linear PNGs of --bits; jpeg: sRGB camera JPEGs with "
+                   "EXIF; dng: camera RAW (needs an even --size); raw+jpeg: both")
+    s.add_argument("--bits", type=int, choices=(8, 16), default=None,
+                   help="PNG bit depth (default 16; --format png only)")
     s.add_argument("--distance", type=options.distance_mm, default=None, metavar="MM",
                    help="flash distance in mm (point lights); default: distant lights")
     s.add_argument("--specular", type=options.float_range(0.0, None), default=0.0,
@@ -295,8 +305,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     check_out(args.out, args.force)
     memory.check_memory("simulate", args.size)
     t = time.perf_counter()
+    if args.bits is not None and args.format != "png":
+        raise InputError(f"--bits: the bit depth of PNGs; --format {args.format} writes camera "
+                         "files of their own depth (JPEG 8 bit, DNG 14 bit): leave --bits out")
     r = simulate_subject(args.out, args.kind, args.seed, args.size, args.ambient, args.noise,
-                         args.bits, args.distance, args.specular, args.force)
+                         args.bits or 16, args.distance, args.specular, args.force, args.format)
     print(f"simulated {args.kind} seed {args.seed} ({args.size}×{args.size}, "
           f"{len(r.images)} images) in {time.perf_counter() - t:.2f} s -> {r.folder}")
     return 0
@@ -316,6 +329,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"residual on the sphere: lambertian {r['lambertian_mean_deg']:.3f}° mean, "
           f"simplified {r['simplified_mean_deg']:.3f}° mean "
           f"({r['simplified_median_deg']:.3f}° median)")
+    print(f"camera response: {cal.response.describe()}"
+          + ("" if cal.response_fitted else " (not fitted)"))
+    if cal.response_fitted:
+        before, after = r["response_rms_srgb"], r["response_rms_fitted"]
+        print(f"  sphere's departure from Lambertian (RMS of its code values): "
+              f"{before:.5f} ({255 * before:.2f}/255) with sRGB's inverse, "
+              f"{after:.5f} ({255 * after:.2f}/255) with the fitted curve")
+    for note in cal.notes:
+        print(f"  note: {note}")
     print(f"wrote {args.out}")
     return 0
 
@@ -364,7 +386,8 @@ def cmd_flash_fire(args: argparse.Namespace) -> int:
 def _station(args: argparse.Namespace, cfg):
     from booth.station import SimOptions, Station
 
-    sim = SimOptions(seed=args.seed, size=args.size, per_subject=False)
+    sim = SimOptions(seed=args.seed, size=args.size, per_subject=False,
+                     image_format=args.image_format)
     return Station(cfg, args.backend, args.port, sim)
 
 
@@ -582,7 +605,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     _sessions_root(args, load_config(args.config))
     _check_log(args.log)
     return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
-               args.images, args.log)
+               args.images, args.log, args.image_format)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

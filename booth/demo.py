@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from booth.calibration import calibrate_folder
-from booth.normals import compute_normals, write_normals
+from booth.normals import compute_normals, load_capture, write_normals
 from booth.simulate import simulate_subject
 from photometric import imageio, normalmap, stereo
 from photometric.files import (
@@ -110,7 +110,7 @@ def _capture_in_the_app(out: Path, seed: int, size: int, step):
     step(f"  the app's capture screen: {out / 'tui.svg'}")
     truth = normalmap.read_npy(result.path / "truth" / "normals.npy")
     mask = imageio.read_image(result.path / "truth" / "mask.png") > 0
-    return result.path, imageio.read_capture(result.path), truth, mask
+    return result.path, truth, mask
 
 
 def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, dict[str, float]]:
@@ -120,27 +120,30 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
     def step(msg: str) -> None:
         print(f"[{time.perf_counter() - t0:6.2f} s] {msg}", flush=True)
 
-    step("simulating the calibration sphere")
-    simulate_subject(out / "sphere", "sphere", 0, size, noise=0.002, force=True)
+    step("simulating the calibration sphere, as the simulated camera's sRGB JPEGs")
+    simulate_subject(out / "sphere", "sphere", 0, size, noise=0.002, force=True, fmt="jpeg")
     step("calibrating")
     cal = calibrate_folder(out / "sphere", out / "calibration.yaml")
-    step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°")
+    step(f"  lambertian residual on the sphere {cal.residuals['lambertian_mean_deg']:.2f}°; "
+         f"camera response {cal.response.describe()}")
     step(f"capturing face subject {seed} in the operator's app (headless) on the simulated "
          "booth: emulated flash controller on a pty, libgphoto2 virtual camera")
-    capture_dir, images, truth, fmask = _capture_in_the_app(out, seed, size, step)
+    capture_dir, truth, fmask = _capture_in_the_app(out, seed, size, step)
+    loaded = load_capture(capture_dir, out / "calibration.yaml")
+    step(f"  pixels from {loaded.describe()}")
     lit_by_all = fmask.copy()
     for ch in stereo.DIRECTIONAL:
         lit_by_all &= (truth @ cal.rig.direction(ch)) > 0
 
     results, figures = {}, {}
-    panels = [_label(imageio.to_uint8(images["center"]), "ring flash (center)"),
+    panels = [_label(loaded.display("center"), "ring flash (center)"),
               _label(normalmap.preview8(truth, fmask), "truth")]
     errors = []
     for method in stereo.METHODS:
         step(f"normals by the {method} method")
         t = time.perf_counter()
         computed = compute_normals(capture_dir, method, out / "calibration.yaml",
-                                   images=images)
+                                   loaded=loaded)
         write_normals(computed, out / "normals" / method)
         ms = (time.perf_counter() - t) * 1e3
         res = computed.result

@@ -50,6 +50,7 @@ class Normals:
     lights: Path | None = None  # the lights file used, if any
     source: str = "nominal"  # given, session, nominal
     ambient: str | None = None  # the ambient frame subtracted, if any
+    loaded: imageio.LoadedCapture | None = None  # the photos, and how they were made linear
 
     @property
     def valid_pixels(self) -> int:
@@ -75,7 +76,18 @@ class Normals:
             "calibration_source": self.source,
             "lights": str(self.lights) if self.lights else None,
             "ambient_subtracted": self.ambient is not None,
+            **(linearisation(self.loaded) if self.loaded is not None else {}),
         }
+
+
+def linearisation(loaded: imageio.LoadedCapture) -> dict:
+    """How a capture's pixels were made proportional to light, for the outputs' records."""
+    out: dict = {"pixels_from": loaded.source, "linearisation": loaded.describe()}
+    if loaded.white_balance is not None:
+        out["white_balance"] = [round(v, 5) for v in loaded.white_balance]
+    if loaded.response is not None:
+        out["response"] = loaded.response.to_dict()
+    return out
 
 
 def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
@@ -98,42 +110,62 @@ def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
     return True, session.calibration_file()
 
 
+def resolve_calibration(capture: Path, calibration: str | Path | None,
+                        lights: str | Path | None = None) -> tuple[str | Path | None, str]:
+    """The calibration file a capture is processed with, and where it came from: the one
+    given ('given'); else, with no lights file either, its session's ('session'); else none
+    ('nominal')."""
+    if calibration is not None or lights is not None:
+        return calibration, "given"
+    in_session, found = session_calibration(capture)
+    return found, ("session" if in_session and found else "nominal")
+
+
 def compute_normals(
     capture_dir: str | Path,
     method: str = DEFAULT_METHOD,
     calibration: str | Path | None = None,
     lights: str | Path | None = None,
-    images: dict[str, np.ndarray] | None = None,
+    loaded: imageio.LoadedCapture | None = None,
 ) -> Normals:
-    """Photometric stereo on a capture folder (``images``: its photos, when the caller has
-    already read them). ``method`` defaults to ``lambertian``. Without ``calibration`` or
-    ``lights``, a capture in a session store uses the session's calibration.
+    """Photometric stereo on a capture folder (``loaded``: its photos, when the caller has
+    already read them with :func:`load_capture`). ``method`` defaults to ``lambertian``.
+    Without ``calibration`` or ``lights``, a capture in a session store uses the session's
+    calibration, whose fitted camera response makes its JPEGs linear (RAW needs none).
 
     A map with no valid pixel is an error, not a result."""
     capture = Path(capture_dir)
-    source = "given"
-    if calibration is None and lights is None:
-        in_session, found = session_calibration(capture)
-        calibration, source = found, ("session" if in_session and found else "nominal")
+    calibration, source = resolve_calibration(capture, calibration, lights)
     cal = Calibration.load(calibration) if calibration else None
     rig = load_rig(lights) if lights else None
     if rig is None and cal is not None:
         rig = cal.rig
-    if images is None:
-        images = imageio.read_capture(capture)
+    if loaded is None:
+        loaded = load_capture(capture, calibration)
+    images = loaded.images
     model = cal.simplified if cal is not None and lights is None else None
-    result = stereo.solve(images, method, rig, model)
+    try:
+        result = stereo.solve(images, method, rig, model, white_level=loaded.white_level)
+    except InputError as exc:
+        raise InputError(f"{capture}: {exc}") from None
     ambient = None
     if "ambient" in images:
         found = imageio.find_image(capture, "ambient") if capture.is_dir() else None
         ambient = found.name if found is not None else "ambient"
     out = Normals(result, capture, method, Path(calibration) if calibration else None,
-                  Path(lights) if lights else None, source, ambient)
+                  Path(lights) if lights else None, source, ambient, loaded)
     if out.valid_pixels == 0:
         raise InputError(f"{capture}: no pixel has a valid normal ({method} method, "
                          f"{out.describe()}); are the photos lit by the flashes and is the "
                          "subject in frame?")
     return out
+
+
+def load_capture(capture: Path, calibration: str | Path | None) -> imageio.LoadedCapture:
+    """A capture's photos made linear: RAW as it is, JPEGs through ``calibration``'s camera
+    response (sRGB's inverse without one)."""
+    cal = Calibration.load(calibration) if calibration else None
+    return imageio.load_capture(capture, cal.response if cal is not None else None)
 
 
 def write_files(normals: Normals, folder: Path, final: Path | None = None) -> None:
@@ -153,6 +185,8 @@ def write_files(normals: Normals, folder: Path, final: Path | None = None) -> No
             "saturated": int(((flags & stereo.SATURATED) != 0).sum()),
             "underdetermined": int(((flags & stereo.UNDERDETERMINED) != 0).sum()),
             "clamped": int(((flags & stereo.CLAMPED) != 0).sum()),
+            "filled": int(((flags & stereo.FILLED) != 0).sum()),
+            "specular": int(((flags & stereo.SPECULAR) != 0).sum()),
         },
     }
     writers = {

@@ -18,8 +18,16 @@ import yaml
 
 from booth import qc
 from booth.landmarks import landmarks_doc
-from booth.normals import DEFAULT_METHOD, FILES, Normals, compute_normals, write_files
-from photometric import imageio, stereo
+from booth.normals import (
+    DEFAULT_METHOD,
+    FILES,
+    Normals,
+    compute_normals,
+    load_capture,
+    resolve_calibration,
+    write_files,
+)
+from photometric import stereo
 from photometric.errors import InputError
 from photometric.files import OutputDir, folder_of_names, naming, write_text
 
@@ -56,16 +64,18 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     capture_dir = Path(capture_dir)
     final = capture_dir / DERIVED
     target = OutputDir(final, COMMAND, NAMES, also_ours=_earlier_derived)
-    images = imageio.read_capture(capture_dir)
-    normals = compute_normals(capture_dir, method, calibration, images=images)
+    loaded = load_capture(capture_dir, resolve_calibration(capture_dir, calibration)[0])
+    images = loaded.images
+    normals = compute_normals(capture_dir, method, calibration, loaded=loaded)
     doc = None
     no_face: Exception | None = None
     if face:
         from learning.landmarks import detect
 
         try:
-            lm = detect(images["center"])
-            doc = landmarks_doc("center", images["center"].shape, lm)
+            portrait = loaded.display("center")
+            lm = detect(portrait)
+            doc = landmarks_doc("center", portrait.shape, lm)
         except InputError as exc:
             no_face = exc
 
@@ -74,6 +84,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
             raise no_face
 
     warnings = qc.assess(images, find_face=find_face if face else False)
+    warnings += qc.highlights(normals.result.specular_pixels, normals.valid_pixels)
     with target as stage:
         write_files(normals, stage, final)
         if doc is not None:

@@ -4,7 +4,8 @@
     <root>/<session>/subjects/<subject>/subject.yaml
     <root>/<session>/subjects/<subject>/captures/<capture_id>/   (or <capture_id>.partial/)
 
-A capture is written into ``<capture_id>.partial/``: each photo created exclusively (never
+A capture is written into ``<capture_id>.partial/``: each camera original (one photo per
+shot, or a RAW and its JPEG twin: ``center.dng`` + ``center.jpg``) created exclusively (never
 over another file), fsynced, its sha256 recorded in ``capture.yaml``, which is replaced
 atomically after every shot (status ``in progress``), so an interrupted capture's photos stay
 verifiable; the final ``capture.yaml`` is written the same way, then the folder is renamed
@@ -203,6 +204,11 @@ class CaptureWriter:
         if channel not in self.plan or not _inside(name, subfolders=False):
             raise SessionError(f"shot '{channel}' as '{name}': not a shot of this capture's "
                                f"plan {list(self.plan)}, or not a plain file name")
+        # (The same name again is refused by the exclusive create below: FileExistsError.)
+        if any(r.channel == channel and _kind(r.file) == _kind(name) and r.file != name
+               for r in self.shots):
+            raise SessionError(f"shot '{channel}' as '{name}': the capture already has its "
+                               f"{_kind(name)}; a shot is one photo, or a RAW and its JPEG")
         write_new(self.partial / name, data)
         rec = ShotRecord(channel, name, hashlib.sha256(data).hexdigest(), len(data), meta)
         self.shots.append(rec)
@@ -431,15 +437,46 @@ def _check_files(d: Path, meta: CaptureFile, check: bool) -> list[str]:
     return problems
 
 
-def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
-    """Each planned shot listed once (all of them when complete); no photo in the folder
-    that the record does not list (it would be read in place of, or beside, the real one)."""
-    from photometric.imageio import EXTENSIONS
+def _kind(name: str) -> str:
+    """'RAW' or 'photo': a shot is one photo, or a RAW and its JPEG twin (RAW+JPEG)."""
+    from photometric.camerafile import is_raw_name
+
+    return "RAW" if is_raw_name(name) else "photo"
+
+
+def _check_pairs(meta: CaptureFile) -> list[str]:
+    """Each shot listed once: one photo, or one RAW and one JPEG of the same exposure."""
+    from photometric.camerafile import JPEG_EXTENSIONS
 
     problems: list[str] = []
+    by_channel: dict[str, list[ShotEntry]] = {}
+    for s in meta.shots:
+        by_channel.setdefault(s.channel, []).append(s)
+    for ch, entries in sorted(by_channel.items()):
+        kinds = [_kind(e.file) for e in entries]
+        if len(entries) > 2 or len(set(kinds)) != len(kinds):
+            problems.append(f"shot '{ch}' listed more than once")
+            continue
+        if len(entries) == 2:
+            raw, twin = sorted(entries, key=lambda e: _kind(e.file) != "RAW")
+            if not twin.file.lower().endswith(JPEG_EXTENSIONS):
+                problems.append(f"shot '{ch}': {twin.file} is listed beside the RAW "
+                                f"{raw.file}; a RAW's twin must be a JPEG")
+            elif (raw.attempt, raw.fired_t_us) != (twin.attempt, twin.fired_t_us):
+                problems.append(f"shot '{ch}': {raw.file} and {twin.file} are not of the same "
+                                "exposure (attempt or FIRED time differ)")
+    return problems
+
+
+def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
+    """Each planned shot listed once (all of them when complete); no photo or RAW in the
+    folder that the record does not list (it would be read in place of, or beside, the real
+    one)."""
+    from photometric.camerafile import RAW_EXTENSIONS
+    from photometric.imageio import EXTENSIONS
+
+    problems = _check_pairs(meta)
     listed = [s.channel for s in meta.shots]
-    for ch in sorted({c for c in listed if listed.count(c) > 1}):
-        problems.append(f"shot '{ch}' listed more than once")
     for ch in sorted(set(listed) - set(meta.plan)):
         problems.append(f"shot '{ch}' is not in the capture's plan")
     if meta.status == STATUS_COMPLETE:
@@ -449,7 +486,8 @@ def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
     files = {s.file for s in meta.shots}
     for p in sorted(d.iterdir()) if not partial else ():  # a partial one may be mid-write
         stem, ext = os.path.splitext(p.name)
-        if stem.lower() in SHOT_NAMES and ext.lower() in EXTENSIONS and p.name not in files:
+        photo = ext.lower() in EXTENSIONS or ext.lower() in RAW_EXTENSIONS
+        if stem.lower() in SHOT_NAMES and photo and p.name not in files:
             problems.append(f"{p.name} is in the folder but not one of the capture's photos")
     return problems
 

@@ -1,5 +1,9 @@
 """``booth simulate subject``: a synthetic subject under the five flashes, as a capture folder.
 
+The photos are linear PNGs (``--format png``, the renders as they are) or the files a camera
+writes (:mod:`photometric.camerafile`): sRGB JPEGs with EXIF (``jpeg``), DNG RAWs (``dng``),
+or both (``raw+jpeg``), so that what reads captures is tested on camera radiometry.
+
 The folder is written whole or not at all (:class:`~photometric.files.OutputDir`): without
 ``--force`` it must be new or empty; with ``--force`` it may also hold an earlier simulate
 output, which is replaced entirely, so no file of the earlier run (an ``ambient.png`` that
@@ -14,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from photometric import imageio, normalmap, synthetic
+from photometric import camerafile, imageio, normalmap, synthetic
 from photometric.errors import InputError
 from photometric.files import (
     MARKER,
@@ -29,7 +33,10 @@ from photometric.lights import CHANNELS
 from photometric.render import Camera, Surface
 
 COMMAND = "simulate"
-_NAMES = {*(f"{c}.png" for c in (*CHANNELS, "ambient")), "truth", "lights.yaml"}
+#: --format -> the extensions of the files of one shot.
+FORMATS = {"png": (".png",), "jpeg": (".jpg",), "dng": (".dng",), "raw+jpeg": (".dng", ".jpg")}
+_NAMES = {*(f"{c}{ext}" for c in (*CHANNELS, "ambient") for ext in (".png", ".jpg", ".dng")),
+          "truth", "lights.yaml"}
 
 
 @dataclass
@@ -65,6 +72,21 @@ def check_out(out: str | Path, force: bool) -> OutputDir:
     return target
 
 
+_RAW_BITS = int(camerafile.Sensor().white).bit_length()  # 14
+
+
+def _files(img: np.ndarray, fmt: str) -> list[tuple[str, bytes | None]]:
+    """(extension, bytes) of one shot's files; None: the PNG, written by OpenCV."""
+    out: list[tuple[str, bytes | None]] = []
+    for ext in FORMATS[fmt]:
+        if ext == ".png":
+            out.append((ext, None))
+        else:
+            encode = camerafile.encode_jpeg if ext == ".jpg" else camerafile.encode_dng
+            out.append((ext, encode(img)))
+    return out
+
+
 def simulate_subject(
     out: str | Path,
     kind: str = "face",
@@ -76,23 +98,32 @@ def simulate_subject(
     distance: float | None = None,
     specular: float = 0.0,
     force: bool = False,
+    fmt: str = "png",
 ) -> SimulatedSubject:
     """Render a synthetic subject under the five flashes and write it as a capture folder:
-    the photos, ``truth/`` (normals, mask) and ``lights.yaml`` (the rig and how it was
-    simulated)."""
+    the photos (``fmt``: linear PNGs of ``bits``, or camera files), ``truth/`` (normals,
+    mask) and ``lights.yaml`` (the rig and how it was simulated). ``images`` are the renders:
+    uint PNG pixels, or the linear floats the camera files were encoded from."""
     if size < 32:
         raise InputError(f"--size: expected at least 32 pixels, got {size}")
     if bits not in (8, 16):
         raise InputError(f"--bits: expected 8 or 16, got {bits}")
     if not 0 <= noise < 1:
         raise InputError(f"--noise: expected a fraction of full scale in [0, 1), got {noise}")
+    if fmt not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if ".dng" in FORMATS[fmt] and size % 2:
+        raise InputError(f"--size: a RAW (Bayer) image needs an even side, got {size}")
     target = check_out(out, force)
     surface = synthetic.subject(kind, seed, size, specular)
     booth = synthetic.Booth(distance=distance)
-    images = synthetic.capture(surface, booth, Camera(noise=noise, bits=bits), ambient, seed)
+    camera = Camera(noise=noise, bits=bits if fmt == "png" else None)
+    images = synthetic.capture(surface, booth, camera, ambient, seed)
     rig = booth.rig.to_dict()
-    rig["simulation"] = {"kind": kind, "seed": seed, "size": size, "noise": noise, "bits": bits,
-                         "distance_mm": distance, "ambient": ambient, "specular": specular}
+    depth = {"png": bits, "jpeg": 8}.get(fmt, _RAW_BITS)  # of the files written
+    rig["simulation"] = {"kind": kind, "seed": seed, "size": size, "noise": noise,
+                         "bits": depth, "distance_mm": distance, "ambient": ambient,
+                         "specular": specular}
     final = Path(out)
     with target as stage:
         def write(rel: str, fn) -> None:
@@ -100,7 +131,11 @@ def simulate_subject(
                 atomic_write(stage / rel, fn)
 
         for name, img in images.items():
-            write(f"{name}.png", lambda p, img=img: imageio.write_image(p, img))
+            for ext, data in _files(img, fmt):
+                if data is None:
+                    write(f"{name}{ext}", lambda p, img=img: imageio.write_image(p, img))
+                else:
+                    write(f"{name}{ext}", lambda p, data=data: p.write_bytes(data))
         (stage / "truth").mkdir(mode=0o700)
         write("truth/normals.npy", lambda p: normalmap.write_npy(p, surface.normals))
         write("truth/mask.png",

@@ -32,10 +32,12 @@ BACKENDS = ("sim", "gphoto2")
 @dataclass
 class SimOptions:
     """The simulated booth's subject: ``seed`` picks the face (mixed with the subject id, so
-    each simulated subject looks different), ``size`` the image side."""
+    each simulated subject looks different), ``size`` the image side; ``image_format`` what
+    its camera saves: ``jpeg``, ``raw`` (DNG) or ``raw+jpeg``."""
 
     seed: int = 0
     size: int = 512
+    image_format: str = "jpeg"
     per_subject: bool = True
     faults: object | None = None  # firmware_protocol.emulator.Faults
     camera_faults: object | None = None  # booth.hardware.sim.CameraFaults
@@ -91,7 +93,8 @@ class Station:
                 o = self.sim_options
                 self.sim = SimulatedBooth(seed=o.seed, size=o.size, faults=o.faults,
                                           camera_faults=o.camera_faults,
-                                          recycle_ms=o.recycle_ms).start()
+                                          recycle_ms=o.recycle_ms,
+                                          image_format=o.image_format).start()
                 self.port = self.sim.flash_port
                 self.camera = self.sim.camera
             else:

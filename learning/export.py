@@ -116,7 +116,14 @@ class Settings:
         d.pop("seed")
         d.pop("split")
         d["software"] = software_version()
+        d["pipeline"] = PIPELINE
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: How a sample is made from a capture; bump it when that changes, so that an export redoes
+#: the samples an earlier way made. 2: pixels made linear from RAW or by the camera
+#: response, the portrait input in sRGB.
+PIPELINE = 2
 
 
 @functools.cache
@@ -178,15 +185,15 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
         from photometric import imageio, stereo
         from photometric.calibrate import Calibration
 
-        images = imageio.read_capture(source.path)
         cal = Calibration.load(source.calibration) if source.calibration else None
-        result = stereo.solve(images, settings.method, cal.rig if cal else None,
-                              cal.simplified if cal else None)
-        if not result.mask.any():
-            out.reason = "photometric stereo: no pixel has a valid normal"
-            return out
-        lm = detect(images["center"]).points
-        sample = preprocess.make_sample(images["center"], result.normals, result.mask, lm,
+        # Linear pixels for the normals (RAW, or JPEG through the calibrated response); the
+        # network's input is the portrait as a camera shows it, 8-bit sRGB.
+        loaded = imageio.load_capture(source.path, cal.response if cal else None)
+        result = stereo.solve(loaded.images, settings.method, cal.rig if cal else None,
+                              cal.simplified if cal else None, white_level=loaded.white_level)
+        portrait = loaded.display("center")
+        lm = detect(portrait).points
+        sample = preprocess.make_sample(portrait, result.normals, result.mask, lm,
                                         settings.size, settings.encoding, settings.margin)
         oval = preprocess.face_oval(sample.landmarks, settings.size) > 0
         coverage = float(sample.mask[oval].mean()) if oval.any() else 0.0

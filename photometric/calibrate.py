@@ -1,25 +1,31 @@
-"""Calibration on a white matte sphere: light directions and the simplified coefficients.
+"""Calibration on a white matte sphere: camera response, light directions and the simplified
+coefficients.
 
 From the five flash images of a sphere (plus ambient, if taken) we find the sphere, know its
-normals analytically, and fit (a) each flash's intensity × direction by least squares over
-the pixels it lights, and (b) the simplified method's 3×5 coefficients and clamp range.
+normals analytically, and fit (a) when the images are a camera's JPEGs, the camera's inverse
+response jointly with each flash's light (:func:`fit_response`: the sphere's shading is
+known up to the lights, so the curve that makes it Lambertian is the response), (b) each
+flash's intensity × direction by least squares over the pixels it lights, on the linearised
+images, and (c) the simplified method's 3×5 coefficients and clamp range.
 Albedos measured with this calibration are relative to the sphere's.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import cv2
 import numpy as np
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from photometric import response as _response
 from photometric import stereo
 from photometric.errors import InputError
 from photometric.files import read_yaml, write_text
@@ -31,9 +37,12 @@ from photometric.lights import (
     RigSchema,
     Vector3,
 )
+from photometric.response import SRGB, Response
 from photometric.schema import Number, Positive, Schema, schema_error, validate
 
-FORMAT_VERSION = 1
+#: 2 added ``response``; version 1 files (no response: sRGB, not fitted) still load.
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,11 @@ def find_sphere(images: Mapping[str, np.ndarray]) -> Circle:
     """Locate the sphere: the largest round bright region of the brightest-flash image."""
     grey = _grey_stack(images)
     peak = np.max([grey[c] for c in CHANNELS], axis=0)
-    if peak.max() <= 0.02:
+    # Dark means no signal above a few quantisation steps, not a fraction of full scale: a
+    # sphere exposed at 1 % of a 16-bit range is still hundreds of levels deep.
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(
+        np.asarray(images["center"]).dtype, 0.0)
+    if peak.max() <= (4.0 / full if full else 1e-3):
         raise InputError("no sphere found: every calibration image is dark")
     img8 = np.clip(peak / peak.max() * 255.0, 0, 255).astype(np.uint8)
     t, _ = cv2.threshold(img8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -122,7 +135,10 @@ def sphere_normals(shape: tuple[int, int], circle: Circle) -> tuple[np.ndarray, 
 
 @dataclass
 class Calibration:
-    """A calibration: fitted lights, simplified coefficients, where the sphere was, residuals."""
+    """A calibration: fitted lights, simplified coefficients, where the sphere was, residuals,
+    and the camera response that makes its JPEGs linear (``response_fitted``: fitted on this
+    sphere, rather than sRGB's inverse assumed). ``notes``: what the fit wants the operator
+    to know (not stored)."""
 
     rig: LightRig
     simplified: stereo.SimplifiedModel
@@ -130,6 +146,9 @@ class Calibration:
     image_size: tuple[int, int]
     residuals: dict = field(default_factory=dict)
     created: str = ""
+    response: Response = SRGB
+    response_fitted: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         m = self.simplified
@@ -142,6 +161,7 @@ class Calibration:
             "image_size": list(self.image_size),
             "sphere": {"cx": round(self.circle.cx, 3), "cy": round(self.circle.cy, 3),
                        "r": round(self.circle.r, 3)},
+            "response": {**self.response.to_dict(), "fitted": self.response_fitted},
             "lights": rig["lights"],
             "intensities": rig["intensities"],
             "simplified": {
@@ -150,7 +170,7 @@ class Calibration:
                                   (round(float(v), 6) for v in m.clamp), strict=True)),
                 "center": [round(float(v), 6) for v in m.center],
             },
-            "residuals": self.residuals,
+            "residuals": copy.deepcopy(self.residuals),  # the caller may edit it
         }
 
     def save(self, path: str | Path) -> None:
@@ -213,7 +233,9 @@ NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
 
 class ResidualsSchema(Schema):
     """What :func:`calibrate` measured on the sphere: each flash's fit RMS (a fraction of
-    full scale) and each method's angular error in degrees. All optional; typed, so that a
+    full scale), each method's angular error in degrees and, when the camera response was
+    fitted, the sphere's departure from Lambertian in code values (RMS, a fraction of full
+    scale) under sRGB's inverse and under the fitted curve. All optional; typed, so that a
     file saying ``lambertian_mean_deg: x`` is refused when read, not when printed."""
 
     expected: ClassVar[str] = "a mapping of residuals (fit_rms, lambertian_mean_deg, ...)"
@@ -225,6 +247,43 @@ class ResidualsSchema(Schema):
     simplified_mean_deg: Degrees | None = None
     simplified_median_deg: Degrees | None = None
     simplified_p95_deg: Degrees | None = None
+    response_rms_srgb: NonNegative | None = None
+    response_rms_fitted: NonNegative | None = None
+
+
+#: At most this many coefficients: degree 9. The fit writes up to 4 (degree 5).
+MAX_COEFFS = 8
+
+
+class ResponseSchema(Schema):
+    """The camera response a calibration's JPEGs are read with (:mod:`photometric.response`):
+    ``coeffs`` only for ``polynomial``, and the curve must rise (a falling curve would map
+    two lights to one code value, and photometric stereo would invert it wrongly)."""
+
+    expected: ClassVar[str] = "a response mapping (kind, coeffs, fitted)"
+
+    kind: Literal["srgb", "linear", "polynomial"]
+    coeffs: Annotated[list[Number], Field(max_length=MAX_COEFFS)] = []
+    fitted: Annotated[bool, Field(strict=True)] = False
+
+    @model_validator(mode="after")
+    def _curve(self) -> ResponseSchema:
+        if self.kind != "polynomial" and self.coeffs:
+            raise schema_error(f"a {self.kind} response has no coefficients (got "
+                               f"{len(self.coeffs)}); only kind 'polynomial' has them")
+        if self.kind == "polynomial" and not self.coeffs:
+            raise schema_error("a polynomial response needs its coefficients (coeffs: "
+                               "[c2, c3, ...])")
+        curve = self.response()
+        if not curve.monotonic():
+            y = curve(np.linspace(0.0, 1.0, 256))
+            at = int(np.argmax(np.diff(y) < -1e-9)) if (np.diff(y) < -1e-9).any() else 255
+            raise schema_error(f"the curve is not monotonic (it falls or leaves [0, 1] near "
+                               f"code {at}/255); a camera response must rise from 0 to 1")
+        return self
+
+    def response(self) -> Response:
+        return Response(self.kind, tuple(self.coeffs))
 
 
 def _text(v: object) -> object:
@@ -244,6 +303,8 @@ class CalibrationFile(RigSchema):
     image_size: Annotated[list[Annotated[int, Field(strict=True, gt=0)]],
                           Field(min_length=2, max_length=2)]
     sphere: SphereSchema
+    # Absent in version 1 files (and optional in version 2): sRGB's inverse, not fitted.
+    response: ResponseSchema | None = None
     simplified: SimplifiedSchema
     residuals: Annotated[ResidualsSchema,
                          BeforeValidator(lambda v: {} if v is None else v)] = ResidualsSchema()
@@ -251,9 +312,11 @@ class CalibrationFile(RigSchema):
     @field_validator("format_version")
     @classmethod
     def _supported(cls, v: int) -> int:
-        if v != FORMAT_VERSION:
-            raise schema_error(f"version {v} is not supported (expected {FORMAT_VERSION}); "
-                               "calibrate again with this version of the booth")
+        if v not in SUPPORTED_VERSIONS:
+            raise schema_error(
+                f"version {v} is not supported (this booth reads versions "
+                f"{', '.join(map(str, SUPPORTED_VERSIONS))}; it writes {FORMAT_VERSION}); "
+                "calibrate again with this version of the booth")
         return v
 
     def calibration(self) -> Calibration:
@@ -263,8 +326,10 @@ class CalibrationFile(RigSchema):
                                         m.clamp.q_max),
                                        np.array(m.center, np.float64))
         w, h = self.image_size
+        resp = self.response
         return Calibration(self.rig(), model, Circle(sp.cx, sp.cy, sp.r), (w, h),
-                           self.residuals.model_dump(exclude_none=True), self.created)
+                           self.residuals.model_dump(exclude_none=True), self.created,
+                           resp.response() if resp else SRGB, bool(resp and resp.fitted))
 
 
 def _fit_lights(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float):
@@ -308,12 +373,278 @@ def _fit_simplified(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: f
     return stereo.SimplifiedModel(w.T, clamp, center)
 
 
-def _residuals(images, cal: Calibration, normals, mask) -> dict:
+# -- the camera response, fitted on the sphere ----------------------------------------------
+#: Code values trusted when fitting a response: above black, where JPEG ringing and noise
+#: dominate, and below the highlight shoulder and clipping.
+SAFE_CODES = (3 / 255, 250 / 255)
+#: The polynomial's degree K (coefficients c_2..c_K), lowered when the fit is not monotonic.
+#: One coefficient goes to the anchor (see fit_response): 3 free, as a free degree 4 has.
+RESPONSE_DEGREE = 5
+#: Sphere pixels per flash in the response fit: the system is small and its noise is averaged
+#: over thousands of pixels; more adds time, not accuracy.
+RESPONSE_SAMPLES = 4000
+#: A flash's shading must be at least this fraction of its intensity (cos θ ≥ 0.1) for its
+#: pixel to count as lit: near the terminator blur and the last codes bias the fit.
+LIT_COS = 0.1
+#: Fewer usable pixels than this for any flash, or a sphere whose brightest codes (99th
+#: percentile) are below MIN_TOP_CODE, and the response is not fitted.
+MIN_PIXELS = 100
+MIN_TOP_CODE = 0.4
+#: Below this brightest code much of the curve is an extrapolation: the fit says so.
+FIRM_TOP_CODE = 0.7
+#: Gaussian σ (pixels) smoothing the ambient frame before it is subtracted in the fit.
+AMBIENT_BLUR = 3.0
+
+
+@dataclass(frozen=True)
+class ResponseFit:
+    """A response fitted on the sphere, and how far the sphere is from Lambertian under
+    sRGB's inverse and under the fit: the RMS of v − g⁻¹(s·n), the code values' departure from
+    the shading (a fraction of full scale: ×255 for codes), over the observations fitted,
+    the lights refitted for each curve. ``fitted`` is False when the sphere could not
+    determine a curve (``notes`` say why); ``response`` is then sRGB's inverse."""
+
+    response: Response
+    fitted: bool
+    rms_srgb: float
+    rms_fitted: float
+    observations: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Sphere:
+    """Sampled sphere pixels: normals (m, 3); per flash its code values (m, C) in [0, 1] and
+    which pixels are usable (unclipped, above black); the ambient frame's codes (m, C), zero
+    when there is none."""
+
+    normals: np.ndarray
+    codes: dict[str, np.ndarray]
+    ok: dict[str, np.ndarray]
+    ambient: np.ndarray
+
+    def blocks(self, picked: Mapping[str, np.ndarray]):
+        """(flash, colour, normals, codes, ambient codes) over the picked pixels."""
+        for k in CHANNELS:
+            n, idx = self.normals[picked[k]], picked[k]
+            for c in range(self.codes[k].shape[1]):
+                yield k, c, n, self.codes[k][idx, c], self.ambient[idx, c]
+
+
+def _sample_sphere(codes: Mapping[str, np.ndarray], circle: Circle, n: int,
+                   rng: np.random.Generator) -> _Sphere:
+    """Up to ``n`` random pixels inside 0.95 of the sphere's radius. A strided grid over the
+    circle's bounding box first, so a 24 MP sphere costs no more than a small one."""
+    h, w = np.asarray(codes["center"]).shape[:2]
+    r_in = 0.95 * circle.r
+    r0, r1 = max(0, math.floor(circle.cy - r_in)), min(h, math.ceil(circle.cy + r_in) + 1)
+    c0, c1 = max(0, math.floor(circle.cx - r_in)), min(w, math.ceil(circle.cx + r_in) + 1)
+    step = max(1, int(math.sqrt(math.pi * r_in * r_in / (4 * n))))
+    rows, cols = (a.ravel() for a in np.mgrid[r0:r1:step, c0:c1:step])
+    x, y = (cols - circle.cx) / circle.r, -(rows - circle.cy) / circle.r
+    inside = np.flatnonzero(x * x + y * y < 0.95**2)
+    if inside.size > n:
+        inside = np.sort(rng.choice(inside, n, replace=False))
+    rows, cols, x, y = rows[inside], cols[inside], x[inside], y[inside]
+    normals = np.stack([x, y, np.sqrt(np.clip(1.0 - x * x - y * y, 0.0, None))], axis=1)
+
+    def at(name: str) -> np.ndarray:
+        a = np.asarray(codes[name])[rows, cols].astype(np.float64) / 255.0
+        return a.reshape(len(rows), -1)
+
+    obs = {k: at(k) for k in CHANNELS}
+    amb = np.zeros_like(obs["center"])
+    if codes.get("ambient") is not None:
+        # Room light is smooth over the sphere; its noise is not. Used per pixel as it is,
+        # the ambient frame's noise would be a noisy regressor (see _refine): blur it, within
+        # the sphere, first.
+        box = np.asarray(codes["ambient"])[r0:r1, c0:c1].astype(np.float32) / 255.0
+        bx = (np.arange(c0, c1) - circle.cx) / circle.r
+        by = (np.arange(r0, r1) - circle.cy) / circle.r
+        disc = (bx[None, :] ** 2 + by[:, None] ** 2 < 0.98**2).astype(np.float32)
+        blur = cv2.GaussianBlur(box * (disc[..., None] if box.ndim == 3 else disc), (0, 0),
+                                AMBIENT_BLUR)
+        weight = np.maximum(cv2.GaussianBlur(disc, (0, 0), AMBIENT_BLUR), 1e-6)
+        smooth = blur / (weight[..., None] if blur.ndim == 3 else weight)
+        amb = smooth[rows - r0, cols - c0].astype(np.float64).reshape(len(rows), -1)
+    lo, hi = SAFE_CODES
+    ok = {k: ((v > lo) & (v < hi) & (amb < hi)).all(axis=1) for k, v in obs.items()}
+    return _Sphere(normals, obs, ok, amb)
+
+
+def _srgb_slope(v: np.ndarray) -> np.ndarray:
+    """d srgb⁻¹(v) / dv."""
+    return np.where(v <= 0.04045, 1 / 12.92, 2.4 / 1.055 * ((v + 0.055) / 1.055) ** 1.4)
+
+
+def _curve(v: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The polynomial response at code values ``v``: g(v), its basis B(v) and g'(v)."""
+    x, b = _response.basis(v, len(coef) + 1)
+    j = np.arange(2, len(coef) + 2)
+    slope = _srgb_slope(np.ravel(v)) * (1.0 + (j * x[:, None] ** (j - 1) - 1.0) @ coef)
+    return x + b @ coef, b, slope
+
+
+def _lights(sph: _Sphere, picked: Mapping[str, np.ndarray], coef: np.ndarray) -> list:
+    """Least-squares light (intensity × direction) of each flash and colour under g."""
+    return [np.linalg.lstsq(n, _curve(v, coef)[0] - _curve(va, coef)[0], rcond=None)[0]
+            for _, _, n, v, va in sph.blocks(picked)]
+
+
+def _pick(sph: _Sphere, lights: list, samples: int) -> dict[str, np.ndarray]:
+    """Per flash, up to ``samples`` usable pixels that each of its colours' lights clearly
+    lights (shading ≥ LIT_COS of the light)."""
+    per_flash = len(lights) // len(CHANNELS)
+    picked = {}
+    for i, k in enumerate(CHANNELS):
+        sel = sph.ok[k].copy()
+        for s in lights[i * per_flash:(i + 1) * per_flash]:
+            sel &= sph.normals @ s > LIT_COS * np.linalg.norm(s)
+        picked[k] = np.flatnonzero(sel)[:samples]
+    return picked
+
+
+def _refine(sph: _Sphere, picked: Mapping[str, np.ndarray], coef: np.ndarray,
+            lights: list, iterations: int = 10,
+            anchor: float | None = None) -> tuple[np.ndarray, list, float]:
+    """Gauss–Newton on the code values, v = g⁻¹(s·n + g(v_amb)), in the coefficients and the
+    lights together: (coefficients, lights, RMS of v − g⁻¹(...)). An empty ``coef`` fits the
+    lights alone, under sRGB's inverse; ``anchor``, a code value at which the curve stays
+    at its starting value (the coefficients move only where B(anchor) · Δc = 0).
+
+    Why not the linear system g(v) − g(v_amb) = s·n: its residual is in linear units, so it
+    shrinks with g, and it prefers a curve that is small over the sphere's codes and bends
+    up to g(1) = 1 above them (measured 10-25 % too small at a sphere reaching code 230;
+    collapsing to g ≈ 0 at one reaching 150). It also regresses the shading on the noisy
+    code (regression dilution). In code values the residual is scale-free, the noise is
+    where it is, and the known normals are the regressors."""
+    m, u = len(coef), np.linspace(0.0, 1.0, 4097)
+    blocks = list(sph.blocks(picked))
+    free = np.eye(m)
+    if anchor is not None and m:
+        free = np.linalg.svd(_response.basis(np.array([anchor]), m + 1)[1])[2][1:].T
+    p = free.shape[1]
+
+    def residuals(coef, lights):
+        table = np.maximum.accumulate(_curve(u, coef)[0])
+        out = []
+        for (_, _, n, v, va), s in zip(blocks, lights, strict=True):
+            f = np.interp(n @ s + _curve(va, coef)[0], table, u)
+            out.append((v - f, f))
+        return out
+
+    cost = None
+    for _ in range(iterations):
+        res = residuals(coef, lights)
+        r = np.concatenate([x for x, _ in res])
+        cost = float(r @ r) if cost is None else cost
+        jac = np.zeros((len(r), p + 3 * len(blocks)))
+        row = 0
+        for i, ((_, _, n, _, va), (_, f)) in enumerate(zip(blocks, res, strict=True)):
+            _, b_f, slope = _curve(f, coef)
+            slope = np.maximum(slope, 1e-6)[:, None]
+            jac[row:row + len(f), :p] = (b_f - _response.basis(va, m + 1)[1]) / slope @ free
+            jac[row:row + len(f), p + 3 * i:p + 3 * i + 3] = -n / slope
+            row += len(f)
+        # Normal equations: 48 unknowns, tens of thousands of rows; a whisker of damping
+        # keeps a direction the data leave free (a light no pixel sees) from blowing up.
+        jtj = jac.T @ jac
+        step = np.linalg.solve(jtj + 1e-9 * np.trace(jtj) * np.eye(len(jtj)), -jac.T @ r)
+        for scale in (1.0, 0.5, 0.25, 0.125):  # backtrack if the full step overshoots
+            c_new = coef + scale * free @ step[:p]
+            l_new = [s + scale * step[p + 3 * i:p + 3 * i + 3] for i, s in enumerate(lights)]
+            r_new = np.concatenate([x for x, _ in residuals(c_new, l_new)])
+            cost_new = float(r_new @ r_new)
+            if cost_new <= cost:
+                break
+        else:
+            break
+        coef, lights = c_new, l_new
+        done = cost_new > cost * (1 - 1e-6)
+        cost, r = cost_new, r_new
+        if done:
+            break
+    return coef, lights, math.sqrt(float(r @ r) / len(r))
+
+
+def fit_response(codes: Mapping[str, np.ndarray], circle: Circle,
+                 degree: int = RESPONSE_DEGREE, samples: int = RESPONSE_SAMPLES,
+                 seed: int = 0) -> ResponseFit:
+    """Fit the polynomial inverse response (:mod:`photometric.response`) on a sphere's 8-bit
+    code values, jointly with each flash's light per colour channel.
+
+    A uniform white Lambertian sphere lit by flash k has, at pixel p and colour c,
+    g(v) − g(v_ambient) = s_kc · n(p), with g = x + B c (x = srgb⁻¹(v)). The coefficients c
+    and the lights s are fitted together by least squares on the code values (:func:`_refine`,
+    from sRGB's inverse), over lit (shading ≥ LIT_COS of the light) and unclipped (codes within
+    SAFE_CODES) observations: twice, the lit pixels found first under sRGB's lights, then under
+    the fitted ones. A curve that is not monotonic lowers the degree.
+
+    The sphere fixes the curve's shape over the codes it shows, not its scale: g and s can
+    shrink together, the polynomial bending up to g(1) = 1 above the sphere's brightest code
+    (left free, the scale came out 0.7-6× off on darker spheres). So the curve is anchored to
+    sRGB's inverse at the sphere's brightest code (99th percentile), and its shape is fitted
+    below and extrapolated above. A global scale of g changes no normal; it does change what
+    a code above the sphere's brightest means, hence the anchor.
+    """
+    rng = np.random.default_rng(seed)
+    sph = _sample_sphere(codes, circle, 6 * samples, rng)
+    srgb = np.zeros(0)
+    # Which pixels each flash lights, first guess: brighter, under sRGB's inverse, than 5 % of
+    # its brightest.
+    first = {}
+    for k in CHANNELS:
+        x = (_response.srgb_decode(sph.codes[k]) - _response.srgb_decode(sph.ambient)).min(1)
+        top = float(np.percentile(x[sph.ok[k]], 99)) if sph.ok[k].any() else 0.0
+        first[k] = np.flatnonzero(sph.ok[k] & (x > 0.05 * top))[:samples]
+    brightest = max(float(np.percentile(sph.codes[k][sph.ok[k]], 99)) if sph.ok[k].any()
+                    else 0.0 for k in CHANNELS)
+    if brightest < MIN_TOP_CODE:
+        return ResponseFit(SRGB, False, 0.0, 0.0, 0, (
+            f"response not fitted: the sphere's brightest code values are "
+            f"{255 * brightest:.0f}/255, too few to show a curve's shape (expose it to at "
+            f"least {255 * MIN_TOP_CODE:.0f}/255); sRGB's inverse assumed",))
+    notes = []
+    if brightest < FIRM_TOP_CODE:
+        notes.append(f"response: the sphere's brightest code values are {255 * brightest:.0f}"
+                     f"/255; the curve is fitted up to there and extrapolated above (expose "
+                     f"the sphere to ~{255 * FIRM_TOP_CODE:.0f}/255 or more)")
+    for k_deg in range(degree, 1, -1):
+        coef, picked = np.zeros(k_deg - 1), first  # zero coefficients: sRGB's inverse
+        for _ in range(2):  # sRGB's lights find the terminator, then the fitted ones
+            picked = _pick(sph, _lights(sph, picked, coef), samples)
+            few = min(CHANNELS, key=lambda k: len(picked[k]))
+            if len(picked[few]) < MIN_PIXELS:
+                return ResponseFit(SRGB, False, 0.0, 0.0, 0, (
+                    f"response not fitted: flash '{few}' lights only {len(picked[few])} "
+                    f"usable sphere pixels (codes {SAFE_CODES[0] * 255:.0f}.."
+                    f"{SAFE_CODES[1] * 255:.0f}); sRGB's inverse assumed",))
+            coef, _, rms = _refine(sph, picked, coef, _lights(sph, picked, coef),
+                                   anchor=brightest)
+        _, _, rms_srgb = _refine(sph, picked, srgb, _lights(sph, picked, srgb))
+        if rms > rms_srgb:  # sRGB is the better curve: the fit has found nothing to add
+            coef, rms = np.zeros_like(coef), rms_srgb
+        curve = Response("polynomial", tuple(round(float(c), 6) for c in coef))
+        if curve.monotonic():
+            if k_deg < degree:
+                notes.append(f"response: degree {degree} gave a curve that is not monotonic; "
+                             f"fitted degree {k_deg}")
+            observations = sum(len(p) for p in picked.values()) * sph.codes["center"].shape[1]
+            return ResponseFit(curve, True, rms_srgb, rms, observations, tuple(notes))
+    return ResponseFit(SRGB, False, 0.0, 0.0, 0, (
+        "response not fitted: no degree gave a monotonic curve (is the sphere evenly white "
+        "and matte?); sRGB's inverse assumed",))
+
+
+def _residuals(images, cal: Calibration, normals, mask, thresholds: stereo.Thresholds,
+               white_level: float | None) -> dict:
     out = {}
-    for name, res in (("lambertian", stereo.lambertian(images, cal.rig)),
-                      ("simplified", stereo.simplified(images, cal.simplified))):
+    for name, res in (
+            ("lambertian", stereo.lambertian(images, cal.rig, thresholds, white_level)),
+            ("simplified", stereo.simplified(images, cal.simplified, None, thresholds,
+                                             white_level))):
         err = stereo.angular_error(res.normals, normals)
-        sel = mask & res.mask
+        sel = mask & res.mask & ~res.filled  # the residual of the fit, not of hole filling
         if not sel.any():
             raise InputError(f"calibration: the {name} method recovers no sphere pixel")
         out[f"{name}_mean_deg"] = round(float(err[sel].mean()), 4)
@@ -322,26 +653,70 @@ def _residuals(images, cal: Calibration, normals, mask) -> dict:
     return out
 
 
-def calibrate(
-    images: Mapping[str, np.ndarray],
-    circle: Circle | None = None,
-    thresholds: stereo.Thresholds = stereo.Thresholds(),
-) -> Calibration:
-    """Fit a :class:`Calibration` from a sphere capture; ``circle`` overrides detection."""
-    grey = _grey_stack(images, thresholds.saturated)
-    shape = grey["center"].shape
-    circle = circle or find_sphere(images)
+def _check_circle(circle: Circle, shape: tuple[int, int]) -> None:
     h, w = shape
     if not (0 <= circle.cx < w and 0 <= circle.cy < h):
         raise InputError(f"sphere centre ({circle.cx:.1f}, {circle.cy:.1f}) lies outside the "
                          f"{w}×{h} image")
+
+
+def calibrate(
+    images: Mapping[str, np.ndarray],
+    circle: Circle | None = None,
+    thresholds: stereo.Thresholds = stereo.Thresholds(),
+    encoded: bool = False,
+    white_level: float | None = None,
+) -> Calibration:
+    """Fit a :class:`Calibration` from a sphere capture; ``circle`` overrides detection.
+
+    ``encoded``: the images are a camera JPEG's 8-bit code values, so the camera's response
+    is fitted on the sphere (:func:`fit_response`) and the images are linearised with it
+    before the lights are fitted. Otherwise they are linear (RAW decoded, a linear PNG or
+    TIFF), and the calibration keeps sRGB's inverse, not fitted, for JPEGs read later.
+    ``thresholds`` and ``white_level`` as for :func:`photometric.stereo.lambertian`: the dark
+    threshold is relative to the sphere's own level, so an underexposed sphere calibrates.
+    """
+    notes: list[str] = []
+    response, fit = SRGB, None
+    if encoded:
+        stereo._prepare(images)  # same sizes and depths, or a clear error
+        depth = np.asarray(images["center"]).dtype
+        if depth != np.uint8:
+            raise InputError(f"encoded images must be a JPEG's 8-bit code values, got {depth}")
+        circle = circle or find_sphere({k: _response.linearize(np.asarray(v), SRGB)
+                                        for k, v in images.items() if v is not None})
+        _check_circle(circle, np.asarray(images["center"]).shape[:2])
+        fit = fit_response(images, circle)
+        response = fit.response
+        notes += fit.notes
+        images = {k: _response.linearize(np.asarray(v), response)
+                  for k, v in images.items() if v is not None}
+        # The camera clipped at the same code values as before; linear, they are g(code).
+        thresholds = replace(thresholds, saturated=float(
+            response(np.array([thresholds.saturated]))[0]))
+        white_level = None  # code 255 became linear 1.0: the uint16's full scale
+    else:
+        notes.append("response not fitted: the sphere images are linear; JPEGs will be read "
+                     "with sRGB's inverse")
+    prepared = stereo._prepare(images)
+    _, dark, sat_raw = stereo._radiometry(prepared, thresholds, white_level)
+    grey = _grey_stack(images, sat_raw / prepared[4])
+    shape = grey["center"].shape
+    circle = circle or find_sphere(images)
+    _check_circle(circle, shape)
+    h, w = shape
     normals, mask = sphere_normals(shape, circle)
     inner = sphere_normals(shape, Circle(circle.cx, circle.cy, 0.95 * circle.r))[1]
-    rig, rms = _fit_lights(grey, normals, inner, thresholds.dark)
-    model = _fit_simplified(grey, normals, inner, thresholds.dark,
+    rig, rms = _fit_lights(grey, normals, inner, dark)
+    model = _fit_simplified(grey, normals, inner, dark,
                             rig.intensity("center") * rig.direction("center"))
     cal = Calibration(rig, model, circle, (w, h),
-                      created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+                      created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                      response=response, response_fitted=bool(fit and fit.fitted),
+                      notes=notes)
     cal.residuals = {"fit_rms": {c: round(v, 6) for c, v in rms.items()},
-                     **_residuals(images, cal, normals, inner)}
+                     **_residuals(images, cal, normals, inner, thresholds, white_level)}
+    if fit is not None and fit.fitted:
+        cal.residuals["response_rms_srgb"] = round(fit.rms_srgb, 6)
+        cal.residuals["response_rms_fitted"] = round(fit.rms_fitted, 6)
     return cal

@@ -1,36 +1,59 @@
 """Reading and writing capture images: the one place where OpenCV's BGR becomes RGB.
 
-Captures on disk are ``center left right top bottom [ambient]`` with extension .png, .jpg,
-.jpeg, .tif or .tiff, 8 or 16 bit, colour or grey. Images are returned as integer arrays of
-their own depth (no float copy: a 24 MP capture stays 360 MB, not 1.4 GB).
-Every file is checked whole before it is decoded (a cut JPEG decodes, half grey, without
-an error) and read as displayed, with its EXIF orientation applied.
+Captures on disk are ``center left right top bottom [ambient]``: camera JPEGs, camera RAW
+files (``.dng``, ``.nef``, ``.cr2``, ... : any LibRaw reads), or both for each shot; or .png
+and .tif(f) images, 8 or 16 bit, colour or grey, which are taken as linear (what a RAW
+converter's linear export or ``booth simulate`` writes). Every file is checked whole before it
+is decoded (a cut JPEG decodes, half grey, without an error) and read as displayed, with its
+orientation applied.
+
+:func:`load_capture` is where pixels become proportional to light (DESIGN.md, "Images in
+memory"): RAW through LibRaw with no tone curve and one white balance for the whole capture,
+JPEG through the camera's response (sRGB's inverse until calibration fits one), and RAW
+preferred when a shot has both. Images stay integer arrays (uint16 for RAW and JPEG): no
+float copy, so a 24 MP capture stays 430 MB, not 1.7 GB.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from photometric import camerafile
 from photometric.errors import InputError
 from photometric.lights import CHANNELS
+from photometric.response import SRGB, Response, linearize, srgb_encode
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: Images OpenCV decodes.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: Every photo a capture may hold: those, and camera RAW files.
+EXTENSIONS = IMAGE_EXTENSIONS + camerafile.RAW_EXTENSIONS
+
+
+def find_files(folder: Path, name: str) -> dict[str, Path]:
+    """Channel ``name``'s files in ``folder``: ``{"image": ..., "raw": ...}``, each present
+    when there is one (a camera set to RAW+JPEG writes both). Matching on the listing, not
+    by probing names, keeps a case-insensitive file system from reporting one file twice."""
+    found: dict[str, list[Path]] = {"image": [], "raw": []}
+    for p in sorted(folder.iterdir()):
+        stem, ext = p.name[: -len(p.suffix)] if p.suffix else p.name, p.suffix.lower()
+        if stem.lower() == name and ext in EXTENSIONS and p.is_file():
+            found["raw" if ext in camerafile.RAW_EXTENSIONS else "image"].append(p)
+    for kind, paths in found.items():
+        if len(paths) > 1:
+            raise InputError(f"{folder}: more than one {'RAW file' if kind == 'raw' else 'image'}"
+                             f" for '{name}' ({', '.join(p.name for p in paths)}); keep one")
+    return {kind: paths[0] for kind, paths in found.items() if paths}
 
 
 def find_image(folder: Path, name: str) -> Path | None:
-    """The file for channel ``name`` in ``folder`` (any supported extension, any case), or
-    None. Matching on the listing, not by probing names, keeps a case-insensitive file
-    system from reporting one file twice."""
-    wanted = {f"{name}{ext}" for ext in EXTENSIONS}
-    found = sorted(p for p in folder.iterdir() if p.name.lower() in wanted and p.is_file())
-    if len(found) > 1:
-        raise InputError(f"{folder}: more than one image for '{name}' "
-                         f"({', '.join(p.name for p in found)}); keep one")
-    return found[0] if found else None
+    """The file to show for channel ``name`` (its image, else its RAW file), or None."""
+    files = find_files(folder, name)
+    return files.get("image") or files.get("raw")
 
 
 #: Decode flags: keep 8/16 bit and grey-or-colour like IMREAD_UNCHANGED, but unlike it apply
@@ -57,8 +80,9 @@ _AGAIN = "re-copy it from the camera (or wherever it came from)"
 
 
 def image_format(data: bytes) -> str | None:
-    """'jpeg', 'png', 'tiff' or 'bmp' from the first bytes (never the file name: the simulated
-    camera's shot.jpg holds BMP), or None."""
+    """'jpeg', 'png', 'tiff' or 'bmp' from the first bytes, never the file name (libgphoto2's
+    virtual camera names every file .JPG, DNGs included; captures made before camera files
+    were simulated hold BMP named .jpg), or None."""
     for magic, kind in _MAGIC:
         if data[:len(magic)] == magic:
             return kind
@@ -232,9 +256,8 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     return img
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB (H, W, 3) or grey (H, W), uint8 or uint16, as displayed; a cut or
-    damaged file is an InputError naming it. The bytes checked are the bytes decoded."""
+def read_bytes(path: str | Path) -> bytes:
+    """A photo file's bytes: a regular file, no larger than any photo the booth takes."""
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: is a folder; expected an image file")
@@ -246,7 +269,23 @@ def read_image(path: str | Path) -> np.ndarray:
     if size > MAX_FILE_BYTES:
         raise InputError(f"{p}: {size / 2**20:.0f} MiB; larger than any photo the booth "
                          f"takes (limit {MAX_FILE_BYTES >> 20} MiB)")
-    return decode_image(p.read_bytes(), str(p))
+    return p.read_bytes()
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as RGB (H, W, 3) or grey (H, W), uint8 or uint16, as displayed; a cut or
+    damaged file is an InputError naming it. The bytes checked are the bytes decoded."""
+    return decode_image(read_bytes(path), str(path))
+
+
+def read_raw(path: str | Path,
+             white_balance: tuple[float, float, float] | None = None) -> camerafile.RawImage:
+    """A camera RAW file decoded to linear 16-bit RGB (see :func:`camerafile.decode_raw`).
+    A TIFF-based RAW (DNG, NEF, CR2, ARW, ...) is checked whole first, like any TIFF."""
+    data = read_bytes(path)
+    if image_format(data) == "tiff":
+        check_intact(data, str(path))
+    return camerafile.decode_raw(data, str(path), white_balance, MAX_PIXELS)
 
 
 def write_image(path: str | Path, img: np.ndarray) -> None:
@@ -279,37 +318,145 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return to_uint(img, 8)
 
 
-def read_capture(folder: str | Path, dark_level: float = 0.02) -> dict[str, np.ndarray]:
-    """Read a capture folder; every flash image must exist, match in size and not be dark."""
+@dataclass
+class LoadedCapture:
+    """A capture's images made linear, and how.
+
+    ``images``: channel -> image proportional to light (uint16 for RAW and JPEG, as stored for
+    PNG/TIFF); ``source``: 'raw', 'jpeg' or 'linear' (PNG/TIFF); ``codes``: for JPEG, the
+    undecoded 8-bit values (what a response is fitted on), else None; ``paths``: the file read
+    per channel; ``white_balance``: the R, G, B multipliers applied to every RAW file (None
+    for other sources); ``response``: the inverse response applied to JPEGs (None otherwise);
+    ``white_level``: the value at which the images clip."""
+
+    images: dict[str, np.ndarray]
+    source: str
+    paths: dict[str, Path]
+    codes: dict[str, np.ndarray] | None = None
+    white_balance: tuple[float, float, float] | None = None
+    response: Response | None = None
+    white_level: float = 65535.0
+
+    def display(self, name: str) -> np.ndarray:
+        """Channel ``name`` as people (and MediaPipe, and the network's input) see a photo:
+        8-bit sRGB. A JPEG's own values; linear sources encoded with sRGB's curve."""
+        if self.codes is not None:
+            return self.codes[name]
+        return encode_srgb8(self.images[name], self.white_level)
+
+    def describe(self) -> str:
+        """One line for people and for the outputs' records."""
+        if self.source == "raw":
+            wb = ", ".join(f"{v:.3f}" for v in self.white_balance or ())
+            return f"RAW via LibRaw (linear, white balance R,G,B ×{wb})"
+        if self.source == "jpeg":
+            return f"JPEG linearised by the camera response: {self.response.describe()}"
+        return "linear images (PNG/TIFF, used as stored)"
+
+
+def encode_srgb8(img: np.ndarray, white_level: float | None = None) -> np.ndarray:
+    """A linear image (uint8, uint16 or float) as 8-bit sRGB, ``white_level`` mapping to 255
+    (default: the type's full scale). Integer images go through a lookup table."""
+    if img.dtype.kind == "f":
+        scale = 1.0 / (white_level or 1.0)
+        return np.rint(srgb_encode(img * scale) * 255.0).astype(np.uint8)
+    top = float(np.iinfo(img.dtype).max)
+    codes = np.arange(int(top) + 1, dtype=np.float64) / (white_level or top)
+    lut = np.rint(srgb_encode(codes) * 255.0).astype(np.uint8)
+    return np.take(lut, img)
+
+
+def load_capture(folder: str | Path, response: Response | None = None,
+                 dark_level: float = 0.02) -> LoadedCapture:
+    """Read a capture folder and make its images linear.
+
+    Every flash image must exist, match the others in size, depth and colour, and not be dark
+    beside the others: an image whose brightest pixel is below ``dark_level`` of the
+    capture's brightest is a flash that did not fire. The test is relative, so a correct
+    capture that uses 1 % of a 16-bit range reads like any other. RAW is used when every
+    shot has one (the capture's white balance is the centre shot's as-shot balance, the same
+    for every shot); otherwise the images, JPEGs through ``response`` (sRGB's inverse when
+    None).
+    """
     d = Path(folder)
     if not d.is_dir():
         raise InputError(f"{d}: not a folder (expected a capture folder with "
                          f"{', '.join(CHANNELS)} images)")
-    images: dict[str, np.ndarray] = {}
-    paths: dict[str, Path] = {}
-    for name in (*CHANNELS, "ambient"):
-        p = find_image(d, name)
-        if p is None:
-            if name == "ambient":
-                continue
-            raise InputError(f"{d}: missing image '{name}' (expected {name}.png, .jpg or .tif)")
-        images[name], paths[name] = read_image(p), p
-    ref = images["center"]
+    files = {name: find_files(d, name) for name in (*CHANNELS, "ambient")}
+    for name in CHANNELS:
+        if not files[name]:
+            raise InputError(f"{d}: missing image '{name}' (expected {name}.jpg, a RAW file "
+                             f"such as {name}.dng, .png or .tif)")
+    shots = [n for n in (*CHANNELS, "ambient") if files[n]]
+    if all("raw" in files[n] for n in shots):
+        loaded = _load_raw(d, {n: files[n]["raw"] for n in shots})
+    else:
+        lacking = [n for n in shots if "image" not in files[n]]
+        if lacking:
+            raise InputError(f"{d}: shot(s) {lacking} have only a RAW file and others only an "
+                             "image; a capture is read all from RAW or all from images")
+        loaded = _load_images({n: files[n]["image"] for n in shots}, response or SRGB)
+    _check_capture(loaded, dark_level)
+    return loaded
+
+
+def _load_raw(d: Path, paths: dict[str, Path]) -> LoadedCapture:
+    wb = camerafile.as_shot_white_balance(read_bytes(paths["center"]), str(paths["center"]))
+    images = {n: read_raw(p, wb).rgb for n, p in paths.items()}
+    return LoadedCapture(images, "raw", paths, white_balance=wb)
+
+
+def _load_images(paths: dict[str, Path], response: Response) -> LoadedCapture:
+    raw = {n: read_bytes(p) for n, p in paths.items()}
+    kinds = {n: image_format(b) for n, b in raw.items()}
+    codes = {n: decode_image(b, str(paths[n])) for n, b in raw.items()}
+    if all(k == "jpeg" for k in kinds.values()):
+        bad = [n for n, c in codes.items() if c.dtype != np.uint8]
+        if bad:
+            raise InputError(f"{paths[bad[0]]}: a {codes[bad[0]].dtype} JPEG; expected 8 bit")
+        images = {n: linearize(c, response) for n, c in codes.items()}
+        return LoadedCapture(images, "jpeg", paths, codes=codes, response=response)
+    if any(k == "jpeg" for k in kinds.values()):
+        jpeg = sorted(n for n, k in kinds.items() if k == "jpeg")
+        other = sorted(n for n, k in kinds.items() if k != "jpeg")
+        raise InputError(f"{paths[jpeg[0]].parent}: shot(s) {jpeg} are JPEG but {other} are "
+                         "not; a capture's photos must all be camera JPEGs or all linear images")
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+    ref = codes["center"]
+    return LoadedCapture(codes, "linear", paths, white_level=full.get(ref.dtype, 65535.0))
+
+
+def _check_capture(loaded: LoadedCapture, dark_level: float) -> None:
+    images, paths = loaded.images, loaded.paths
+    ref, ref_path = images["center"], paths["center"]
     for name, img in images.items():
         if img.shape[:2] != ref.shape[:2]:
             raise InputError(f"{paths[name]}: {img.shape[1]}×{img.shape[0]} pixels, but "
-                             f"{paths['center'].name} is {ref.shape[1]}×{ref.shape[0]}; all "
+                             f"{ref_path.name} is {ref.shape[1]}×{ref.shape[0]}; all "
                              "images of a capture must be the same size")
         if img.ndim != ref.ndim:
             raise InputError(f"{paths[name]}: {'colour' if img.ndim == 3 else 'grey'} image, "
-                             f"but {paths['center'].name} is not; mix neither")
+                             f"but {ref_path.name} is not; mix neither")
         if img.dtype != ref.dtype:
             raise InputError(f"{paths[name]}: {img.dtype.itemsize * 8}-bit, but "
-                             f"{paths['center'].name} is {ref.dtype.itemsize * 8}-bit; all "
+                             f"{ref_path.name} is {ref.dtype.itemsize * 8}-bit; all "
                              "images of a capture must have the same bit depth")
-        full = 255 if img.dtype == np.uint8 else 65535
-        if name != "ambient" and img.max() <= dark_level * full:
-            raise InputError(f"{paths[name]}: image is all dark (brightest pixel "
-                             f"{100 * img.max() / full:.1f}% of full scale); did the "
+    peaks = {n: int(images[n].max()) for n in CHANNELS}
+    top = max(peaks.values())
+    if top == 0:
+        raise InputError(f"{ref_path.parent}: every flash image is black (all pixels 0); "
+                         "did the flashes fire?")
+    for name in CHANNELS:
+        if peaks[name] == 0:
+            raise InputError(f"{paths[name]}: image is all dark (every pixel 0); did the "
                              f"'{name}' flash fire?")
-    return images
+        if peaks[name] <= dark_level * top:
+            raise InputError(f"{paths[name]}: image is dark beside the others (brightest pixel "
+                             f"{100 * peaks[name] / top:.1f}% of the capture's brightest); did "
+                             f"the '{name}' flash fire?")
+
+
+def read_capture(folder: str | Path, dark_level: float = 0.02,
+                 response: Response | None = None) -> dict[str, np.ndarray]:
+    """A capture's linear images (see :func:`load_capture`)."""
+    return load_capture(folder, response, dark_level).images

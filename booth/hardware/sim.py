@@ -8,9 +8,32 @@ is the subject rendered under *that* flash (room light only when none fired), so
 shows in the photo as it would on real hardware. The ground truth of the subject is kept for
 the capture's ``truth/`` folder.
 
+The camera serves what a real one writes (``image_format``): an sRGB JPEG with EXIF
+(``jpeg``), a DNG Bayer mosaic that LibRaw reads like any camera's RAW (``raw``), or both
+(``raw+jpeg``); see :mod:`photometric.camerafile`. The renders are linear floats
+(:attr:`SimulatedBooth.images`, kept as the reference), encoded once per subject.
+
+How libgphoto2's virtual camera (``vcamera.c``) constrains this:
+
+* It serves the first ``*.jpg`` file of ``VCAMERADIR``, so every file goes out as
+  ``shot.jpg``: each capture adds exactly ONE object, a copy of it named ``GPH_nnnn.JPG``,
+  whose bytes are read when it is downloaded. A DNG served that way comes back named .JPG;
+  :class:`SimulatedCamera` renames it by content (TIFF magic -> ``.DNG``), as a real camera
+  names its RAW files.
+* It reads the file's size once, at ``init()`` (a fresh ``init()`` re-reads it). So every
+  file of a subject is padded (:func:`~photometric.camerafile.pad`: bytes after a JPEG's
+  end-of-image marker or a DNG's last strip are ignored by readers) to one size, the
+  subject's largest file rounded up to 4 KiB, and the camera reconnects when the size it
+  serves changes (a new subject: the sphere, then a person).
+* One trigger adds one file, so RAW+JPEG is two triggers per exposure: the X-sync fires
+  once, the DNG is served and the camera triggered, then the JPEG twin of the same
+  exposure is served and the camera triggered again, both through the real PTP path; the
+  two Photos come back together like a real camera's pair. Each trigger counts against the
+  ~26 captures a connection allows (``reconnect_every``).
+
 libgphoto2 reads ``VCAMERADIR`` when gphoto2 is first imported, so one process uses one
 folder for all its simulated booths; each booth serves its frames by replacing the one file
-there (constant byte size: an uncompressed BMP named ``shot.jpg``).
+there.
 
 That file is a photo of the sitter, so the folder is personal data: owner-only, named after
 the process (``booth-vcam-<pid>-XXXX``) and removed when the process ends, however it ends
@@ -41,13 +64,20 @@ from booth.hardware.camera import CameraError, GPhoto2Camera, Photo
 from firmware_protocol import messages as m
 from firmware_protocol.controller import Controller
 from firmware_protocol.emulator import Emulator, Faults
-from photometric import synthetic
+from photometric import camerafile, synthetic
+from photometric.camerafile import CameraInfo, Sensor
+from photometric.errors import InputError
 from photometric.files import pid_alive
 from photometric.lights import CHANNELS
 from photometric.render import Camera as SensorModel
 from photometric.render import Surface
 
 SHOT_NAME = "shot.jpg"
+#: What the simulated camera saves per exposure (its "image quality" setting).
+IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")
+#: Served files are padded to a multiple of this (the "rounded up a little").
+PAD_STEP = 4096
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _PREFIX = "booth-vcam-"
 _NAME = re.compile(r"booth-vcam-(\d+)-")  # ours: booth-vcam-<pid>-XXXX
 _OLD_NAME = re.compile(r"booth-vcam-[a-z0-9_]{8}\Z")  # before the pid was in the name
@@ -176,7 +206,8 @@ def virtual_camera_dir() -> Path:
 
 @dataclass
 class CameraFaults:
-    """Camera errors to inject: shot number (0-based, counting every trigger) -> gphoto2 code."""
+    """Camera errors to inject: shot number (0-based, counting every exposure; a RAW+JPEG
+    pair is one) -> gphoto2 code."""
 
     errors: dict[int, int] = field(default_factory=dict)
     latency_ms: float = 0.0
@@ -186,14 +217,19 @@ class SimulatedCamera(GPhoto2Camera):
     """The virtual camera, whose trigger fires the emulator's X-sync first."""
 
     def __init__(self, booth: SimulatedBooth):
-        super().__init__(settle_ms=0, reconnect_every=25)  # one file per shot
+        super().__init__(settle_ms=0, reconnect_every=25)  # one file per trigger
         self.booth = booth
-        self.triggers = 0
+        self.triggers = 0  # exposures (a RAW+JPEG pair is one)
+        self._size: int | None = None  # the served file's size when the camera last init()ed
 
     @property
     def shot_bytes(self) -> int:
-        """What one shot writes: the served frame's size (the preflight's disk check)."""
-        return max(len(f) for f in self.booth.frames.values())
+        """What one shot writes: all its files (the preflight's disk check)."""
+        return self.booth.frame_size * self.booth.files_per_shot
+
+    def _connect(self) -> None:
+        self._size = self.booth.served_size  # what init() reads as the file's size
+        super()._connect()
 
     def capture(self) -> list[Photo]:
         shot = self.triggers
@@ -204,7 +240,24 @@ class SimulatedCamera(GPhoto2Camera):
         if self.booth.camera_faults.latency_ms:
             time.sleep(self.booth.camera_faults.latency_ms / 1e3)
         self.booth.expose()
-        return super().capture()
+        photos = self._take()
+        for twin in range(1, self.booth.files_per_shot):  # RAW+JPEG: the JPEG of this exposure
+            self.booth.serve_twin(twin)
+            photos += self._take()
+        return photos
+
+    def _take(self) -> list[Photo]:
+        """One trigger through libgphoto2, after a reconnect if the served size changed."""
+        if self._size != self.booth.served_size:
+            self.reconnect()
+        return [self._named(p) for p in super().capture()]
+
+    @staticmethod
+    def _named(photo: Photo) -> Photo:
+        """A DNG served as shot.jpg comes back as GPH_nnnn.JPG: name it by its content."""
+        if photo.data[:4] in _TIFF_MAGIC:
+            photo.name = os.path.splitext(photo.name)[0] + ".DNG"
+        return photo
 
 
 class SimulatedBooth:
@@ -212,13 +265,24 @@ class SimulatedBooth:
 
     def __init__(self, subject: Surface | None = None, kind: str = "face", seed: int = 0,
                  size: int = 512, booth: synthetic.Booth | None = None,
-                 sensor: SensorModel = SensorModel(noise=0.003, bits=8),
+                 sensor: SensorModel = SensorModel(noise=0.003, bits=None),
                  faults: Faults | None = None, camera_faults: CameraFaults | None = None,
-                 recycle_ms: int = 150, not_ready: frozenset[int] = frozenset()):
+                 recycle_ms: int = 150, not_ready: frozenset[int] = frozenset(),
+                 image_format: str = "jpeg", info: CameraInfo | None = None,
+                 raw_sensor: Sensor | None = None, quality: int = 95):
+        if image_format not in IMAGE_FORMATS:
+            raise InputError(f"image format {image_format!r}: expected one of "
+                             f"{', '.join(IMAGE_FORMATS)}")
         self.booth = booth or synthetic.Booth()
         self.sensor = sensor
         self.size = size
+        self.image_format = image_format
+        self.info = info or CameraInfo()  # what its files say about the camera (EXIF, DNG)
+        self.raw_sensor = raw_sensor or Sensor()  # the DNG's levels and colour response
+        self.quality = quality  # JPEG quality
         self.camera_faults = camera_faults or CameraFaults()
+        self.served: tuple[str, int] | None = None
+        self.served_size: int | None = None
         self.load_subject(subject if subject is not None else
                           synthetic.subject(kind, seed, size), seed)
         self.controller = Controller(recycle_ms=recycle_ms, not_ready=not_ready,
@@ -229,27 +293,51 @@ class SimulatedBooth:
         self.camera: SimulatedCamera | None = None
         self.fired_log: list[str] = []
 
+    @property
+    def files_per_shot(self) -> int:
+        return 2 if self.image_format == "raw+jpeg" else 1
+
     def load_subject(self, subject: Surface, seed: int = 0) -> None:
         """Put a subject in front of the camera (between captures): a person, the sphere."""
+        h, w = subject.mask.shape[:2]
+        if "raw" in self.image_format and (h % 2 or w % 2):
+            raise InputError(f"a RAW (Bayer) image needs an even width and height; the "
+                             f"simulated subject is {w}×{h} pixels: use an even --size")
         images = synthetic.capture(subject, self.booth, self.sensor, ambient=True, seed=seed)
-        #: What the camera sees under each flash (and room light alone), as BMP bytes.
-        self.frames = {name: self._bmp(img) for name, img in images.items()}
+        files = {name: self.encode(img) for name, img in images.items()}
+        largest = max(len(f) for shot in files.values() for f in shot)
+        #: One size for every file of the subject: what the virtual camera reads at init().
+        self.frame_size = -(-largest // PAD_STEP) * PAD_STEP
+        #: The files of one shot under each flash (and room light alone), RAW first, padded.
+        self.frames = {name: tuple(camerafile.pad(f, self.frame_size) for f in shot)
+                       for name, shot in files.items()}
+        #: What the camera sees, linear light (float32, [0, 1]): the reference of the files.
         self.images = images
         self.subject = subject
 
-    @staticmethod
-    def _bmp(img: np.ndarray) -> bytes:
-        ok, buf = cv2.imencode(".bmp", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        assert ok
-        return buf.tobytes()
+    def encode(self, linear: np.ndarray) -> tuple[bytes, ...]:
+        """The files the camera writes for one exposure, in its image format (RAW first)."""
+        out: list[bytes] = []
+        if "raw" in self.image_format:
+            out.append(camerafile.encode_dng(linear, self.info, self.raw_sensor))
+        if "jpeg" in self.image_format:
+            out.append(camerafile.encode_jpeg(linear, self.info, self.quality))
+        return tuple(out)
 
-    def _serve(self, name: str) -> None:
+    def _serve(self, name: str, index: int = 0) -> None:
+        data = self.frames[name][index]
         tmp = self.vcam / ".shot.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a photo of the sitter
         with open(fd, "wb") as f:
             os.fchmod(fd, 0o600)  # even if a crash left it with another mode
-            f.write(self.frames[name])
+            f.write(data)
         os.replace(tmp, self.vcam / SHOT_NAME)
+        self.served, self.served_size = (name, index), len(data)
+
+    def serve_twin(self, index: int) -> None:
+        """The other file of the exposure just served (RAW+JPEG: its JPEG)."""
+        assert self.served is not None
+        self._serve(self.served[0], index)
 
     def _on_fire(self, channel: int) -> None:
         name = m.CHANNELS[channel]
@@ -287,5 +375,5 @@ class SimulatedBooth:
         return {"truth/normals.npy": buf.getvalue(), "truth/mask.png": mask.tobytes()}
 
 
-__all__ = ["CHANNELS", "CameraFaults", "Faults", "SimulatedBooth", "SimulatedCamera",
-           "virtual_camera_dir"]
+__all__ = ["CHANNELS", "IMAGE_FORMATS", "CameraFaults", "Faults", "SimulatedBooth",
+           "SimulatedCamera", "virtual_camera_dir"]

@@ -18,9 +18,10 @@ from booth.hardware.flash import FlashController
 from booth.hardware.sim import CameraFaults, SimulatedBooth
 from booth.session import SessionStore
 from firmware_protocol.emulator import Faults
-from photometric import calibrate, imageio, stereo, synthetic
+from photometric import calibrate, camerafile, imageio, stereo, synthetic
 from photometric.lights import CHANNELS
 from photometric.render import Camera
+from photometric.response import srgb_decode
 
 SIZE = 192
 
@@ -39,11 +40,29 @@ def run_capture(session, sim, config=None, **flash_kw):
         return seq.run("p1")
 
 
+def linear_photo(path):
+    """A stored camera original as linear light: a RAW through LibRaw, a JPEG through the
+    sRGB curve it was encoded with."""
+    if camerafile.is_raw_name(path.name):
+        return camerafile.decode_raw(path.read_bytes(), path.name).rgb / 65535.0
+    return srgb_decode(imageio.read_image(path) / 255.0)
+
+
+#: Mean |stored - render| over the subject, linear: JPEG (q95, 4:2:2, 8-bit sRGB) measured
+#: 0.004-0.009 and DNG (AHD demosaicing, 14 bit) 0.003-0.007 at 128-192 px, 0.013 at 64 px;
+#: the render of another flash is >= 0.069 away.
+MATCH = 0.02
+
+
 def assert_photos_match_their_flash(sim, path):
+    """Each stored original is the render of its own flash (and no other's)."""
     meta = yaml.safe_load((path / "capture.yaml").read_text())
+    mask = sim.subject.mask
     for shot in meta["shots"]:
-        stored = imageio.read_image(path / shot["file"])
-        np.testing.assert_array_equal(stored, sim.images[shot["channel"]], shot["channel"])
+        stored = linear_photo(path / shot["file"])
+        err = {ch: float(np.abs(stored - img)[mask].mean()) for ch, img in sim.images.items()}
+        assert err[shot["channel"]] < MATCH, (shot, err)
+        assert min(err.values()) == err[shot["channel"]], (shot, err)
 
 
 def test_capture_stores_each_photo_under_its_flash_and_normals_match_truth(session, tmp_path,

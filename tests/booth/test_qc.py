@@ -38,3 +38,26 @@ def test_swapped_flashes_clipping_darkness_and_no_face(images):
     assert ("dark", "center") in checks(dim, find_face=False)
     sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))
     assert ("face", "center") in checks(sphere)
+
+
+def test_many_highlights_warn_of_a_misaligned_polariser():
+    """A matte face through a camera JPEG, room light included and not subtracted (no
+    ambient frame): no warning; a shiny one (polarisers not crossed): a warning naming the
+    polarisers."""
+    from booth import qc
+    from photometric import camerafile, imageio, render, stereo, synthetic
+    from photometric.response import linearize
+
+    shares = {}
+    for spec in (0.0, 0.3):
+        face = synthetic.face(2, 192, specular=spec)
+        shots = synthetic.capture(face, synthetic.Booth(), render.Camera(noise=0.003),
+                                  ambient=True, seed=1)
+        shots.pop("ambient")
+        images = {k: linearize(imageio.decode_image(camerafile.encode_jpeg(v), f"{k}.jpg"))
+                  for k, v in shots.items()}
+        res = stereo.solve(images, rig=synthetic.SIM_RIG)
+        shares[spec] = qc.highlights(res.specular_pixels, int(res.mask.sum()))
+    assert shares[0.0] == []
+    (warning,) = shares[0.3]
+    assert warning.check == "specular" and "polariser" in warning.message

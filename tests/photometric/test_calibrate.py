@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from photometric import calibrate, synthetic
+from photometric import calibrate, response, synthetic
 from photometric.errors import InputError
 from photometric.lights import CHANNELS
 
@@ -70,6 +70,8 @@ def test_yaml_round_trip(calibration, tmp_path):
     np.testing.assert_allclose(back.simplified.coeffs, calibration.simplified.coeffs, atol=1e-5)
     np.testing.assert_allclose(back.simplified.clamp, calibration.simplified.clamp, atol=1e-5)
     assert back.circle.r == pytest.approx(calibration.circle.r, abs=1e-3)
+    assert back.response == calibration.response == response.SRGB
+    assert not back.response_fitted
 
 
 @pytest.mark.parametrize("text, message", [

@@ -135,7 +135,7 @@ def test_not_a_settings_mapping(tmp_path, text, expect, load):
     ({"image_size": [64, 0]}, ["image_size.1", "greater than 0"]),
     ({"image_size": [64, 64.5]}, ["image_size.1", "valid integer"]),
     ({"image_size": DELETE}, ["missing key(s) ['image_size']"]),
-    ({"format_version": 2}, ["format_version", "not supported"]),
+    ({"format_version": 3}, ["format_version", "not supported"]),
     ({"format_version": "1"}, ["format_version", "valid integer"]),
     ({"format_version": DELETE}, ["missing key(s) ['format_version']"]),
     ({"residuals": {"lambertian_mean_deg": "x"}}, ["residuals.lambertian_mean_deg",

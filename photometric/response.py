@@ -1,0 +1,118 @@
+"""The camera's response: how a JPEG's code values map back to light.
+
+Photometric stereo needs pixel values proportional to light. A camera's JPEG is not: its
+values went through a tone curve (sRGB's, or the maker's). A :class:`Response` is the
+*inverse* of that curve, code value in [0, 1] -> linear light in [0, 1]. Three kinds:
+
+* ``srgb``: the inverse of IEC 61966-2-1's curve, the default until one is fitted;
+* ``linear``: the values already are linear (a 16-bit TIFF from a RAW converter, our PNGs);
+* ``polynomial``: fitted on the calibration sphere (``photometric.calibrate``). Mitsunaga &
+  Nayar's polynomial model (CVPR 1999), written on sRGB-linearised values so that zero
+  coefficients *are* sRGB: ``g(x) = x + Σ_j c_j (x^j - x)``, ``x = srgb⁻¹(v)``, j = 2..K.
+  g(0) = 0 and g(1) = 1 for any coefficients, and g is linear in them, so the fit with the
+  light directions is one linear least-squares problem.
+
+Applied at the I/O edge as a lookup table from 8-bit codes to 16-bit linear values
+(:func:`linearize`): a 24 MP JPEG is one table lookup per value, and photometric stereo keeps
+working on compact integer images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+KINDS = ("srgb", "linear", "polynomial")
+
+
+def srgb_decode(v: np.ndarray) -> np.ndarray:
+    """sRGB code values in [0, 1] to linear light (float64)."""
+    v = np.asarray(v, np.float64)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def srgb_encode(x: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] to sRGB code values in [0, 1] (float64)."""
+    x = np.clip(np.asarray(x, np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def basis(v: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """The polynomial model's terms at code values ``v``: (x, B) with x = srgb⁻¹(v) and B's
+    columns x^j - x for j = 2..degree, so that g(v) = x + B @ c."""
+    x = srgb_decode(v).ravel()
+    cols = [x**j - x for j in range(2, degree + 1)]
+    return x, (np.stack(cols, axis=1) if cols else np.zeros((x.size, 0)))
+
+
+@dataclass(frozen=True)
+class Response:
+    """An inverse camera response, code value in [0, 1] -> linear light in [0, 1]."""
+
+    kind: str = "srgb"
+    coeffs: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"response kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.kind != "polynomial" and self.coeffs:
+            raise ValueError(f"a {self.kind} response has no coefficients")
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """Linear light (float64) for code values ``v`` in [0, 1]."""
+        v = np.asarray(v, np.float64)
+        if self.kind == "linear":
+            return v
+        x, b = basis(v, len(self.coeffs) + 1)
+        out = x + (b @ np.asarray(self.coeffs, np.float64) if self.coeffs else 0.0)
+        return out.reshape(v.shape)
+
+    def monotonic(self) -> bool:
+        """True when the curve never falls: a falling one would map two lights to one code."""
+        y = self(np.linspace(0.0, 1.0, 1024))
+        return bool(np.all(np.diff(y) >= -1e-9) and y[0] >= -1e-9 and y[-1] <= 1 + 1e-9)
+
+    def lut(self, bits: int = 8) -> np.ndarray:
+        """Code value -> linear value × 65535 as uint16, for every code of ``bits`` bits."""
+        codes = np.arange(2**bits, dtype=np.float64) / (2**bits - 1)
+        return np.rint(np.clip(self(codes), 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+    def describe(self) -> str:
+        """One line for people: what kind, and where mid-grey goes."""
+        mid = float(self(np.array([0.5]))[0])
+        if self.kind == "srgb":
+            return f"sRGB (code 0.5 -> {mid:.3f} linear)"
+        if self.kind == "linear":
+            return "linear (values are proportional to light)"
+        cs = ", ".join(f"c{j}={c:+.4f}" for j, c in enumerate(self.coeffs, start=2))
+        srgb = float(srgb_decode(np.array([0.5]))[0])
+        return f"fitted: sRGB × polynomial ({cs}); code 0.5 -> {mid:.3f} linear (sRGB {srgb:.3f})"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "coeffs": [round(float(c), 6) for c in self.coeffs]}
+
+
+SRGB = Response("srgb")
+LINEAR = Response("linear")
+
+_LUTS: dict[Response, np.ndarray] = {}
+
+
+def linearize(img: np.ndarray, response: Response = SRGB) -> np.ndarray:
+    """An 8-bit image (a JPEG's pixels) as uint16 values proportional to light.
+
+    A table lookup (cv2.LUT needs an 8-bit table, so numpy's take does it: one pass). Other
+    depths are returned unchanged: only 8-bit camera output carries a tone curve here.
+    """
+    if img.dtype != np.uint8 or response.kind == "linear":
+        return img
+    lut = _LUTS.get(response)
+    if lut is None:
+        lut = _LUTS.setdefault(response, response.lut(8))
+    # Split 256 uint16 entries into two uint8 tables: cv2.LUT is multi-threaded and ~4× faster
+    # than np.take on a 24 MP image, but takes only 8-bit tables.
+    lo = cv2.LUT(img, (lut & 0xFF).astype(np.uint8))
+    hi = cv2.LUT(img, (lut >> 8).astype(np.uint8))
+    return (hi.astype(np.uint16) << 8) | lo

@@ -1,0 +1,211 @@
+"""Photometric stereo on real radiometry: thresholds relative to the data, no holes in the
+subject, specular highlights without cross-polarisers (run with -s to see the numbers)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from photometric import stereo, synthetic
+from photometric.errors import InputError
+from photometric.lights import CHANNELS, LightRig
+from photometric.render import Camera
+
+RIG = synthetic.SIM_RIG
+LUMA = stereo.LUMA / stereo.LUMA.sum()
+
+
+def lit_by_five(surface, cos: float = 0.1) -> np.ndarray:
+    """Truth-mask pixels that all five flashes light (normal · light > ``cos``)."""
+    sel = surface.mask.copy()
+    for c in CHANNELS:
+        sel &= (surface.normals @ RIG.direction(c)) > cos
+    return sel
+
+
+def to_uint16(images: dict[str, np.ndarray], k: float = 1.0, top: int = 65535) -> dict:
+    """Float renders × ``k``, clipped and quantised to integers up to ``top``, as uint16."""
+    return {c: np.rint(np.clip(v * k, 0, 1) * top).astype(np.uint16) for c, v in images.items()}
+
+
+def mean_error(result, surface, sel) -> float:
+    sel = sel & result.mask
+    return float(stereo.angular_error(result.normals, surface.normals)[sel].mean())
+
+
+@pytest.fixture(scope="module")
+def face():
+    return synthetic.face(3, 192)
+
+
+@pytest.fixture(scope="module")
+def face_render(face):
+    return synthetic.capture(face, camera=Camera(noise=0.003), seed=2)
+
+
+# --- thresholds relative to the data ------------------------------------------------------
+
+@pytest.mark.parametrize("method", stereo.METHODS)
+def test_one_percent_of_the_range_solves_like_the_full_range(face, face_render, method):
+    """A correct 16-bit capture that uses 1 % of the range: same normals, same mask."""
+    full = stereo.solve(to_uint16(face_render), method, RIG)
+    low = stereo.solve(to_uint16(face_render, 0.01), method, RIG)
+    both = full.mask & low.mask
+    err = stereo.angular_error(full.normals, low.normals)[both]
+    iou = both.sum() / (full.mask | low.mask).sum()
+    print(f"{method}: data level {full.data_level:.4f} vs {low.data_level:.6f}; normals differ "
+          f"by {err.mean():.3f}° on average; mask IoU {iou:.4f}; "
+          f"{100 * low.mask[face.mask].mean():.1f}% of the face covered at 1 %")
+    assert low.data_level == pytest.approx(0.01 * full.data_level, rel=0.02)
+    assert err.mean() < 0.5  # measured 0.12° (quantisation: ~330 counts at 1 %)
+    assert iou > 0.99  # measured 1.0
+    assert low.mask[face.mask].mean() > 0.97
+
+
+def test_highlights_at_full_scale_do_not_shadow_a_dim_face(face):
+    """Linear data: a few highlights at full scale (shininess 500), the diffuse skin at 1-4 % of
+    the range. The data level follows the skin, not the highlights, so nothing is shadowed."""
+    surf = replace(face, albedo=face.albedo * 0.05, specular=1.2, shininess=500.0)
+    images = synthetic.capture(surf, camera=Camera(gain=1.0, noise=0.0002, bits=16), seed=1)
+    grey = np.stack([(images[c] / 65535.0) @ LUMA for c in CHANNELS])
+    assert grey.max() > 0.98 and np.median(grey.max(axis=0)[face.mask]) < 0.04
+    res = stereo.solve(images, "lambertian", RIG)
+    err = mean_error(res, face, lit_by_five(face))
+    print(f"dim face, highlights at full scale: data level {res.data_level:.4f}, "
+          f"{100 * res.mask[face.mask].mean():.1f}% covered, {err:.2f}° where lit by all five, "
+          f"{res.specular_pixels} px specular")
+    assert res.data_level < 0.05  # measured 0.032: the skin's level, not the highlights'
+    assert res.mask[face.mask].mean() > 0.98  # 0.995; 2 % of full scale as threshold: 0.39
+    assert (res.mask & ~res.filled)[face.mask].mean() > 0.95
+    assert err < 1.5  # measured 0.73°
+    simp = stereo.solve(images, "simplified", RIG)
+    assert simp.mask[face.mask].mean() > 0.98
+
+
+def test_white_level_marks_clipping_below_full_scale(face):
+    """A 12-bit sensor's data stored in uint16 without scaling clips at 4095, not 65535."""
+    hot = synthetic.Booth(LightRig(dict(RIG.directions), {**RIG.intensities, "left": 1.6}))
+    rig = LightRig(dict(hot.rig.directions), dict(hot.rig.intensities))
+    images = to_uint16(synthetic.capture(face, hot), top=4095)
+    given = stereo.lambertian(images, rig, white_level=4095)
+    default = stereo.lambertian(images, rig)
+    clipped = (given.flags & stereo.SATURATED) != 0
+    print(f"clipped at 4095: {clipped.sum()} px flagged with white_level=4095, "
+          f"{((default.flags & stereo.SATURATED) != 0).sum()} without")
+    assert clipped.sum() > 1000 and not (default.flags & stereo.SATURATED).any()
+    assert not (given.lights_used[clipped & ~given.filled] & 0b10).any()
+    sel = clipped & given.mask & ~given.filled & default.mask
+    assert mean_error(given, face, sel) < 0.5 < mean_error(default, face, sel)
+    with pytest.raises(InputError, match="white_level"):
+        stereo.lambertian(images, rig, white_level=0)
+
+
+@pytest.mark.parametrize("method", stereo.METHODS)
+def test_no_usable_pixel_is_an_input_error(method):
+    black = {c: np.zeros((48, 64, 3), np.uint8) for c in CHANNELS}
+    with pytest.raises(InputError, match="no pixel has a valid normal.*every flash image is dark"):
+        stereo.solve(black, method)
+    white = {c: np.full((48, 64, 3), 65535, np.uint16) for c in CHANNELS}
+    with pytest.raises(InputError, match="everything is saturated.*white level 65535"):
+        stereo.solve(white, method)
+    clipped = {c: np.full((48, 64), 4000, np.uint16) for c in CHANNELS}
+    with pytest.raises(InputError, match="saturated.*white level 4000"):
+        stereo.solve(clipped, method, white_level=4000)
+
+
+# --- specular highlights -------------------------------------------------------------------
+
+@pytest.mark.parametrize("weight, camera", [(0.3, Camera()),
+                                            (0.5, Camera(noise=0.005, bits=16))])
+def test_specular_highlights_are_left_out(face, weight, camera):
+    shiny = synthetic.face(3, 192, specular=weight)
+    sel = lit_by_five(face)
+    matte_im = synthetic.capture(face, camera=camera, seed=4)
+    shiny_im = synthetic.capture(shiny, camera=camera, seed=4)
+    matte = stereo.solve(matte_im, "lambertian", RIG)
+    robust = stereo.solve(shiny_im, "lambertian", RIG)
+    plain = stereo.solve(shiny_im, "lambertian", RIG, robust=False)
+    e_matte, e_robust, e_plain = (mean_error(r, face, sel) for r in (matte, robust, plain))
+    print(f"specular {weight}, noise {camera.noise}: matte {e_matte:.2f}°, with highlight "
+          f"rejection {e_robust:.2f}° ({robust.specular_pixels} px), without {e_plain:.2f}°")
+    assert e_robust < e_matte + 2.0  # measured +1.68° (0.3, noise-free), +1.78° (0.5, noisy)
+    assert e_plain > e_robust + 1.0  # measured +1.5° and +2.3°
+    assert robust.specular_pixels > 0.05 * sel.sum()
+    assert plain.specular_pixels == 0 and not (plain.flags & stereo.SPECULAR).any()
+    assert matte.specular_pixels < 0.01 * sel.sum()  # few false alarms on matte skin
+    # Where all five light the skin, the highlight's light is left out, not called shadowed.
+    spec = ((robust.flags & stereo.SPECULAR) != 0) & sel
+    used = np.unpackbits(robust.lights_used[spec][:, None], axis=1).sum(axis=1)
+    assert (used == 4).mean() > 0.95
+    assert ((robust.flags[spec] & stereo.SHADOWED) == 0).mean() > 0.95
+    assert (robust.confidence[spec] >= 0.4).all()  # 4/5 lights, above any filled pixel
+
+
+# --- no holes ----------------------------------------------------------------------------
+
+def lit_pixels(images, result, surface) -> np.ndarray:
+    """Pixels of ``surface`` that some flash lights above the result's shadow threshold, or
+    clips: the subject, which must all have a normal."""
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(
+        images["center"].dtype, 1.0)
+    grey = np.stack([(images[c] / full) @ LUMA for c in CHANNELS])
+    clipped = np.stack([(images[c] >= 0.98 * full).any(axis=-1) for c in CHANNELS]).any(0)
+    return ((grey.max(axis=0) > result.dark_level) | clipped) & surface.mask
+
+
+SPHERES = {
+    # name: (specular weight, camera, bound on the filled pixels' mean error; measured)
+    "matte": (0.0, Camera(), 4.0),  # 2.4° over 24 px
+    "shiny": (0.6, Camera(bits=16), 4.0),  # 2.3° over 32 px
+    "shiny, overexposed": (0.6, Camera(gain=1.0, bits=16), 12.0),  # 9.2° over 494 px
+    "very shiny, overexposed": (1.5, Camera(gain=1.0, bits=16), 12.0),  # 10.3° over 1545 px
+}
+
+
+@pytest.mark.parametrize("name", SPHERES)
+def test_every_lit_pixel_of_a_sphere_has_a_normal(name):
+    weight, camera, bound = SPHERES[name]
+    sphere = replace(synthetic.sphere(192), specular=weight)
+    images = synthetic.capture(sphere, camera=camera, seed=3)
+    res = stereo.lambertian(images, RIG)
+    lit = lit_pixels(images, res, sphere)
+    filled = res.filled & sphere.mask
+    err = stereo.angular_error(res.normals, sphere.normals)
+    solved = res.mask & ~res.filled
+    print(f"{name} sphere: {lit.sum()} lit px, {(lit & ~res.mask).sum()} without a normal, "
+          f"{filled.sum()} filled ({100 * filled.sum() / lit.sum():.1f}%), mean error "
+          f"{err[filled].mean():.2f}° filled, {err[solved & sphere.mask].mean():.2f}° solved")
+    assert res.mask[lit].all()
+    assert not (res.mask & ~sphere.mask).any()
+    assert filled.any() and err[filled].mean() < bound
+    assert ((res.flags[res.filled] & stereo.FILLED) != 0).all()
+    assert res.confidence[res.filled].max() < res.confidence[solved].min()
+    assert res.confidence[res.filled].max() <= 0.25
+    # Filled where fewer than three lights were usable (or no fit): never a solved pixel.
+    used = np.unpackbits(res.lights_used[res.filled][:, None], axis=1).sum(axis=1)
+    assert (used < 3).mean() > 0.9
+    n = res.normals[res.mask]
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1, atol=1e-5)
+    assert (n[:, 2] > 0).all()
+
+
+def test_simplified_fills_with_the_neighbours():
+    sphere = replace(synthetic.sphere(192), specular=0.6)
+    images = synthetic.capture(sphere, camera=Camera(gain=1.0, bits=16), seed=3)
+    res = stereo.simplified(images, rig=RIG)
+    lit = lit_pixels(images, res, sphere)
+    err = stereo.angular_error(res.normals, sphere.normals)
+    filled = res.filled & sphere.mask
+    print(f"simplified, shiny overexposed sphere: {filled.sum()} px filled, mean error "
+          f"{err[filled].mean():.2f}°")
+    assert res.mask[lit].all() and filled.sum() > 100
+    assert err[filled].mean() < 20.0  # measured 12.6°: the neighbours' mean, no per-light model
+    assert res.confidence[res.filled].max() <= 0.25
+
+
+def test_filling_costs_nothing_when_every_lit_pixel_is_solved():
+    plane = np.zeros((32, 32, 3), np.float32)
+    plane[..., 2] = 1
+    surf = synthetic.Surface(plane, np.full((32, 32, 3), 0.7, np.float32), np.ones((32, 32), bool))
+    res = stereo.lambertian(synthetic.capture(surf), RIG)
+    assert res.mask.all() and not res.filled.any() and res.specular_pixels == 0
