@@ -13,7 +13,11 @@
   once, and each forked worker inherits the result.
 
 Nothing here starts a thread (the kernels are single-threaded; Face Mesh, which does start
-threads, is created in each worker), so forking from this process stays safe.
+threads, is created in each worker), so forking from this process stays safe. OpenCV is set
+to one thread before anything runs: the warm-up call below labels connected regions
+(``stereo._mark_holes``), which would start OpenCV's thread pool here, and a worker forked
+from a process with a live pool deadlocks in its first parallel OpenCV call (measured: the
+export hung in ``futex_wait``).
 """
 
 import os
@@ -21,7 +25,9 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import cv2  # noqa: E402, F401
+import cv2  # noqa: E402
+
+cv2.setNumThreads(1)  # before any OpenCV call: no thread pool in the process we fork from
 import mediapipe  # noqa: E402, F401
 import numpy as np  # noqa: E402
 
