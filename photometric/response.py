@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 KINDS = ("srgb", "linear", "polynomial")
@@ -90,6 +89,14 @@ class Response:
         srgb = float(srgb_decode(np.array([0.5]))[0])
         return f"fitted: sRGB × polynomial ({cs}); code 0.5 -> {mid:.3f} linear (sRGB {srgb:.3f})"
 
+    def summary(self) -> str:
+        """:meth:`describe` without the coefficients, for narrow places (the app)."""
+        if self.kind != "polynomial":
+            return self.describe()
+        mid = float(self(np.array([0.5]))[0])
+        srgb = float(srgb_decode(np.array([0.5]))[0])
+        return f"fitted, code 0.5 -> {mid:.3f} linear (sRGB {srgb:.3f})"
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "coeffs": [round(float(c), 6) for c in self.coeffs]}
 
@@ -101,18 +108,17 @@ _LUTS: dict[Response, np.ndarray] = {}
 
 
 def linearize(img: np.ndarray, response: Response = SRGB) -> np.ndarray:
-    """An 8-bit image (a JPEG's pixels) as uint16 values proportional to light.
-
-    A table lookup (cv2.LUT needs an 8-bit table, so numpy's take does it: one pass). Other
-    depths are returned unchanged: only 8-bit camera output carries a tone curve here.
-    """
+    """An 8-bit image (a JPEG's pixels) as uint16 values proportional to light: one table
+    lookup per value. Other depths are returned unchanged: only 8-bit camera output carries
+    a tone curve here."""
     if img.dtype != np.uint8 or response.kind == "linear":
         return img
     lut = _LUTS.get(response)
     if lut is None:
         lut = _LUTS.setdefault(response, response.lut(8))
-    # Split 256 uint16 entries into two uint8 tables: cv2.LUT is multi-threaded and ~4× faster
-    # than np.take on a 24 MP image, but takes only 8-bit tables.
-    lo = cv2.LUT(img, (lut & 0xFF).astype(np.uint8))
-    hi = cv2.LUT(img, (lut >> 8).astype(np.uint8))
-    return (hi.astype(np.uint16) << 8) | lo
+    from photometric._kernels import lookup
+
+    src = np.ascontiguousarray(img)
+    out = np.empty(src.shape, np.uint16)
+    lookup(src.reshape(-1), lut, out.reshape(-1))
+    return out

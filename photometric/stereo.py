@@ -280,23 +280,30 @@ def _mark_holes(result: StereoResult) -> int:
     them. A hole is a connected region outside the subject that does not reach the image's
     border, at most ``_HOLE_SHARE`` of the subject. Returns how many pixels were flagged."""
     subject = result.mask | ((result.flags & FILLED) != 0)
-    total = int(subject.sum())
-    if total == 0:
+    rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
+    if rows.size == 0:
         return 0
-    # 8-connected: OpenCV's fast labelling (0.07 s at 24 MP against 0.2 s for 4-connected);
-    # a gap that touches the outside only at a corner is then outside, which is conservative.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((~subject).view(np.uint8),
+    # Holes lie inside the subject's bounding box: label only that (a portrait's box is a
+    # fraction of the frame). 8-connected: OpenCV's fast labelling (0.07 s at 24 MP against
+    # 0.2 s for 4-connected); a gap that touches the outside only at a corner is then
+    # outside, which is conservative.
+    y0, x0 = rows[0], cols[0]
+    crop = np.s_[y0:rows[-1] + 1, x0:cols[-1] + 1]
+    inside = subject[crop]
+    total = int(inside.sum())
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~inside).view(np.uint8),
                                                            connectivity=8)
-    h, w = subject.shape
+    h, w = inside.shape
     x, y, bw, bh, area = (stats[:, k] for k in range(5))
     inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area <= _HOLE_SHARE * total)
     inner[0] = False  # label 0: the subject itself
     flagged = 0
     for k in np.flatnonzero(inner):  # each hole within its own box: no full-image pass
         box = np.s_[y[k]:y[k] + bh[k], x[k]:x[k] + bw[k]]
+        at = np.s_[y0 + y[k]:y0 + y[k] + bh[k], x0 + x[k]:x0 + x[k] + bw[k]]
         hole = labels[box] == k
-        result.flags[box][hole] = FILLED
-        result.lights_used[box][hole] = 0
+        result.flags[at][hole] = FILLED
+        result.lights_used[at][hole] = 0
         flagged += int(area[k])
     return flagged
 

@@ -107,7 +107,9 @@ class CalibrateScreen(Screen):
         r = out.calibration.residuals
         self.query_one("#residual", Label).update(
             f"residual on the sphere: lambertian {r['lambertian_mean_deg']:.2f}° mean, "
-            f"simplified {r['simplified_mean_deg']:.2f}° mean")
+            f"simplified {r['simplified_mean_deg']:.2f}° mean\n"
+            f"camera response: {out.calibration.response.summary()}"
+            + ("" if out.calibration.response_fitted else " (not fitted)"))
         status.update(f"calibration {out.calibration_id} fitted: u makes it the session's, "
                       "escape leaves the session's as it is")
         self.app.report(f"calibration {out.calibration_id} fitted "
