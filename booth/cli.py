@@ -462,7 +462,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     with _station(args, cfg) as station:
         session = workflows.open_session(root, args.session, args.operator, cfg)
         if args.sphere:
-            out = workflows.calibrate_session(station, session, _print_event, use=True)
+            out = workflows.calibrate_session(station, session, _print_event, use=True,
+                                              ambient=args.ambient)
         else:
             session.add_subject(args.subject, consent=True)
             out = workflows.capture_subject(station, session, args.subject, args.retake,

@@ -207,12 +207,14 @@ class Station:
 
     def capture_sphere(self, session: Session,
                        on_event: Callable[[CaptureEvent], None] | None = None,
-                       cancel: threading.Event | None = None) -> CaptureResult:
-        """Photograph the calibration sphere into the session's ``calibration/``; fitting
-        it is :func:`booth.workflows.calibrate_session`'s job."""
+                       cancel: threading.Event | None = None,
+                       ambient: bool = False) -> CaptureResult:
+        """Photograph the calibration sphere into the session's ``calibration/`` (with an
+        ambient frame when ``ambient`` or the config asks); fitting it is
+        :func:`booth.workflows.calibrate_session`'s job."""
         with self._lock:
             self._sim_subject("sphere")
             try:
-                return self._sequencer(session, on_event, cancel, False).run_calibration()
+                return self._sequencer(session, on_event, cancel, ambient).run_calibration()
             finally:
                 self._sim_subject("face")

@@ -92,13 +92,13 @@ def capture_subject(station, session: Session, subject: str, supersedes: str | N
 
 def calibrate_session(station, session: Session, on_event: OnEvent = None,
                       cancel: threading.Event | None = None,
-                      use: bool = False) -> CalibrationOutcome:
+                      use: bool = False, ambient: bool = False) -> CalibrationOutcome:
     """Photograph the calibration sphere and fit it; the fit is written atomically beside
     the photos (``calibration.yaml``). ``use`` makes it the session's calibration at once
     (the command line); the app asks the operator first."""
     from booth.calibration import calibrate_folder
 
-    result = station.capture_sphere(session, on_event, cancel)
+    result = station.capture_sphere(session, on_event, cancel, ambient=ambient)
     out = CalibrationOutcome(result)
     if result.status != "complete":
         return out

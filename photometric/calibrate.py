@@ -332,26 +332,48 @@ class CalibrationFile(RigSchema):
                            resp.response() if resp else SRGB, bool(resp and resp.fitted))
 
 
-def _fit_lights(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float):
-    """Least-squares intensity × direction per flash, over the pixels it lights."""
+def _fit_lights(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float,
+                pedestal: bool = False):
+    """Least-squares intensity × direction per flash, over the pixels it lights.
+
+    ``pedestal``: the photos hold room light that no ambient frame recorded. Its uniform part
+    adds the same constant to every flash photo, which a fit of I = s · n alone turns into a
+    tilt of every light (1.1-1.3° measured on the simulated booth's sphere). So each flash is
+    first fitted as I = s · n + a, the room light's level taken as the median of the five a,
+    and the lights refitted on I - a. Its directional part cannot be told from the flashes:
+    an ambient frame is the cure for that."""
+    level = 0.0
+    if pedestal:
+        level = float(np.median([_fit_light(grey, c, normals, usable, dark, 0.0, True)[1]
+                                 for c in CHANNELS]))
     scaled: dict[str, np.ndarray] = {}
     rms: dict[str, float] = {}
     for c in CHANNELS:
-        g = grey[c]
-        sel = usable & ~grey[c + ":sat"] & (g > max(dark, 0.05 * float(g[usable].max())))
-        for _ in range(2):  # refit away from the terminator, where noise and clipping bias
-            n, y = normals[sel].astype(np.float64), g[sel].astype(np.float64)
-            if len(y) < 50:
-                raise InputError(f"calibration: flash '{c}' lights too little of the sphere "
-                                 f"({len(y)} pixels); is its image dark?")
-            s, *_ = np.linalg.lstsq(n, y, rcond=None)
-            pred = normals.astype(np.float64) @ s
-            sel = sel & (pred > 0.1 * np.linalg.norm(s))
-        scaled[c] = s
-        rms[c] = float(np.sqrt(np.mean((normals[sel] @ s - g[sel]) ** 2)))
+        scaled[c], _, rms[c] = _fit_light(grey, c, normals, usable, dark, level, False)
     intens = {c: float(np.linalg.norm(s)) for c, s in scaled.items()}
     rig = LightRig({c: s / intens[c] for c, s in scaled.items()}, intens)
     return rig, rms
+
+
+def _fit_light(grey: dict, c: str, normals: np.ndarray, usable: np.ndarray, dark: float,
+               level: float, with_constant: bool) -> tuple[np.ndarray, float, float]:
+    """Flash ``c``'s intensity × direction fitted to its grey image less ``level``, twice
+    (the second time away from the terminator, where noise and clipping bias the fit);
+    ``with_constant`` fits a constant beside it. Returns (light, constant, RMS)."""
+    g = grey[c] - np.float32(level)
+    sel = usable & ~grey[c + ":sat"] & (g > max(dark, 0.05 * float(g[usable].max())))
+    s, a = np.zeros(3), 0.0
+    for _ in range(2):
+        n, y = normals[sel].astype(np.float64), g[sel].astype(np.float64)
+        if len(y) < 50:
+            raise InputError(f"calibration: flash '{c}' lights too little of the sphere "
+                             f"({len(y)} pixels); is its image dark?")
+        cols = np.column_stack([n, np.ones(len(y))]) if with_constant else n
+        x, *_ = np.linalg.lstsq(cols, y, rcond=None)
+        s, a = x[:3], (float(x[3]) if with_constant else 0.0)
+        sel = sel & (normals.astype(np.float64) @ s > 0.1 * np.linalg.norm(s))
+    rms = float(np.sqrt(np.mean((normals[sel] @ s + a - g[sel]) ** 2)))
+    return s, a, rms
 
 
 def _fit_simplified(grey: dict, normals: np.ndarray, usable: np.ndarray, dark: float,
@@ -392,6 +414,10 @@ MIN_PIXELS = 100
 MIN_TOP_CODE = 0.4
 #: Below this brightest code much of the curve is an extrapolation: the fit says so.
 FIRM_TOP_CODE = 0.7
+#: Without an ambient frame, a room-light pedestal is fitted beside the curve and kept only
+#: when its RMS is below this share of the curve alone's (measured: 0.94 with the simulated
+#: booth's room light; 1.01 and 2.7 for a 1/1.8 power and an S-curve without room light).
+ROOM_LIGHT_GAIN = 0.97
 #: Gaussian σ (pixels) smoothing the ambient frame before it is subtracted in the fit.
 AMBIENT_BLUR = 3.0
 
@@ -422,7 +448,7 @@ class _Sphere:
     codes: dict[str, np.ndarray]
     ok: dict[str, np.ndarray]
     ambient: np.ndarray
-    room_light: bool = False  # no ambient frame: fit the room light's pedestal (_refine)
+    room_light: bool = False  # fit the room light's pedestal too (_refine)
 
     def blocks(self, picked: Mapping[str, np.ndarray]):
         """(flash, colour, normals, codes, ambient codes) over the picked pixels."""
@@ -470,7 +496,7 @@ def _sample_sphere(codes: Mapping[str, np.ndarray], circle: Circle, n: int,
         amb = smooth[rows - r0, cols - c0].astype(np.float64).reshape(len(rows), -1)
     lo, hi = SAFE_CODES
     ok = {k: ((v > lo) & (v < hi) & (amb < hi)).all(axis=1) for k, v in obs.items()}
-    return _Sphere(normals, obs, ok, amb, room_light=codes.get("ambient") is None)
+    return _Sphere(normals, obs, ok, amb)
 
 
 def _srgb_slope(v: np.ndarray) -> np.ndarray:
@@ -564,7 +590,8 @@ def _refine(sph: _Sphere, picked: Mapping[str, np.ndarray], coef: np.ndarray,
         step = np.linalg.solve(jtj + 1e-9 * np.trace(jtj) * np.eye(len(jtj)), -jac.T @ r)
         for scale in (1.0, 0.5, 0.25, 0.125):  # backtrack if the full step overshoots
             c_new = coef + scale * free @ step[:p]
-            p_new = ped + scale * step[p:at] if n_ped else ped
+            # Room light adds light: a negative pedestal would be a curve's dark end.
+            p_new = np.maximum(ped + scale * step[p:at], 0.0) if n_ped else ped
             l_new = [s + scale * step[at + 3 * i:at + 3 * i + 3]
                      for i, s in enumerate(lights)]
             r_new = np.concatenate([x for x, _ in residuals(c_new, l_new, p_new)])
@@ -603,7 +630,6 @@ def fit_response(codes: Mapping[str, np.ndarray], circle: Circle,
     """
     rng = np.random.default_rng(seed)
     sph = _sample_sphere(codes, circle, 6 * samples, rng)
-    srgb = np.zeros(0)
     # Which pixels each flash lights, first guess: brighter, under sRGB's inverse, than 5 % of
     # its brightest.
     first = {}
@@ -623,6 +649,27 @@ def fit_response(codes: Mapping[str, np.ndarray], circle: Circle,
         notes.append(f"response: the sphere's brightest code values are {255 * brightest:.0f}"
                      f"/255; the curve is fitted up to there and extrapolated above (expose "
                      f"the sphere to ~{255 * FIRM_TOP_CODE:.0f}/255 or more)")
+    fit = _fit_curve(sph, first, brightest, degree, samples, notes)
+    if sph.ambient.any() or not fit.fitted:
+        return fit
+    # No ambient frame: room light may lie under every photo. The curve alone, or the curve
+    # and a room-light pedestal (see _refine): the pedestal is kept only when it explains the
+    # sphere clearly better, since a pedestal and a curve's dark end can trade places (an
+    # S-curve's darker shadows fitted as negative room light).
+    sph.room_light = True
+    with_room = _fit_curve(sph, first, brightest, degree, samples, list(notes))
+    sph.room_light = False
+    if with_room.fitted and with_room.rms_fitted < ROOM_LIGHT_GAIN * fit.rms_fitted:
+        return replace(with_room, notes=(*with_room.notes, "response: fitted with the room "
+                       "light under the flash photos (no ambient frame); take one to "
+                       "subtract it exactly"))
+    return fit
+
+
+def _fit_curve(sph: _Sphere, first: dict, brightest: float, degree: int, samples: int,
+               notes: list[str]) -> ResponseFit:
+    """The degree loop of :func:`fit_response` on sampled sphere pixels."""
+    srgb = np.zeros(0)
     for k_deg in range(degree, 1, -1):
         coef, picked = np.zeros(k_deg - 1), first  # zero coefficients: sRGB's inverse
         for _ in range(2):  # sRGB's lights find the terminator, then the fitted ones

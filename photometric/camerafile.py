@@ -150,7 +150,6 @@ class RawImage:
 
     rgb: np.ndarray
     white_balance: tuple[float, float, float]
-    camera: str
 
 
 def as_shot_white_balance(data: bytes, name: str) -> tuple[float, float, float]:
@@ -203,6 +202,4 @@ def decode_raw(data: bytes, name: str,
         except (rawpy.LibRawError, ValueError, OSError) as exc:
             raise InputError(f"{name}: LibRaw could not decode it ({type(exc).__name__}: "
                              f"{exc}); re-copy it from the camera") from None
-        camera = " ".join(str(getattr(raw, "camera_model", "") or "").split())
-    return RawImage(np.ascontiguousarray(rgb), (float(wb[0]), float(wb[1]), float(wb[2])),
-                    camera)
+    return RawImage(np.ascontiguousarray(rgb), (float(wb[0]), float(wb[1]), float(wb[2])))

@@ -132,6 +132,8 @@ class BoothApp(App):
 
     def on_hardware_updated(self, message: HardwareUpdated) -> None:
         self.hardware = message.status
+        if not self.screen_stack:  # a status that arrives while the app shuts down
+            return
         for panel in self.screen.query(HardwarePanel):
             panel.show(message.status)
 
