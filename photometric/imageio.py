@@ -274,7 +274,10 @@ def read_bytes(path: str | Path) -> bytes:
 
 def read_image(path: str | Path) -> np.ndarray:
     """An image file as RGB (H, W, 3) or grey (H, W), uint8 or uint16, as displayed; a cut or
-    damaged file is an InputError naming it. The bytes checked are the bytes decoded."""
+    damaged file is an InputError naming it. The bytes checked are the bytes decoded. A
+    camera RAW file is shown as a camera would: LibRaw's linear decode in 8-bit sRGB."""
+    if camerafile.is_raw_name(str(path)):
+        return encode_srgb8(read_raw(path).rgb)
     return decode_image(read_bytes(path), str(path))
 
 

@@ -308,3 +308,18 @@ def test_a_folder_is_not_an_image(tmp_path):
     (tmp_path / "face").mkdir()
     with pytest.raises(InputError, match=r"face: is a folder; expected an image file$"):
         imageio.read_image(tmp_path / "face")
+
+
+def test_a_raw_file_is_read_as_a_camera_shows_it(tmp_path):
+    """``read_image`` on a DNG (``booth landmarks center.dng``): LibRaw's linear decode in
+    8-bit sRGB, close to the sRGB rendering of the linear image it was made from."""
+    from photometric import camerafile, synthetic
+    from photometric.response import srgb_encode
+
+    face = synthetic.face(0, 128)
+    linear = synthetic.capture(face)["center"]
+    (tmp_path / "center.dng").write_bytes(camerafile.encode_dng(linear))
+    img = imageio.read_image(tmp_path / "center.dng")
+    assert img.shape == (128, 128, 3) and img.dtype == np.uint8
+    want = np.rint(srgb_encode(linear) * 255)
+    assert np.abs(img.astype(float) - want)[face.mask].mean() < 3.0
