@@ -353,8 +353,14 @@ def cmd_normals(args: argparse.Namespace) -> int:
     print(f"{res.method}: {mask.shape[1]}×{mask.shape[0]}, {100.0 * mask.mean():.1f}% of "
           f"pixels valid, {time.perf_counter() - t:.2f} s -> {args.out}")
     print(f"  light model: {res.describe()}")
+    if res.loaded is not None:
+        print(f"  pixels: {res.loaded.describe()}")
     if res.ambient:
         print(f"  ambient frame {res.ambient} subtracted from each photo")
+    filled, specular = int(res.result.filled.sum()), res.result.specular_pixels
+    if filled or specular:
+        print(f"  {filled} pixel(s) filled from their neighbours (fewer than three usable "
+              f"flashes), {specular} solved without a specular highlight")
     return 0
 
 

@@ -75,3 +75,15 @@ def test_a_capture_with_no_usable_pixel_fails_with_its_message(tmp_path, capsys)
     code, _, err = run(capsys, "normals", black, "--out", out)
     assert code == 2 and "black" in err and not out.exists()
     assert snapshot(black) == before
+
+
+def test_highlights_left_out_are_counted_and_reported(tmp_path, capsys):
+    """A shiny subject photographed as camera JPEGs (no cross-polarisers): the highlights
+    left out of the fit are counted in normals.yaml and said on the command line."""
+    assert run(capsys, "simulate", "subject", "--size", "128", "--specular", "0.4",
+               "--format", "jpeg", "--out", tmp_path / "shiny")[0] == 0
+    code, out, err = run(capsys, "normals", tmp_path / "shiny", "--out", tmp_path / "n")
+    assert code == 0, err
+    meta = yaml.safe_load((tmp_path / "n" / "normals.yaml").read_text())
+    specular = meta["flagged_pixels"]["specular"]
+    assert specular > 100 and f"{specular} solved without a specular highlight" in out
