@@ -330,7 +330,8 @@ class LoadedCapture:
     undecoded 8-bit values (what a response is fitted on), else None; ``paths``: the file read
     per channel; ``white_balance``: the R, G, B multipliers applied to every RAW file (None
     for other sources); ``response``: the inverse response applied to JPEGs (None otherwise);
-    ``white_level``: the value at which the images clip."""
+    ``white_level``: the value at which the images clip (for JPEG see
+    :func:`jpeg_white_level`)."""
 
     images: dict[str, np.ndarray]
     source: str
@@ -418,7 +419,8 @@ def _load_images(paths: dict[str, Path], response: Response) -> LoadedCapture:
         if bad:
             raise InputError(f"{paths[bad[0]]}: a {codes[bad[0]].dtype} JPEG; expected 8 bit")
         images = {n: linearize(c, response) for n, c in codes.items()}
-        return LoadedCapture(images, "jpeg", paths, codes=codes, response=response)
+        return LoadedCapture(images, "jpeg", paths, codes=codes, response=response,
+                             white_level=jpeg_white_level(response))
     if any(k == "jpeg" for k in kinds.values()):
         jpeg = sorted(n for n, k in kinds.items() if k == "jpeg")
         other = sorted(n for n, k in kinds.items() if k != "jpeg")
@@ -427,6 +429,18 @@ def _load_images(paths: dict[str, Path], response: Response) -> LoadedCapture:
     full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
     ref = codes["center"]
     return LoadedCapture(codes, "linear", paths, white_level=full.get(ref.dtype, 65535.0))
+
+
+def jpeg_white_level(response: Response) -> float:
+    """The white level of a JPEG made linear by ``response``, such that photometric stereo's
+    saturation test (``Thresholds.saturated`` of it, 98 %) falls at the *code* 98 % of 255
+    (250), not at 98 % of linear full scale (code 253 under sRGB): a camera's codes flatten
+    there, on its tone curve's shoulder and in JPEG's ringing beside clipped highlights. The
+    calibration applies the same rule to its sphere."""
+    from photometric.stereo import Thresholds
+
+    sat = Thresholds.saturated
+    return float(response(np.array([sat]))[0]) / sat * 65535.0
 
 
 def _check_capture(loaded: LoadedCapture, dark_level: float) -> None:

@@ -134,3 +134,24 @@ def test_fitted_response_is_close_to_srgb(scenes):
     v = np.linspace(0.05, 0.95, 91)
     assert np.abs(cal.response(v) - srgb_decode(v)).max() < 0.01
     assert cal.residuals["response_rms_fitted"] <= cal.residuals["response_rms_srgb"] + 1e-4
+
+
+def test_a_jpeg_clips_at_code_250_not_at_linear_98_percent(tmp_path):
+    """Made linear, a JPEG's saturation test falls at code 250 of 255 (its tone curve's
+    shoulder and JPEG's ringing beside clipped highlights), as the calibration's does, not
+    at 98 % of linear full scale (code 253 under sRGB): a pixel at code 251 is clipped."""
+    lut = SRGB.lut()
+    cut = stereo.Thresholds.saturated * imageio.jpeg_white_level(SRGB)
+    assert lut[249] < cut <= lut[250]
+    folder = tmp_path / "c"
+    folder.mkdir()
+    bright = render.Camera(gain=1.5, noise=0.002, bits=None)  # over-exposed: it clips
+    shots = synthetic.capture(synthetic.sphere(96), synthetic.Booth(), bright, seed=1)
+    for name, img in shots.items():
+        (folder / f"{name}.jpg").write_bytes(camerafile.encode_jpeg(img))
+    loaded = imageio.load_capture(folder)
+    top = loaded.images["center"].max(axis=2)
+    assert ((top >= lut[251]) & (top < lut[255])).any()  # codes 251-254: newly clipped
+    hot = top >= lut[251]
+    res = stereo.lambertian(loaded.images, synthetic.SIM_RIG, white_level=loaded.white_level)
+    assert hot.any() and ((res.flags[hot] & stereo.SATURATED) != 0).all()
