@@ -31,7 +31,6 @@ from photometric import camerafile, imageio
 from photometric.errors import InputError
 from photometric.files import check_free
 from photometric.lights import CHANNELS
-from photometric.response import srgb_encode
 
 #: What one shot may take on disk when the camera cannot say exactly (a 45 MP camera's
 #: files, with room to spare): RAW+JPEG, RAW, JPEG.
@@ -330,8 +329,7 @@ class CaptureSequencer:
         except InputError as exc:
             raise ShotRejected(str(exc)) from None
         self._wb = self._wb or raw.white_balance
-        code = np.rint(srgb_encode(raw.rgb / 65535.0) * 255.0).astype(np.uint8)
-        grey = cv2.cvtColor(code, cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(imageio.encode_srgb8(raw.rgb), cv2.COLOR_RGB2GRAY)
         h, w = grey.shape
         return cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 

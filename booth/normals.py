@@ -141,7 +141,7 @@ def compute_normals(
     if rig is None and cal is not None:
         rig = cal.rig
     if loaded is None:
-        loaded = load_capture(capture, calibration)
+        loaded = imageio.load_capture(capture, cal.response if cal is not None else None)
     images = loaded.images
     model = cal.simplified if cal is not None and lights is None else None
     try:

@@ -472,8 +472,7 @@ def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
     """Each planned shot listed once (all of them when complete); no photo or RAW in the
     folder that the record does not list (it would be read in place of, or beside, the real
     one)."""
-    from photometric.camerafile import RAW_EXTENSIONS
-    from photometric.imageio import EXTENSIONS
+    from photometric.imageio import EXTENSIONS  # images and camera RAW files
 
     problems = _check_pairs(meta)
     listed = [s.channel for s in meta.shots]
@@ -486,8 +485,7 @@ def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
     files = {s.file for s in meta.shots}
     for p in sorted(d.iterdir()) if not partial else ():  # a partial one may be mid-write
         stem, ext = os.path.splitext(p.name)
-        photo = ext.lower() in EXTENSIONS or ext.lower() in RAW_EXTENSIONS
-        if stem.lower() in SHOT_NAMES and photo and p.name not in files:
+        if stem.lower() in SHOT_NAMES and ext.lower() in EXTENSIONS and p.name not in files:
             problems.append(f"{p.name} is in the folder but not one of the capture's photos")
     return problems
 

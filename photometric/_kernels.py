@@ -210,15 +210,22 @@ _ALBEDO_JUMP = 1.5
 
 
 @njit(inline="always", **_JIT)
-def _solve3_f64(m0, m1, m2, m3, m4, m5, r0, r1, r2):
-    """:func:`_solve3` in float64, for the few filled pixels."""
+def _cofactors(m0, m1, m2, m3, m4, m5):
+    """Cofactors and determinant of the symmetric 3×3 [[m0 m1 m2] [m1 m3 m4] [m2 m4 m5]]
+    (in the arguments' own precision): (k00, k01, k02, k11, k12, k22, det)."""
     k00 = m3 * m5 - m4 * m4
     k01 = m2 * m4 - m1 * m5
     k02 = m1 * m4 - m2 * m3
     k11 = m0 * m5 - m2 * m2
     k12 = m1 * m2 - m0 * m4
     k22 = m0 * m3 - m1 * m1
-    det = m0 * k00 + m1 * k01 + m2 * k02
+    return k00, k01, k02, k11, k12, k22, m0 * k00 + m1 * k01 + m2 * k02
+
+
+@njit(inline="always", **_JIT)
+def _solve3_f64(m0, m1, m2, m3, m4, m5, r0, r1, r2):
+    """:func:`_solve3` in float64, for the few filled pixels."""
+    k00, k01, k02, k11, k12, k22, det = _cofactors(m0, m1, m2, m3, m4, m5)
     inv = 1.0 / det if det > 1e-300 else 0.0
     return ((k00 * r0 + k01 * r1 + k02 * r2) * inv, (k01 * r0 + k11 * r1 + k12 * r2) * inv,
             (k02 * r0 + k12 * r1 + k22 * r2) * inv, det)
@@ -529,13 +536,7 @@ def _usable(g, inv_power, s, bit, cut):
 def _solve3(m0, m1, m2, m3, m4, m5, r0, r1, r2):
     """b = M⁻¹ r for the symmetric 3×3 M = [[m0 m1 m2] [m1 m3 m4] [m2 m4 m5]], by cofactors:
     (bx, by, bz, det). ``det`` is not checked here; the caller selects on it."""
-    k00 = m3 * m5 - m4 * m4
-    k01 = m2 * m4 - m1 * m5
-    k02 = m1 * m4 - m2 * m3
-    k11 = m0 * m5 - m2 * m2
-    k12 = m1 * m2 - m0 * m4
-    k22 = m0 * m3 - m1 * m1
-    det = m0 * k00 + m1 * k01 + m2 * k02
+    k00, k01, k02, k11, k12, k22, det = _cofactors(m0, m1, m2, m3, m4, m5)
     inv_det = _F(1) / max(det, _F(1e-12))
     bx = (k00 * r0 + k01 * r1 + k02 * r2) * inv_det
     by = (k01 * r0 + k11 * r1 + k12 * r2) * inv_det

@@ -156,10 +156,15 @@ def as_shot_white_balance(data: bytes, name: str) -> tuple[float, float, float]:
     """The RAW file's as-shot white balance (R, G, B multipliers, G = 1); the camera's
     daylight balance when it recorded none; unity when it has neither."""
     with _open_raw(data, name) as raw:
-        for wb in (raw.camera_whitebalance, raw.daylight_whitebalance):
-            r, g, b = float(wb[0]), float(wb[1]), float(wb[2])
-            if r > 0 and g > 0 and b > 0:
-                return (r / g, 1.0, b / g)
+        return _as_shot(raw)
+
+
+def _as_shot(raw) -> tuple[float, float, float]:
+    """:func:`as_shot_white_balance` of an opened rawpy file."""
+    for wb in (raw.camera_whitebalance, raw.daylight_whitebalance):
+        r, g, b = float(wb[0]), float(wb[1]), float(wb[2])
+        if r > 0 and g > 0 and b > 0:
+            return (r / g, 1.0, b / g)
     return (1.0, 1.0, 1.0)
 
 
@@ -187,8 +192,8 @@ def decode_raw(data: bytes, name: str,
     brightest pixel is past 75 % of the range."""
     import rawpy
 
-    wb = white_balance or as_shot_white_balance(data, name)
     with _open_raw(data, name) as raw:
+        wb = white_balance or _as_shot(raw)
         if max_pixels is not None and raw.sizes.width * raw.sizes.height > max_pixels:
             raise InputError(f"{name}: {raw.sizes.width}×{raw.sizes.height} pixels is larger "
                              f"than the booth reads (at most {max_pixels // 10**6} megapixels)")

@@ -393,7 +393,7 @@ def load_capture(folder: str | Path, response: Response | None = None,
                              f"such as {name}.dng, .png or .tif)")
     shots = [n for n in (*CHANNELS, "ambient") if files[n]]
     if all("raw" in files[n] for n in shots):
-        loaded = _load_raw(d, {n: files[n]["raw"] for n in shots})
+        loaded = _load_raw({n: files[n]["raw"] for n in shots})
     else:
         lacking = [n for n in shots if "image" not in files[n]]
         if lacking:
@@ -404,9 +404,10 @@ def load_capture(folder: str | Path, response: Response | None = None,
     return loaded
 
 
-def _load_raw(d: Path, paths: dict[str, Path]) -> LoadedCapture:
-    wb = camerafile.as_shot_white_balance(read_bytes(paths["center"]), str(paths["center"]))
-    images = {n: read_raw(p, wb).rgb for n, p in paths.items()}
+def _load_raw(paths: dict[str, Path]) -> LoadedCapture:
+    center = read_raw(paths["center"])  # its as-shot balance is the capture's
+    wb = center.white_balance
+    images = {n: center.rgb if n == "center" else read_raw(p, wb).rgb for n, p in paths.items()}
     return LoadedCapture(images, "raw", paths, white_balance=wb)
 
 
