@@ -144,6 +144,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an earlier 'booth simulate' output in --out, whole")
     s.set_defaults(handler=cmd_simulate)
 
+    pp = simsub.add_parser(
+        "people", help="render N different simulated people, each a capture folder",
+        parents=[out_folder("simulate people", extra=" (replacing one needs --force)")],
+        description="Write person-NNNN/ for people SEED .. SEED+N-1 (each as 'booth simulate "
+        "subject --kind face' writes one: photos, truth/, lights.yaml), people.yaml (who "
+        "each one is) and contact_sheet.png (ring-flash photos beside true normal maps).")
+    pp.add_argument("count", type=options.int_range(1, 1_000_000, "people"), metavar="N",
+                    help="how many people")
+    pp.add_argument("--seed", type=options.seed, default=0,
+                    help="the first person's id, 0..2^32-1 (default 0)")
+    pp.add_argument("--workers", type=options.int_range(1, 256, "workers"), default=None,
+                    help="processes rendering in parallel (default: the cores available)")
+    pp.add_argument("--size", type=SIM_SIZE, default=512,
+                    help="image side, 32..8192 pixels (default 512)")
+    pp.add_argument("--format", choices=SIMULATE_FORMATS, default="png",
+                    help="png (default, 16-bit linear), jpeg, dng or raw+jpeg, as for "
+                    "'simulate subject'")
+    pp.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
+                    help="sensor noise in [0, 1) of full scale")
+    pp.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
+    pp.add_argument("--force", action="store_true",
+                    help="replace an earlier 'booth simulate people' output in --out, whole")
+    pp.set_defaults(handler=cmd_simulate_people)
+
     c = sub.add_parser("calibrate", help="fit lights and coefficients from a sphere capture",
                        parents=[out_file("calibrate", "FILE.yaml")],
                        description="Find the white sphere, fit each flash's direction and "
@@ -312,6 +336,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                          args.bits or 16, args.distance, args.specular, args.force, args.format)
     print(f"simulated {args.kind} seed {args.seed} ({args.size}×{args.size}, "
           f"{len(r.images)} images) in {time.perf_counter() - t:.2f} s -> {r.folder}")
+    return 0
+
+
+def cmd_simulate_people(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from booth.export import cpu_workers
+    from booth.population import SHEET, check_out, simulate_people
+
+    check_out(args.out, args.force)
+    memory.check_memory("simulate", args.size)
+    workers = min(args.workers or cpu_workers(), args.count)
+    t = time.perf_counter()
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("rendering people", total=args.count)
+        pop = simulate_people(args.out, args.count, args.seed, workers, args.size, args.format,
+                              args.noise, 16, args.ambient, args.force,
+                              lambda done, total: bar.update(task, completed=done))
+    took = time.perf_counter() - t
+    print(f"simulated {len(pop.people)} people (ids {args.seed}..{args.seed + args.count - 1}, "
+          f"{args.size}×{args.size}, {args.format}) on {workers} worker(s) in {took:.1f} s "
+          f"-> {pop.folder} (look at {pop.folder / SHEET})")
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from photometric import camerafile, imageio, normalmap, synthetic
+from photometric import camerafile, imageio, synthetic
 from photometric.errors import InputError
 from photometric.files import (
     MARKER,
@@ -87,6 +87,52 @@ def _files(img: np.ndarray, fmt: str) -> list[tuple[str, bytes | None]]:
     return out
 
 
+def _check(size: int, bits: int, noise: float, fmt: str) -> None:
+    if size < 32:
+        raise InputError(f"--size: expected at least 32 pixels, got {size}")
+    if bits not in (8, 16):
+        raise InputError(f"--bits: expected 8 or 16, got {bits}")
+    if not 0 <= noise < 1:
+        raise InputError(f"--noise: expected a fraction of full scale in [0, 1), got {noise}")
+    if fmt not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if ".dng" in FORMATS[fmt] and size % 2:
+        raise InputError(f"--size: a RAW (Bayer) image needs an even side, got {size}")
+
+
+def _write_capture(stage: Path, final: Path, kind: str, seed: int, size: int, ambient: bool,
+                   noise: float, bits: int, distance: float | None, specular: float, fmt: str,
+                   take: int = 0) -> SimulatedSubject:
+    """Render one subject and write its capture folder's files into ``stage`` (errors name
+    the file under ``final``, where it will be)."""
+    surface = synthetic.subject(kind, seed, size, specular, take=take)
+    booth = synthetic.Booth(distance=distance)
+    camera = Camera(noise=noise, bits=bits if fmt == "png" else None)
+    images = synthetic.capture(surface, booth, camera, ambient, seed)
+    rig = booth.rig.to_dict()
+    depth = {"png": bits, "jpeg": 8}.get(fmt, _RAW_BITS)  # of the files written
+    rig["simulation"] = {"kind": kind, "seed": seed, "size": size, "noise": noise,
+                         "bits": depth, "distance_mm": distance, "ambient": ambient,
+                         "specular": specular, "take": take}
+
+    def write(rel: str, fn) -> None:
+        with naming(final / rel):
+            atomic_write(stage / rel, fn)
+
+    for name, img in images.items():
+        for ext, data in _files(img, fmt):
+            if data is None:
+                write(f"{name}{ext}", lambda p, img=img: imageio.write_image(p, img))
+            else:
+                write(f"{name}{ext}", lambda p, data=data: p.write_bytes(data))
+    (stage / "truth").mkdir(mode=0o700)
+    for rel, data in synthetic.truth_files(surface, booth).items():
+        write(rel, lambda p, data=data: p.write_bytes(data))
+    with naming(final / "lights.yaml"):
+        write_text(stage / "lights.yaml", yaml.safe_dump(rig, sort_keys=False))
+    return SimulatedSubject(final, surface, images)
+
+
 def simulate_subject(
     out: str | Path,
     kind: str = "face",
@@ -102,44 +148,12 @@ def simulate_subject(
 ) -> SimulatedSubject:
     """Render a synthetic subject under the five flashes and write it as a capture folder:
     the photos (``fmt``: linear PNGs of ``bits``, or camera files), ``truth/`` (normals,
-    mask) and ``lights.yaml`` (the rig and how it was simulated). ``images`` are the renders:
-    uint PNG pixels, or the linear floats the camera files were encoded from."""
-    if size < 32:
-        raise InputError(f"--size: expected at least 32 pixels, got {size}")
-    if bits not in (8, 16):
-        raise InputError(f"--bits: expected 8 or 16, got {bits}")
-    if not 0 <= noise < 1:
-        raise InputError(f"--noise: expected a fraction of full scale in [0, 1), got {noise}")
-    if fmt not in FORMATS:
-        raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    if ".dng" in FORMATS[fmt] and size % 2:
-        raise InputError(f"--size: a RAW (Bayer) image needs an even side, got {size}")
+    mask, depth, albedo) and ``lights.yaml`` (the rig and how it was simulated). ``images``
+    are the renders: uint PNG pixels, or the linear floats the camera files were encoded
+    from. A face ``seed`` is a person (:mod:`photometric.people`)."""
+    _check(size, bits, noise, fmt)
     target = check_out(out, force)
-    surface = synthetic.subject(kind, seed, size, specular)
-    booth = synthetic.Booth(distance=distance)
-    camera = Camera(noise=noise, bits=bits if fmt == "png" else None)
-    images = synthetic.capture(surface, booth, camera, ambient, seed)
-    rig = booth.rig.to_dict()
-    depth = {"png": bits, "jpeg": 8}.get(fmt, _RAW_BITS)  # of the files written
-    rig["simulation"] = {"kind": kind, "seed": seed, "size": size, "noise": noise,
-                         "bits": depth, "distance_mm": distance, "ambient": ambient,
-                         "specular": specular}
-    final = Path(out)
     with target as stage:
-        def write(rel: str, fn) -> None:
-            with naming(final / rel):
-                atomic_write(stage / rel, fn)
-
-        for name, img in images.items():
-            for ext, data in _files(img, fmt):
-                if data is None:
-                    write(f"{name}{ext}", lambda p, img=img: imageio.write_image(p, img))
-                else:
-                    write(f"{name}{ext}", lambda p, data=data: p.write_bytes(data))
-        (stage / "truth").mkdir(mode=0o700)
-        write("truth/normals.npy", lambda p: normalmap.write_npy(p, surface.normals))
-        write("truth/mask.png",
-              lambda p: imageio.write_image(p, surface.mask.astype(np.uint8) * 255))
-        with naming(final / "lights.yaml"):
-            write_text(stage / "lights.yaml", yaml.safe_dump(rig, sort_keys=False))
-    return SimulatedSubject(final, surface, images)
+        result = _write_capture(stage, Path(out), kind, seed, size, ambient, noise, bits,
+                                distance, specular, fmt)
+    return result

@@ -31,8 +31,9 @@ BACKENDS = ("sim", "gphoto2")
 
 @dataclass
 class SimOptions:
-    """The simulated booth's subject: ``seed`` picks the face (mixed with the subject id, so
-    each simulated subject looks different), ``size`` the image side; ``image_format`` what
+    """The simulated booth's subject: ``seed`` picks the person (mixed with the subject id, so
+    each simulated subject is a different person, who sits a little differently for each
+    capture), ``size`` the image side; ``image_format`` what
     its camera saves: ``jpeg``, ``raw`` (DNG) or ``raw+jpeg``."""
 
     seed: int = 0
@@ -76,6 +77,7 @@ class Station:
         self.backend = backend
         self.port = port or self.config.flash.port
         self.sim_options = sim or SimOptions()
+        self._takes: dict[str, int] = {}  # captures so far per simulated subject
         self.sim = None  # booth.hardware.sim.SimulatedBooth
         self.flash: FlashController | None = None
         self.camera: Camera | None = None
@@ -194,7 +196,12 @@ class Station:
         seed = o.seed
         if kind == "face" and o.per_subject and subject:
             seed = (o.seed + zlib.crc32(subject.encode())) % 10_000
-        self.sim.load_subject(synthetic.subject(kind, seed, o.size), seed)
+        # The same person sits a little differently for each capture (a retake too).
+        take = self._takes.get(subject, 0) if kind == "face" and subject else 0
+        if kind == "face" and subject:
+            self._takes[subject] = take + 1
+        self.sim.load_subject(synthetic.subject(kind, seed, o.size, take=take), seed,
+                              meter=kind == "face")
 
     def capture(self, session: Session, subject: str, supersedes: str | None = None,
                 on_event: Callable[[CaptureEvent], None] | None = None,

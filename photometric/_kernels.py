@@ -553,7 +553,8 @@ def _insert2(hi, lo, v):
 @njit(**_JIT)
 def lambertian_kernel(
     ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, rel_dark, lights,
-    allowed, robust, spec_ratio, spec_margin, normals, albedo, mask, confidence, used, flags,
+    allowed, robust, spec_ratio, spec_margin, spec_cos, cast_ratio, normals, albedo, mask,
+    confidence, used, flags,
 ):
     """Per-pixel least squares I_k = ρ (s_k · n) over the lights usable at that pixel.
 
@@ -569,8 +570,16 @@ def lambertian_kernel(
     are usable, the fit without the brightest observation (relative to its light's power)
     comes from the same sums minus that light's term. If the observation exceeds that fit's
     prediction by more than ``spec_ratio × pred + spec_margin`` and the remaining lights are
-    not nearly coplanar, the reduced fit is used and the pixel flagged SPECULAR. Both fits
+    not nearly coplanar, and the reduced fit's normal is within ``acos(spec_cos)`` of the half
+    vector between that light and the view axis (where a highlight can be), the reduced fit
+    is used and the pixel flagged SPECULAR. Both fits
     are computed for every pixel and one is selected: a branch would stop vectorisation.
+
+    Cast shadows, the same way (``robust``): the fit without the darkest usable observation;
+    if that observation is below ``cast_ratio`` × its prediction minus ``spec_margin`` (a flash
+    hidden from the point by the nose or a brow, lit only by what else lights the room), the
+    reduced fit is used and the light counts as shadowed. Where both a highlight and a cast
+    shadow are candidates, the one whose removal leaves the smaller residual is left out.
 
     A pixel lit by some flash (brightest observation above ``dark``, or clipped) without a
     valid fit is flagged FILLED, with its usable lights in ``used``, for ``stereo._fill``.
@@ -610,6 +619,8 @@ def lambertian_kernel(
     frel = _F(rel_dark)
     fratio = _F(spec_ratio)
     fmargin = _F(spec_margin)
+    shadow_ratio = _F(cast_ratio)
+    spec_cos = _F(spec_cos)
     # A rejection needs four usable lights, so that three remain for the reduced fit; with
     # robust off, never.
     min_cnt = _F(4) if robust else _F(99)
@@ -688,13 +699,66 @@ def lambertian_kernel(
             # det / (trace / 3)³ is 1 for three orthogonal lights, ~0.05 for three of the
             # booth's, ~1e-4 for a coplanar three (center, top, bottom): no prediction.
             spread = det2 > _F(0.01) * tr * tr * tr
-            spec = (cnt >= min_cnt) & spread & (cz > zero) & (ei > fratio * pred + fmargin)
+            # A flash's highlight shows only where the surface faces about halfway between
+            # it and the camera (the half vector h): not at a silhouette, where a small error
+            # in a light's calibrated direction makes any prediction from the others poor.
+            el = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+            hx, hy, hz = e0 / max(el, eps), e1 / max(el, eps), e2 / max(el, eps) + one
+            hn = np.sqrt(hx * hx + hy * hy + hz * hz)
+            cn = np.sqrt(cx * cx + cy * cy + cz * cz)
+            facing = (cx * hx + cy * hy + cz * hz) > spec_cos * max(hn * cn, eps)
+            spec = (cnt >= min_cnt) & spread & (cz > zero) & (ei > fratio * pred + fmargin) \
+                & facing
+            # The darkest usable observation's light: a cast shadow (the nose's, a brow's)
+            # leaves a flash's image dark where the surface faces it; what light remains
+            # (room light, the face's own reflections) keeps it above the dark cut.
+            big = _F(3.0e38)
+            dv = v0 if u0 > zero else big
+            d0, d1, d2, di, dbit = s00, s01, s02, a0, one
+            c = (u1 > zero) & (v1 < dv)
+            d0, d1, d2 = (s10 if c else d0), (s11 if c else d1), (s12 if c else d2)
+            di, dbit, dv = (a1 if c else di), (_F(2) if c else dbit), (v1 if c else dv)
+            c = (u2 > zero) & (v2 < dv)
+            d0, d1, d2 = (s20 if c else d0), (s21 if c else d1), (s22 if c else d2)
+            di, dbit, dv = (a2 if c else di), (_F(4) if c else dbit), (v2 if c else dv)
+            c = (u3 > zero) & (v3 < dv)
+            d0, d1, d2 = (s30 if c else d0), (s31 if c else d1), (s32 if c else d2)
+            di, dbit, dv = (a3 if c else di), (_F(8) if c else dbit), (v3 if c else dv)
+            c = (u4 > zero) & (v4 < dv)
+            d0, d1, d2 = (s40 if c else d0), (s41 if c else d1), (s42 if c else d2)
+            di, dbit = (a4 if c else di), (_F(16) if c else dbit)
+            o0, o1, o2 = m0 - d0 * d0, m1 - d0 * d1, m2 - d0 * d2
+            o3, o4, o5 = m3 - d1 * d1, m4 - d1 * d2, m5 - d2 * d2
+            w0, w1, w2 = r0 - di * d0, r1 - di * d1, r2 - di * d2
+            sx, sy, sz, det3 = _solve3(o0, o1, o2, o3, o4, o5, w0, w1, w2)
+            dpred = d0 * sx + d1 * sy + d2 * sz
+            tr3 = (o0 + o3 + o5) * third
+            # Shadowed: under half what the other lights predict (a flash hidden behind the
+            # nose gives nothing of its own; noise and shading changes do not halve it), or
+            # lit at all where the others say the surface turns away from that flash (room
+            # light in an attached shadow, which would pull the normal toward the flash).
+            solid = (cnt >= min_cnt) & (det3 > _F(0.01) * tr3 * tr3 * tr3) & (sz > zero)
+            behind = solid & (dpred <= fmargin)
+            cast = solid & (di < shadow_ratio * dpred - fmargin)
+            # Both candidates: leave out the one whose removal fits the rest better; a light
+            # the surface turns away from tells nothing of the normal, and goes first.
+            res_spec = (tot - ei * ei) - (cx * q0 + cy * q1 + cz * q2)
+            res_cast = (tot - di * di) - (sx * w0 + sy * w1 + sz * w2)
+            cast = behind | (cast & ~(spec & (res_spec <= res_cast)))
+            spec = spec & ~cast
             bx, by, bz = (cx if spec else bx), (cy if spec else by), (cz if spec else bz)
             r0, r1, r2 = (q0 if spec else r0), (q1 if spec else r1), (q2 if spec else r2)
             tot = tot - ei * ei if spec else tot
             cnt = cnt - one if spec else cnt
             det = det2 if spec else det
             rej = ebit if spec else zero
+            bx, by, bz = (sx if cast else bx), (sy if cast else by), (sz if cast else bz)
+            r0, r1, r2 = (w0 if cast else r0), (w1 if cast else r1), (w2 if cast else r2)
+            tot = tot - di * di if cast else tot
+            cnt = cnt - one if cast else cnt
+            det = det3 if cast else det
+            # A light left out as cast shadow leaves the usable set (flagged SHADOWED).
+            dropped = dbit if cast else zero
             rho = np.sqrt(bx * bx + by * by + bz * bz)
             inv_rho = one / max(rho, eps)
             nx = bx * inv_rho
@@ -710,7 +774,7 @@ def lambertian_kernel(
             # Floored at half, so that every solved pixel is more trusted than a filled one.
             conf = cnt * inv_nallowed * max(half, one - rel * _F(5))
             idens[j] = one / max(den, eps) if ok else zero
-            ucode[j] = u0 + _F(2) * u1 + _F(4) * u2 + _F(8) * u3 + _F(16) * u4 - rej
+            ucode[j] = u0 + _F(2) * u1 + _F(4) * u2 + _F(8) * u3 + _F(16) * u4 - rej - dropped
             lit = (brightest > fdark) | ((st & ~blocked) != 0)
             state[j] = (one if ok else zero) + (_F(2) if lit else zero) + _F(4) * rej
             nrow[3 * j] = nx if ok else zero

@@ -224,6 +224,7 @@ class SimulationInfo(Schema):
     distance_mm: Number | None
     ambient: Annotated[bool, Field(strict=True)]
     specular: Number
+    take: Annotated[int, Field(strict=True)] = 0  # which sitting of the person (faces)
 
 
 class LightsFile(RigSchema):

@@ -215,24 +215,43 @@ def shadow_mask(points: np.ndarray, valid: np.ndarray, vertices: np.ndarray,
     half = float(np.max(np.abs(local[:, :2]) / d[:, None])) * 1.02
     cam = PerspectiveCamera(focal_px=(size - 1) / 2.0 / half, width=size, height=size)
     frags = rasterize(local, faces, cam)
-    pts = np.asarray(points, np.float64)[valid]
-    p_local = (pts - light) @ rot.T
-    proj = cam.project(p_local)
-    col = np.clip(np.rint(proj[:, 0]).astype(np.int64), 0, size - 1)
-    row = np.clip(np.rint(proj[:, 1]).astype(np.int64), 0, size - 1)
-    nearest = frags.depth[row, col].astype(np.float64)
-    slope = 0.0
-    if normals is not None:
-        n = np.asarray(normals, np.float64)[valid]
-        to_light = light - pts
-        cos = np.einsum("ij,ij->i", n, to_light) / np.maximum(
-            np.linalg.norm(n, axis=1) * np.linalg.norm(to_light, axis=1), 1e-12)
-        cos = np.clip(cos, 0.05, 1.0)
-        slope = np.minimum(np.sqrt(1.0 - cos * cos) / cos, 20.0)
-    bias = (bias_texels + slope) * proj[:, 2] / cam.focal_px  # texel width at that distance
+    pts = np.ascontiguousarray(points, np.float64)
+    n = (np.ascontiguousarray(normals, np.float64) if normals is not None
+         else np.zeros_like(pts))
     lit = np.zeros(valid.shape, bool)
-    lit[valid] = proj[:, 2] <= nearest + bias
+    _shadow_test(pts.reshape(-1, 3), n.reshape(-1, 3), np.ascontiguousarray(valid).reshape(-1),
+                 np.ascontiguousarray(rot), light, cam.focal_px, cam.centre[0], cam.centre[1],
+                 frags.depth, float(bias_texels), normals is not None, lit.reshape(-1))
     return lit
+
+
+@njit(**_JIT)
+def _shadow_test(pts, normals, valid, rot, light, focal, cx, cy, depth, bias_texels,
+                 slope_bias, out):
+    """Per valid point: into the light's frame, onto its map, and lit when no farther than
+    the map's nearest surface plus the bias (one pass: the numpy version made ten arrays)."""
+    size = depth.shape[0]
+    for i in range(pts.shape[0]):
+        if not valid[i]:
+            continue
+        dx, dy, dz = pts[i, 0] - light[0], pts[i, 1] - light[1], pts[i, 2] - light[2]
+        lx = rot[0, 0] * dx + rot[0, 1] * dy + rot[0, 2] * dz
+        ly = rot[1, 0] * dx + rot[1, 1] * dy + rot[1, 2] * dz
+        d = -(rot[2, 0] * dx + rot[2, 1] * dy + rot[2, 2] * dz)
+        if d <= 0.0:
+            continue
+        col = min(max(int(np.rint(cx + focal * lx / d)), 0), size - 1)
+        row = min(max(int(np.rint(cy - focal * ly / d)), 0), size - 1)
+        slope = 0.0
+        if slope_bias:
+            nn = np.sqrt(normals[i, 0] ** 2 + normals[i, 1] ** 2 + normals[i, 2] ** 2)
+            dist = np.sqrt(dx * dx + dy * dy + dz * dz)
+            cos = -(normals[i, 0] * dx + normals[i, 1] * dy + normals[i, 2] * dz) / max(
+                nn * dist, 1e-12)
+            cos = min(max(cos, 0.05), 1.0)
+            slope = min(np.sqrt(1.0 - cos * cos) / cos, 20.0)
+        bias = (bias_texels + slope) * d / focal  # the texel's width at that distance
+        out[i] = d <= depth[row, col] + bias
 
 
 def uv_sphere(radius: float, centre: tuple[float, float, float], rings: int = 64,

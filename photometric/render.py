@@ -1,19 +1,36 @@
 """The forward model: how the booth's camera sees a surface under one flash.
 
 Start here. Everything else in ``photometric`` inverts this: a pixel's value is
-``gain × (albedo × Σ_lights E · max(n·l, 0) + specular + albedo × ambient)`` plus sensor
+``gain × (albedo × Σ_lights V · E · max(n·l, 0) + specular + albedo × ambient)`` plus sensor
 noise, clipped and quantised. Directional lights have one direction; point lights have a
 per-pixel direction and inverse-square falloff, which needs the surface's 3-D positions.
+V is 1 where the light sees the point and 0 in a cast shadow: a surface rendered from a mesh
+(a simulated person) carries that mesh as its ``occluder``, and each light's shadow is found
+with a shadow map (:func:`photometric.raster.shadow_mask`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from photometric import raster
 from photometric.lights import DirectionalLight, Light, PointLight
+
+#: How far a distant light's shadow map is rendered from (mm): far enough that its rays are
+#: parallel to within 0.2° across a head.
+_DISTANT_MM = 1.0e5
+
+
+@dataclass
+class Occluder:
+    """The mesh a surface was rendered from (subject frame, mm), to cast its shadows."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    map_size: int = 512
 
 
 @dataclass
@@ -23,6 +40,8 @@ class Surface:
     ``normals`` (H, W, 3) unit vectors, ``albedo`` (H, W, 3) in [0, 1], ``mask`` (H, W) bool,
     ``positions`` (H, W, 3) in mm, camera space (needed by point lights and specular).
     ``specular`` is the Blinn-Phong weight; 0 models the booth's cross-polarised flashes.
+    ``occluder``: the mesh that casts shadows (None: nothing is shadowed); ``depth`` (H, W)
+    the distance along the view axis (mm) where known.
     """
 
     normals: np.ndarray
@@ -31,10 +50,32 @@ class Surface:
     positions: np.ndarray | None = None
     specular: float = 0.0
     shininess: float = 40.0
+    occluder: Occluder | None = None
+    depth: np.ndarray | None = None
+    _lit: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.normals.shape[:2]
+
+    def lit(self, light: Light) -> np.ndarray | None:
+        """(H, W) bool: where ``light`` reaches the surface, None when nothing casts shadows.
+        Kept per light, so the five flashes' maps are made once per subject."""
+        if self.occluder is None:
+            return None
+        if isinstance(light, DirectionalLight):
+            d = np.asarray(light.direction, np.float64)
+            source = tuple(d / np.linalg.norm(d) * _DISTANT_MM)
+        else:
+            source = tuple(float(x) for x in light.position)
+        if source not in self._lit:
+            if self.positions is None:
+                raise ValueError("cast shadows need surface.positions")
+            occ = self.occluder
+            self._lit[source] = raster.shadow_mask(
+                self.positions, self.mask, occ.vertices, occ.faces, np.asarray(source),
+                self.normals, size=occ.map_size)
+        return self._lit[source]
 
 
 @dataclass(frozen=True)
@@ -91,6 +132,9 @@ def shade(
             view = view / np.linalg.norm(view, axis=-1, keepdims=True)
     for light in lights:
         e, d, falloff = _irradiance(surface, light)
+        seen = surface.lit(light)
+        if seen is not None:
+            e = np.where(seen, e, np.float32(0.0))
         color = np.asarray(light.color, np.float32)
         out += (e[..., None] * color) * surface.albedo
         if surface.specular > 0:

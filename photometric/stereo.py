@@ -25,7 +25,9 @@ No holes. Every pixel that some flash lights gets a normal: where fewer than thr
 usable (the subject's edges, clipped highlights) the normal is filled from its neighbours and
 the observations it has (:func:`_fill`), flagged FILLED, with a lower confidence than any
 solved pixel. Specular highlights (no cross-polarisers) are left out of the Lambertian fit and
-flagged SPECULAR (``robust``).
+flagged SPECULAR (``robust``); so are cast shadows (a flash the nose hides from the cheek),
+flagged SHADOWED: with four or more usable flashes, the one that disagrees with the rest is
+the one left out, highlight or shadow, whichever leaves the better fit.
 """
 
 from __future__ import annotations
@@ -65,7 +67,13 @@ class Thresholds:
     ``specular_ratio``, ``specular_margin`` (lambertian, ``robust``): the brightest of four or
     more observations is a highlight when it exceeds ``specular_ratio`` × its prediction from
     the other lights plus ``specular_margin`` × the data level (the margin covers noise where
-    the prediction is small).
+    the prediction is small);
+    ``specular_half_angle`` (degrees): and only where the fit without it puts the normal
+    within this angle of the half vector between that flash and the view axis (skin's
+    highlights are a lobe around it; at a silhouette a poor prediction is no highlight);
+    ``cast_ratio`` (lambertian, ``robust``): the darkest of four or more observations is in a
+    cast shadow when it is below ``cast_ratio`` × its prediction from the other lights less
+    the same margin.
     """
 
     dark: float = 0.04
@@ -73,6 +81,8 @@ class Thresholds:
     saturated: float = 0.98
     specular_ratio: float = 1.1
     specular_margin: float = 0.02
+    specular_half_angle: float = 45.0
+    cast_ratio: float = 0.5
 
 
 @dataclass
@@ -416,7 +426,8 @@ def lambertian(
     n_fill, _ = _kernels.lambertian_kernel(
         *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_raw, dark, thresholds.relative_dark,
         lights, allowed, bool(robust), thresholds.specular_ratio,
-        thresholds.specular_margin * level, *outs,
+        thresholds.specular_margin * level,
+        float(np.cos(np.radians(thresholds.specular_half_angle))), thresholds.cast_ratio, *outs,
     )
     result = _result(outs, "lambertian", level, dark)
     n_fill += _mark_holes(result)

@@ -4,25 +4,22 @@ A subject is a :class:`~photometric.render.Surface`; its normals *are* the groun
 because every simulated photo is rendered from them. Two kinds:
 
 * a white matte sphere, for calibration;
-* faces: a real portrait's pixels (``skimage.data.astronaut()``, shipped with
-  scikit-image) as albedo over a face-shaped height field built from MediaPipe Face Mesh
-  landmarks of that same portrait (``data/astronaut_face_landmarks.csv``, made once, see
-  ``data/README.md``), so the relief lines up with the eyes, nose and mouth in the albedo
-  and the ring-flash render is a face that a face detector finds. A seed varies pose,
-  scale, mirror, skin tone and relief, so many different subjects can be made.
+* faces: simulated people (:mod:`photometric.people`: a head mesh per person from the anny
+  parametric human model, skin painted in its UV layout by :mod:`photometric.skin`),
+  rasterised under the booth camera's perspective with exact normals, depth, albedo and the
+  mesh to cast each flash's shadows. A seed is a person; a take is one sitting of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
-import cv2
 import numpy as np
 
+from photometric import raster
 from photometric.lights import CHANNELS, DirectionalLight, Light, LightRig, PointLight, ring_flash
-from photometric.render import Camera, Surface, render
+from photometric.render import Camera, Occluder, Surface, render
 
 
 def _direction(azimuth_deg: float, off_axis_deg: float) -> np.ndarray:
@@ -89,6 +86,27 @@ def capture(
     return shots
 
 
+#: Where a booth operator puts a sitter's face: the median of the face in the ring-flash
+#: photo at 18 % of full scale (linear; sRGB code 118), a light meter's mid-grey. Dark and
+#: light skin then use the same share of the sensor's range, and the whites of the eyes
+#: (three times the skin's albedo) stay below clipping under the side flashes.
+METER_TARGET = 0.18
+
+
+def metered(surface: Surface, booth: Booth = Booth(), camera: Camera = Camera(),
+            target: float = METER_TARGET) -> Camera:
+    """``camera`` with its gain set so that the subject's median in the ring-flash photo is
+    ``target`` of full scale (gain kept within 0.25..4)."""
+    from dataclasses import replace
+
+    from photometric.render import shade
+
+    ring = shade(surface, booth.lights("center"), camera=camera)
+    level = float(np.median(ring[surface.mask].mean(axis=-1))) if surface.mask.any() else 0.0
+    gain = target / level if level > 0 else camera.gain
+    return replace(camera, gain=float(np.clip(gain, 0.25, 4.0)))
+
+
 def normals_from_height(h: np.ndarray) -> np.ndarray:
     """Unit normals (camera space, y up) of a height field given in pixel units."""
     d_row, d_col = np.gradient(h.astype(np.float64))
@@ -114,130 +132,137 @@ def sphere(
     return Surface(normals, alb.astype(np.float32), mask, positions)
 
 
-@lru_cache(maxsize=1)
-def _astronaut() -> np.ndarray:
-    import skimage.data
-
-    return skimage.data.astronaut().astype(np.float32) / 255.0
-
-
-@lru_cache(maxsize=1)
-def _face_relief() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The portrait's landmark depth on a 1-pixel grid over the face hull (NaN outside).
-
-    A smoothing thin-plate spline, not an interpolating mesh: Face Mesh puts some landmarks
-    at one image point with different depths (the cheek contour), which a mesh turns into
-    spikes. Returns (grid, grid origin (x, y), hull polygon, landmarks), astronaut pixels.
-    """
-    from scipy.interpolate import RBFInterpolator
-
-    ref = resources.files("photometric") / "data" / "astronaut_face_landmarks.csv"
-    with resources.as_file(ref) as path:
-        lm = np.loadtxt(path, delimiter=",", dtype=np.float64)
-    hull = cv2.convexHull(lm[:, :2].astype(np.float32)).reshape(-1, 2).astype(np.float64)
-    spline = RBFInterpolator(lm[:, :2], -lm[:, 2], kernel="thin_plate_spline", smoothing=5.0)
-    x0, y0 = np.floor(hull.min(0)) - 1
-    x1, y1 = np.ceil(hull.max(0)) + 1
-    gy, gx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
-    grid = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    inside = np.zeros(gx.shape, np.uint8)
-    cv2.fillConvexPoly(inside, np.round(hull - [x0, y0]).astype(np.int32), 1)
-    grid = np.where(inside > 0, grid, np.nan).astype(np.float32)
-    return grid, np.array([x0, y0]), hull, lm
+#: Where the booth's camera is: on the view axis, this far (mm) from the head's centre,
+#: with a lens that makes a head fill about four fifths of the frame's height.
+CAMERA_DISTANCE_MM = 1000.0
+_FOCAL_PER_SIDE = 1700.0 / 512.0  # focal length in pixels per pixel of image side
 
 
-# Where the head sits in the astronaut portrait (pixels), and the window a subject is cut from.
-_ASTRO_CENTER = np.array([225.0, 122.0])
-_ASTRO_SIDE = 200.0
-_HEAD_WIDTH_MM = 160.0
+def camera_for(size: int) -> raster.PerspectiveCamera:
+    """The booth camera's pinhole model for a ``size``² photo."""
+    return raster.PerspectiveCamera(focal_px=_FOCAL_PER_SIDE * size, width=size, height=size)
 
 
-def face(seed: int = 0, size: int = 512, specular: float = 0.0) -> Surface:
-    """A face-shaped subject; each ``seed`` gives a different pose, scale, tone and relief."""
-    rng = np.random.default_rng(seed)
-    relief_grid, origin, hull, lm = _face_relief()
-    scale = rng.uniform(0.9, 1.1)
-    angle = np.radians(rng.uniform(-8.0, 8.0))
-    shift = rng.uniform(-0.04, 0.04, 2) * _ASTRO_SIDE
-    mirror = bool(rng.integers(0, 2))
-    depth = rng.uniform(0.5, 0.75)  # relief strength (MediaPipe's z runs deep)
-    tone = rng.uniform(0.8, 1.1, 3)
+def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
+         still: bool = False) -> Surface:
+    """Simulated person ``seed`` as seen by the booth's camera in capture ``take``.
 
-    # Affine map astronaut pixels -> output pixels: zoom, rotate, optional mirror, re-centre.
-    s = size / (_ASTRO_SIDE * scale)
-    cos_a, sin_a = np.cos(angle), np.sin(angle)
-    lin = s * np.array([[cos_a, -sin_a], [sin_a, cos_a]])
-    if mirror:
-        lin = lin @ np.diag([-1.0, 1.0])
-    out_c = np.full(2, (size - 1) / 2.0)
-    src_c = _ASTRO_CENTER + shift
-    fwd = np.hstack([lin, (out_c - lin @ src_c)[:, None]])
-    inv = cv2.invertAffineTransform(fwd)
+    The person (shape and skin) is fixed by ``seed`` (:func:`photometric.people.person`);
+    ``take`` moves the head, shifts it and changes the expression a little
+    (:func:`photometric.people.sitting`), ``still`` gives the neutral pose. The mesh is
+    rasterised (:mod:`photometric.raster`) under a perspective camera
+    ``CAMERA_DISTANCE_MM`` away: per pixel the interpolated smooth normal (toward the camera
+    on a surface seen from inside), position, depth and the albedo painted in the mesh's UV
+    layout (:mod:`photometric.skin`); the mesh goes with the surface to cast shadows."""
+    from photometric import people
 
-    # Every output pixel's position in the portrait.
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
-    px = inv[0, 0] * cols + inv[0, 1] * rows + inv[0, 2]
-    py = inv[1, 0] * cols + inv[1, 1] * rows + inv[1, 2]
-
-    # Head: an ellipsoid around the landmark hull (astronaut pixels).
-    x0, y0 = hull.min(0)
-    x1, y1 = hull.max(0)
-    fw, fh = x1 - x0, y1 - y0
-    hcx, hcy = (x0 + x1) / 2, y0 + 0.36 * fh
-    ax, ay = 0.6 * fw, 0.68 * fh
-    az = 0.85 * ax
-    u, v = (px - hcx) / ax, (py - hcy) / ay
-    inside = u * u + v * v < 1.0
-    h_head = az * np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, None))
-
-    # Face relief from the landmarks, levelled onto the ellipsoid along the hull.
-    h_face = cv2.remap(relief_grid, (px - origin[0]).astype(np.float32),
-                       (py - origin[1]).astype(np.float32), cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
-    in_hull = np.isfinite(h_face)
-    hu, hv = (lm[:, 0] - hcx) / ax, (lm[:, 1] - hcy) / ay
-    on_hull = np.isin(np.arange(len(lm)), cv2.convexHull(lm[:, :2].astype(np.float32),
-                                                        returnPoints=False).ravel())
-    offset = np.mean(az * np.sqrt(np.clip(1 - hu**2 - hv**2, 0, None))[on_hull]
-                     - (-lm[on_hull, 2]))
-    relief = np.where(in_hull, np.nan_to_num(h_face) + offset - h_head, 0.0)
-    # Blend the relief in over ~10 % of the face width from the hull edge.
-    hull_px = cv2.transform(hull[None].astype(np.float64), fwd).reshape(-1, 2)
-    hull_mask = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(hull_mask, np.round(hull_px).astype(np.int32), 1)
-    dist = cv2.distanceTransform(hull_mask, cv2.DIST_L2, 5)
-    blend = np.clip(dist / (0.1 * fw * s), 0.0, 1.0)
-    blend = blend * blend * (3 - 2 * blend)
-    # A few soft bumps make each subject's relief its own.
-    bumps = np.zeros_like(px)
-    for _ in range(3):
-        bx, by = rng.uniform(x0, x1), rng.uniform(y0, y1)
-        sig = rng.uniform(0.1, 0.25) * fw
-        bumps += rng.uniform(-0.04, 0.04) * ax * np.exp(-((px - bx) ** 2 + (py - by) ** 2)
-                                                        / (2 * sig**2))
-    # The landmark mesh is coarse and noisy at the cheeks: keep only its smooth shape.
-    relief = cv2.GaussianBlur(blend * (depth * relief + bumps), (0, 0), 3.5 * s)
-    height = np.where(inside, (h_head + relief) * s, 0.0)
-    height = cv2.GaussianBlur(height, (0, 0), 0.6 * s)
-    mask = inside & (height > 0)
-    normals = normals_from_height(height)
-    normals[~mask] = 0.0
-
-    albedo = cv2.warpAffine(_astronaut(), fwd, (size, size), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT)
-    albedo = np.clip(albedo * tone / max(1.0, float(tone.max())), 0.0, 1.0).astype(np.float32)
-    albedo[~mask] = 0.0
-
-    mm = _HEAD_WIDTH_MM / (2 * ax * s)
-    c = (size - 1) / 2.0
-    positions = np.stack([(cols - c), -(rows - c), height], -1) * mm
-    return Surface(normals, albedo, mask, positions.astype(np.float32), specular=specular)
+    who = people.person(seed)
+    head = people.mesh(who, people.sitting(who, take, still))
+    return _render_mesh(head, _texture(seed), size, specular)
 
 
-def subject(kind: str, seed: int = 0, size: int = 512, specular: float = 0.0) -> Surface:
+@lru_cache(maxsize=4)
+def _texture(pid: int):
+    """Person ``pid``'s skin texture (kept for their next takes)."""
+    from photometric import people, skin
+
+    who = people.person(pid)
+    return skin.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
+
+
+def _render_mesh(head, texture, size: int, specular: float) -> Surface:
+    tpl = head.template
+    cam = camera_for(size)
+    eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
+    frags = raster.rasterize(head.vertices - eye, tpl.faces, cam)
+    m = frags.mask
+    positions = raster.interpolate(frags, tpl.faces, head.vertices)
+    normals = raster.interpolate(frags, tpl.faces, raster.vertex_normals(head.vertices, tpl.faces))
+    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
+    normals = np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0)
+    # A surface seen from inside (the mouth's or a socket's far wall) faces the camera.
+    view = eye - positions
+    back = m & (np.einsum("...k,...k->...", normals, view) < 0)
+    normals[back] *= -1.0
+    face_ids = frags.face[m]
+    corners = tpl.uv[tpl.face_uv[face_ids]]  # (P, 3, 2)
+    uv = np.einsum("pk,pkc->pc", frags.bary[m], corners)
+    albedo = np.zeros((*m.shape, 3), np.float32)
+    albedo[m] = texture.sample(uv, tpl.labels[face_ids])
+    depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
+    occluder = Occluder(head.vertices, tpl.faces, map_size=max(256, size))
+    return Surface(normals.astype(np.float32), albedo, m, positions.astype(np.float32),
+                   specular=specular, occluder=occluder, depth=depth)
+
+
+def lit_bits(surface: Surface, booth: Booth = Booth()) -> np.ndarray:
+    """(H, W) uint8: bit k set where flash ``CHANNELS[k]`` lights the surface (faces it and
+    is not hidden from it by the subject itself), bit 0 the ring flash."""
+    from photometric.render import _irradiance
+
+    bits = np.zeros(surface.shape, np.uint8)
+    for k, channel in enumerate(CHANNELS):
+        any_light = np.zeros(surface.shape, bool)
+        for light in booth.lights(channel):
+            e, _, _ = _irradiance(surface, light)
+            seen = surface.lit(light)
+            any_light |= (e > 0) if seen is None else ((e > 0) & seen)
+        bits |= np.where(any_light & surface.mask, np.uint8(1 << k), np.uint8(0))
+    return bits
+
+
+def truth(surface: Surface, booth: Booth = Booth()) -> dict[str, np.ndarray]:
+    """A subject's ground truth as the arrays written to a capture's ``truth/``:
+    ``normals`` (H, W, 3) float32 unit vectors (zero outside the mask), ``mask`` (H, W) bool,
+    ``depth`` (H, W) float32 mm along the view axis from the camera (NaN outside the mask;
+    an orthographic subject is placed ``CAMERA_DISTANCE_MM`` away), ``albedo`` (H, W, 3)
+    float32 linear reflectance, ``lit`` (H, W) uint8 the flashes that light each pixel
+    (:func:`lit_bits`, under ``booth``'s flashes)."""
+    depth = surface.depth
+    if depth is None:
+        z = surface.positions[..., 2] if surface.positions is not None else 0.0
+        depth = np.where(surface.mask, CAMERA_DISTANCE_MM - z, np.nan).astype(np.float32)
+    return {"normals": surface.normals.astype(np.float32), "mask": surface.mask,
+            "depth": depth.astype(np.float32), "albedo": surface.albedo.astype(np.float32),
+            "lit": lit_bits(surface, booth)}
+
+
+def truth_files(surface: Surface, booth: Booth = Booth()) -> dict[str, bytes]:
+    """The files of ``truth/`` (relative names): ``normals.npy``, ``mask.png`` (8-bit,
+    255 inside), ``depth.npy``, ``albedo.png`` (16-bit linear RGB) and ``lit.png`` (8-bit:
+    bit k set where flash k of ``CHANNELS`` lights the pixel, cast shadows included)."""
+    import io
+
+    import cv2
+
+    t = truth(surface, booth)
+
+    def npy(a: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return buf.getvalue()
+
+    def png(a: np.ndarray) -> bytes:
+        if a.ndim == 3:
+            a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(".png", a)
+        if not ok:  # pragma: no cover - OpenCV encodes any uint8/uint16 array
+            raise OSError("could not encode a truth image")
+        return data.tobytes()
+
+    albedo16 = np.rint(np.clip(t["albedo"], 0.0, 1.0) * 65535).astype(np.uint16)
+    return {"truth/normals.npy": npy(t["normals"]),
+            "truth/mask.png": png(t["mask"].astype(np.uint8) * 255),
+            "truth/depth.npy": npy(t["depth"]),
+            "truth/albedo.png": png(albedo16),
+            "truth/lit.png": png(t["lit"])}
+
+
+def subject(kind: str, seed: int = 0, size: int = 512, specular: float = 0.0,
+            take: int = 0) -> Surface:
     """A subject by name: ``sphere`` or ``face``."""
     if kind == "sphere":
         return sphere(size)
     if kind == "face":
-        return face(seed, size, specular)
+        return face(seed, size, specular, take)
     raise ValueError(f"unknown subject kind {kind!r}; expected 'face' or 'sphere'")

@@ -1,8 +1,12 @@
-"""Compile the photometric-stereo kernels ahead of first use: ``python -m photometric.warmup``.
+"""Compile the kernels and build the head model ahead of first use:
+``python -m photometric.warmup``.
 
 numba compiles a kernel the first time it meets a new input type and caches the machine
 code beside the source; doing it once at install time (the Makefile does) spares the
-first ``booth normals`` on 8-bit, 16-bit or float images ~10 s of silent compiling.
+first ``booth normals`` on 8-bit, 16-bit or float images ~10 s of silent compiling. The
+simulated people's head model (anny) takes about a minute to build the first time on a
+machine and is kept in :func:`photometric.people.cache_dir`; a simulated face rendered here
+builds it, and compiles the rasteriser.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ def main() -> None:
         for result in (stereo.simplified(images), stereo.lambertian(images)):
             assert result.filled.any(), "the warm-up capture must exercise the fill"
     linearize(np.zeros((2, 2, 3), np.uint8))  # a JPEG's table lookup
-    print(f"photometric kernels ready ({time.perf_counter() - t:.1f} s)")
+    print(f"photometric kernels ready ({time.perf_counter() - t:.1f} s)", flush=True)
+    t = time.perf_counter()
+    from photometric import people
+
+    if not people.is_built():
+        print(f"building the simulated people's head model once, in {people.cache_dir()} "
+              "(about a minute)", flush=True)
+    synthetic.capture(synthetic.face(0, 64))
+    print(f"simulated people ready ({time.perf_counter() - t:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,19 @@ from photometric.lights import DIRECTIONAL
 from photometric.render import Camera
 
 
-def lit_by_all(normals: np.ndarray, mask: np.ndarray, rig=synthetic.SIM_RIG) -> np.ndarray:
-    """Pixels of ``mask`` that all four directional flashes of ``rig`` light."""
+def lit_by_all(normals: np.ndarray, mask: np.ndarray, rig=synthetic.SIM_RIG,
+               surface=None) -> np.ndarray:
+    """Pixels of ``mask`` that all four directional flashes of ``rig`` light: facing each
+    one, and, for a ``surface`` that casts shadows (a simulated person), outside its cast
+    shadows too."""
     sel = mask.copy()
     for c in DIRECTIONAL:
         sel &= (normals @ rig.direction(c)) > 0
+        if surface is not None:
+            for light in synthetic.Booth(rig).lights(c):
+                seen = surface.lit(light)
+                if seen is not None:
+                    sel &= seen
     return sel
 
 

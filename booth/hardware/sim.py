@@ -44,7 +44,6 @@ and never removed.
 from __future__ import annotations
 
 import atexit
-import io
 import os
 import re
 import shutil
@@ -57,7 +56,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from booth.hardware.camera import CameraError, GPhoto2Camera, Photo
@@ -284,7 +282,8 @@ class SimulatedBooth:
         self.served: tuple[str, int] | None = None
         self.served_size: int | None = None
         self.load_subject(subject if subject is not None else
-                          synthetic.subject(kind, seed, size), seed)
+                          synthetic.subject(kind, seed, size), seed,
+                          meter=subject is None and kind == "face")
         self.controller = Controller(recycle_ms=recycle_ms, not_ready=not_ready,
                                      on_fire=self._on_fire)
         self.emulator = Emulator(self.controller, faults or Faults())
@@ -297,13 +296,16 @@ class SimulatedBooth:
     def files_per_shot(self) -> int:
         return 2 if self.image_format == "raw+jpeg" else 1
 
-    def load_subject(self, subject: Surface, seed: int = 0) -> None:
-        """Put a subject in front of the camera (between captures): a person, the sphere."""
+    def load_subject(self, subject: Surface, seed: int = 0, meter: bool = False) -> None:
+        """Put a subject in front of the camera (between captures): a person, the sphere.
+        ``meter``: expose for the subject as an operator would for a sitter's skin
+        (:func:`photometric.synthetic.metered`); the sphere keeps the booth's exposure."""
         h, w = subject.mask.shape[:2]
         if "raw" in self.image_format and (h % 2 or w % 2):
             raise InputError(f"a RAW (Bayer) image needs an even width and height; the "
                              f"simulated subject is {w}×{h} pixels: use an even --size")
-        images = synthetic.capture(subject, self.booth, self.sensor, ambient=True, seed=seed)
+        sensor = synthetic.metered(subject, self.booth, self.sensor) if meter else self.sensor
+        images = synthetic.capture(subject, self.booth, sensor, ambient=True, seed=seed)
         files = {name: self.encode(img) for name, img in images.items()}
         largest = max(len(f) for shot in files.values() for f in shot)
         #: One size for every file of the subject: what the virtual camera reads at init().
@@ -369,10 +371,9 @@ class SimulatedBooth:
         self.stop()
 
     def truth_files(self) -> dict[str, bytes]:
-        buf = io.BytesIO()
-        np.save(buf, self.subject.normals.astype(np.float32))
-        ok, mask = cv2.imencode(".png", self.subject.mask.astype(np.uint8) * 255)
-        return {"truth/normals.npy": buf.getvalue(), "truth/mask.png": mask.tobytes()}
+        """The subject's ground truth, for the capture's ``truth/`` (normals, mask, depth,
+        albedo): :func:`photometric.synthetic.truth_files`."""
+        return synthetic.truth_files(self.subject, self.booth)
 
 
 __all__ = ["CHANNELS", "IMAGE_FORMATS", "CameraFaults", "Faults", "SimulatedBooth",

@@ -155,7 +155,7 @@ def test_capture_cli_consent_and_retake(tmp_path, capsys):
 
 
 def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
-    """Kill `booth capture` at random points of 20 captures: every capture is complete or
+    """Kill `booth capture` at random points of 16 captures: every capture is complete or
     visibly partial/aborted, and captures finished earlier are untouched."""
     rng = random.Random(11)
     root = tmp_path / "store"
@@ -163,10 +163,16 @@ def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
     exe = [sys.executable, "-m", "booth", "capture", "--sessions", str(root), "--session",
            "k", "--subject", "p1", "--consent", "--size", "128"]
     seen = {}
-    for _ in range(20):
+    # One capture run to the end first: the kill times spread over how long one takes here
+    # (the simulated booth's start, the head model's load included).
+    t = time.monotonic()
+    subprocess.run(exe, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    whole = time.monotonic() - t
+    for _ in range(16):
         proc = subprocess.Popen(exe, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.3, 1.2 * whole))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if not (root / "k" / "session.yaml").exists():
@@ -176,7 +182,7 @@ def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
             if info.status == "complete":
                 digest = (info.path / "capture.yaml").read_bytes()
                 assert seen.setdefault(info.capture_id, digest) == digest
-    assert seen, "no capture completed in 20 runs; the kill window is too short"
+    assert len(seen) > 1, "no killed run completed a capture; the kill window is too short"
 
 
 def test_doctor(tmp_path, capsys):

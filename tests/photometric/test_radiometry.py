@@ -45,6 +45,10 @@ def _lit_by_all(face, rig) -> np.ndarray:
     m = face.mask.copy()
     for c in CHANNELS:
         m &= face.normals @ rig.direction(c) > 0.1
+        for light in synthetic.Booth(rig).lights(c):
+            seen = face.lit(light)
+            if seen is not None:
+                m &= seen
     return m
 
 

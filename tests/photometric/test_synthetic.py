@@ -32,7 +32,9 @@ def test_face_geometry_is_sane(face_subject):
     f = face_subject
     n = f.normals[f.mask]
     np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
-    assert (n[:, 2] > 0).all()  # a height field faces the camera everywhere
+    # What the camera sees faces it (a surface seen from inside is turned toward it).
+    view = np.array([0.0, 0.0, synthetic.CAMERA_DISTANCE_MM]) - f.positions[f.mask]
+    assert (np.einsum("ij,ij->i", n, view) > 0).all()
     assert 0.15 < f.mask.mean() < 0.7
     assert f.albedo.min() >= 0 and f.albedo.max() <= 1
     assert (f.normals[~f.mask] == 0).all() and (f.albedo[~f.mask] == 0).all()

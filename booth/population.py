@@ -1,0 +1,180 @@
+"""``booth simulate people N``: a population of simulated people, each a capture folder.
+
+Person ``seed + i`` for i < N, each rendered under the five flashes as ``booth simulate
+subject --kind face`` renders one (photos, ``truth/`` and ``lights.yaml``) into
+``person-NNNN/``, in worker processes with a progress bar; then ``people.yaml`` (who each
+one is) and ``contact_sheet.png`` (each person's ring-flash photo beside their true normal
+map) to look at the population in one picture. The folder is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from booth.simulate import _check, _write_capture
+from photometric.errors import InputError
+from photometric.files import MARKER, OutputDir, atomic_write, naming, write_text
+
+COMMAND = "simulate people"
+SHEET = "contact_sheet.png"
+MANIFEST = "people.yaml"
+_PERSON = re.compile(r"^person-\d{4,}$")
+THUMB = 128  # contact-sheet cell: a photo and a normal map this many pixels square
+
+
+def folder_name(pid: int) -> str:
+    return f"person-{pid:04d}"
+
+
+@dataclass
+class Rendered:
+    """What a worker reports for one person."""
+
+    id: int
+    folder: str
+    description: str
+    phenotype: dict[str, float]
+    thumbs: np.ndarray  # (THUMB, 2 THUMB, 3) uint8 sRGB: ring-flash photo | normal map
+
+
+def _names(out: Path) -> list[str]:
+    """What this command writes in ``out``: its two files and the person folders there."""
+    found = [p.name for p in out.iterdir() if _PERSON.match(p.name)] if out.is_dir() else []
+    return [SHEET, MANIFEST, *found]
+
+
+def check_out(out: str | Path, force: bool) -> OutputDir:
+    """The output folder, refused before any rendering if it is not ours; an earlier
+    population is replaced (whole) only with ``force``."""
+    folder = Path(out)
+    target = OutputDir(out, COMMAND, _names(folder))
+    if not force and folder.is_dir() and any(folder.iterdir()):
+        listing = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:4])
+        raise InputError(f"{folder}: holds an earlier 'booth simulate people' output "
+                         f"({listing}); nothing was changed. Pass --force to replace it "
+                         "whole, or give a new or empty folder")
+    return target
+
+
+def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    from photometric import imageio
+
+    photo = imageio.encode_srgb8(np.asarray(images["center"]))
+    nmap = np.where(mask[..., None], np.rint((normals + 1) * 127.5), 0).astype(np.uint8)
+    cells = [cv2.resize(a, (THUMB, THUMB), interpolation=cv2.INTER_AREA) for a in (photo, nmap)]
+    return np.hstack(cells)
+
+
+def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: float,
+                bits: int, ambient: bool) -> Rendered:
+    from photometric import people
+
+    name = folder_name(pid)
+    sub = Path(stage) / name
+    sub.mkdir(mode=0o700)
+    r = _write_capture(sub, Path(final) / name, "face", pid, size, ambient, noise, bits, None,
+                       0.0, fmt)
+    who = people.person(pid)
+    return Rendered(pid, name, who.describe(), who.phenotype,
+                    _thumbs(r.images, r.surface.normals, r.surface.mask))
+
+
+def _init_worker(counter) -> None:
+    """One core, one thread per worker (torch and OpenCV would each start a pool the size
+    of the machine in every process), and the head model loaded before the first person."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    with counter.get_lock():
+        i = counter.value
+        counter.value += 1
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[i % len(cpus)]})
+    except (AttributeError, OSError):  # not Linux
+        pass
+    from photometric import people
+
+    people.template()
+
+
+def contact_sheet(rows: list[Rendered], columns: int | None = None) -> np.ndarray:
+    """Each person's photo and normal map side by side, with their id, in a grid."""
+    import cv2
+
+    columns = columns or max(1, min(10, int(np.ceil(np.sqrt(len(rows) / 2)))))
+    h, w = THUMB + 14, 2 * THUMB + 4
+    n_rows = -(-len(rows) // columns)
+    sheet = np.full((n_rows * h, columns * w, 3), 24, np.uint8)
+    for k, r in enumerate(rows):
+        y, x = (k // columns) * h, (k % columns) * w
+        sheet[y:y + THUMB, x:x + 2 * THUMB] = r.thumbs
+        cv2.putText(sheet, str(r.id), (x + 2, y + THUMB + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
+                    (230, 230, 230), 1, cv2.LINE_AA)
+    return sheet
+
+
+@dataclass
+class Population:
+    folder: Path
+    people: list[Rendered]
+
+
+def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1,
+                    size: int = 512, fmt: str = "png", noise: float = 0.0, bits: int = 16,
+                    ambient: bool = False, force: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> Population:
+    """People ``seed`` .. ``seed + count - 1``, each a capture folder in ``out``."""
+    if count < 1:
+        raise InputError(f"N: expected at least one person, got {count}")
+    if workers < 1:
+        raise InputError(f"--workers: expected at least 1, got {workers}")
+    _check(size, bits, noise, fmt)
+    target = check_out(out, force)
+    final = Path(out)
+    ids = list(range(seed, seed + count))
+    done: list[Rendered] = []
+    with target as stage:
+        args = [(str(stage), str(final), pid, size, fmt, noise, bits, ambient) for pid in ids]
+        if workers == 1 or count == 1:
+            for a in args:
+                done.append(_render_one(*a))
+                if progress:
+                    progress(len(done), count)
+        else:
+            ctx = multiprocessing.get_context("forkserver")
+            counter = ctx.Value("i", 0)
+            with cf.ProcessPoolExecutor(min(workers, count), mp_context=ctx,
+                                        initializer=_init_worker,
+                                        initargs=(counter,)) as pool:
+                futures = [pool.submit(_render_one, *a) for a in args]
+                for f in cf.as_completed(futures):
+                    done.append(f.result())
+                    if progress:
+                        progress(len(done), count)
+        done.sort(key=lambda r: r.id)
+        manifest = {"count": count, "seed": seed, "size": size, "format": fmt,
+                    "people": [{"id": r.id, "folder": r.folder, "description": r.description,
+                                "phenotype": {k: round(v, 4) for k, v in r.phenotype.items()}}
+                               for r in done]}
+        with naming(final / MANIFEST):
+            write_text(stage / MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
+        from photometric import imageio
+
+        sheet = contact_sheet(done)
+        with naming(final / SHEET):
+            atomic_write(stage / SHEET, lambda p: imageio.write_image(p, sheet))
+    return Population(final, done)

@@ -1,0 +1,337 @@
+"""Simulated people: a head mesh per person from the ``anny`` parametric human model.
+
+A *person* (a subject id) fixes who sits in the booth: phenotype (gender, age, muscle,
+weight, height, proportions and the African / Asian / European mix that MakeHuman's data
+exposes), the face's local changes (nose, mouth, chin, cheeks, eyes, ears, brows, forehead,
+head shape) and the skin (:mod:`photometric.skin`). A *sitting* is one capture of that
+person: the head turned and tilted a few degrees, a slight expression (ARKit facial actions)
+and a small shift, as a real sitter moves between shots. :func:`mesh` gives the triangles.
+
+This is the only module of ``photometric`` that imports torch (through anny), and only when
+a mesh is built: the rest stays numpy and numba. anny's first model build takes about a
+minute; ``python -m photometric.warmup`` pays it at install, and the built model is kept in
+:func:`cache_dir` (about 70 MB; anny's intermediate files, about 700 MB, are removed).
+
+Distributions: phenotypes come from anny's own ``SimpleShapeDistribution`` (height, weight,
+muscle and proportions conditioned on age and sex, calibrated on WHO growth data), with
+ages 16 to 80; the ethnic mix is a Dirichlet draw. Local changes are small Gaussian draws
+(clipped), mirrored left/right with a little asymmetry: at their extremes anny's local
+changes give egg-shaped heads and eyes out of their sockets, so the head-shape ones are
+drawn tighter still.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from photometric.errors import InputError
+
+#: Face-related local changes (anny has 256, most for the body); the prefix decides the
+#: spread of its draw (standard deviation, clip), head shape the tightest.
+_LOCAL_SPREAD: dict[str, tuple[float, float]] = {
+    "nose": (0.35, 0.8), "mouth": (0.3, 0.7), "chin": (0.3, 0.7), "cheek": (0.3, 0.7),
+    "eye": (0.25, 0.6), "eyebrows": (0.3, 0.7), "ear": (0.35, 0.8), "forehead": (0.25, 0.6),
+    "head": (0.15, 0.35), "neck": (0.2, 0.5),
+}
+
+#: Facial actions a sitter shows a little of between shots (ARKit names), and how much at
+#: most: a hint of a smile, raised brows, a slightly open jaw, a glance. Not a grimace.
+_EXPRESSIONS: dict[str, float] = {
+    "mouthSmileLeft": 0.45, "mouthSmileRight": 0.45, "jawOpen": 0.15, "browInnerUp": 0.4,
+    "browOuterUpLeft": 0.3, "browOuterUpRight": 0.3, "mouthPucker": 0.2, "cheekSquintLeft": 0.2,
+    "cheekSquintRight": 0.2, "eyeLookUpLeft": 0.15, "eyeLookUpRight": 0.15,
+    "eyeLookInLeft": 0.1, "eyeLookInRight": 0.1, "eyeSquintLeft": 0.25,
+    "eyeSquintRight": 0.25, "mouthPressLeft": 0.2, "mouthPressRight": 0.2,
+}
+
+#: Triangle labels of the head mesh (anny's body-part segmentation of its UV layout).
+SKIN, EYE, CAVITY = 0, 1, 2
+
+
+def cache_dir() -> Path:
+    """Where the built head model is kept: ``$BOOTH_PEOPLE_CACHE``, else
+    ``~/.cache/photometric-booth/anny``."""
+    env = os.environ.get("BOOTH_PEOPLE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "photometric-booth" / "anny"
+
+
+def _seed(*parts: object) -> int:
+    """A stable 64-bit seed from a tuple (Python's hash() of a string changes per run)."""
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little")
+
+
+_lock = threading.Lock()
+
+
+def is_built() -> bool:
+    """Whether the head model has been built on this machine (loading it is then quick)."""
+    return any(cache_dir().glob("v*/build_compact_model_data_*.safetensors"))
+
+
+@lru_cache(maxsize=1)
+def model():
+    """anny's head model with eyes, every local change and the facial actions, built once
+    per process (0.3 s from the cache; about a minute the first time ever)."""
+    try:
+        import anny
+        import torch  # noqa: F401  (anny's dependency; imported here, never at module level)
+        from anny.paths import set_anny_cache_path
+    except ImportError as exc:  # pragma: no cover - an install without the extra
+        raise InputError(
+            "simulated people need the 'anny' head model: run 'make' (it installs anny "
+            f"without its optional warp-lang) or 'pip install --no-deps anny==0.6.2' ({exc})"
+        ) from None
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    set_anny_cache_path(root)
+    with _lock, warnings.catch_warnings():
+        # create_head_model is marked deprecated in 0.6 (its replacement takes a rig config
+        # for the same thing); without warp-lang anny warns that it skins in torch: fine.
+        warnings.simplefilter("ignore")
+        m = anny.create_head_model(eyes=True, tongue=False, local_changes="all",
+                                   facial_actions=True, triangulate_faces=True,
+                                   all_phenotypes=True)
+    _prune(root)
+    return m
+
+
+def _prune(root: Path) -> None:
+    """Keep only the compact model anny loads once built; its intermediates are ~700 MB."""
+    for sub in root.glob("v*"):
+        if any(sub.glob("build_compact_model_data_*.safetensors")):
+            for p in [*sub.glob("load_data_*"), *sub.glob("build_model_data_*")]:
+                p.unlink(missing_ok=True)
+    stray = root / "noncommercial.zip"
+    if stray.exists():  # never fetched by the head model; removed if some other use did
+        shutil.rmtree(root / "noncommercial", ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Template:
+    """What every head shares: triangles, their UV corners, labels; and the neutral head's
+    vertices (mm, face toward +z, y up), in which :mod:`photometric.skin` places features."""
+
+    faces: np.ndarray  # (F, 3) int64 vertex indices, counter-clockwise seen from outside
+    uv: np.ndarray  # (T, 2) float32 texture coordinates, v up
+    face_uv: np.ndarray  # (F, 3) int64 indices into uv
+    labels: np.ndarray  # (F,) uint8: SKIN, EYE (the visible eyeball) or CAVITY
+    neutral: np.ndarray  # (V, 3) float32 mm
+    eyes: np.ndarray  # (2, 3) float32 mm: the image-left (-x) and image-right eyes' centres
+    mouth: np.ndarray  # (3,) float32 mm: the middle of the lips' parting line
+    eye_ids: tuple[np.ndarray, np.ndarray]  # vertex ids of the two eyes' fronts (-x, +x)
+    mouth_ids: np.ndarray  # vertex ids where the lips part, at the front
+
+
+@lru_cache(maxsize=1)
+def template() -> Template:
+    import torch
+    from anny.face_segmentation import get_face_segmentation_mask
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = model()
+    faces = m.get_triangular_faces().cpu().numpy().astype(np.int64)
+    labels = np.full(len(faces), SKIN, np.uint8)
+    labels[get_face_segmentation_mask(m, ["eye_cavity.L", "eye_cavity.R", "mouth_cavity"])
+           .cpu().numpy()] = CAVITY
+    # The eyeballs are meshes of their own; the segmentation names only some of their
+    # triangles (the two eyes share UVs), so an eye is every triangle of a connected
+    # component that holds a labelled eye front.
+    front = get_face_segmentation_mask(m, ["eye_front.L", "eye_front.R"]).cpu().numpy()
+    n = int(faces.max()) + 1
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    labels[np.isin(comp[faces[:, 0]], np.unique(comp[faces[front, 0]]))] = EYE
+    with torch.inference_mode():
+        v = m(phenotype_kwargs={})["vertices"][0].cpu().numpy().astype(np.float64) * 1000.0
+    # One eyeball has a back and the other not (anny's head topology): place the eyes by
+    # their fronts alone.
+    ids = np.unique(faces[front])
+    eye_ids = (ids[v[ids, 0] < 0], ids[v[ids, 0] > 0])
+    eyes = np.stack([v[i].mean(0) for i in eye_ids])
+    # The lips part where the mouth cavity meets the skin at the front.
+    cav = np.unique(faces[(labels == CAVITY)].ravel())
+    lips = cav[(np.abs(v[cav, 0]) < 8.0)]
+    lips = lips[v[lips, 2] > np.percentile(v[lips, 2], 90)]
+    mouth = v[lips].mean(0)
+    return Template(faces, m.texture_coordinates.cpu().numpy().astype(np.float32),
+                    m.face_texture_coordinate_indices.cpu().numpy().astype(np.int64), labels,
+                    v.astype(np.float32), eyes.astype(np.float32), mouth.astype(np.float32),
+                    eye_ids, lips)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who sits: fixed by ``id``."""
+
+    id: int
+    phenotype: dict[str, float]
+    local_changes: dict[str, float]
+    skin_seed: int
+
+    def describe(self) -> str:
+        from photometric.skin import years
+
+        p = self.phenotype
+        mix = max(("african", "asian", "caucasian"), key=lambda k: p[k])
+        sex = "male" if p["gender"] < 0.5 else "female"
+        return (f"person {self.id}: {sex} (gender {p['gender']:.2f}), about "
+                f"{years(p['age']):.0f} years (age {p['age']:.2f}), weight {p['weight']:.2f}, "
+                f"muscle {p['muscle']:.2f}, mostly {mix} ({p[mix]:.2f})")
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One capture of a person: head rotation (degrees: yaw turns the face toward +x,
+    pitch tilts it up, roll toward the sitter's right shoulder), shift (mm) and expression."""
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
+    shift: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    expression: dict[str, float] = field(default_factory=dict)
+
+
+def _local_labels(m) -> list[str]:
+    keep = []
+    for label in m.local_change_labels:
+        stem = label[2:] if label[:2] in ("l-", "r-") else label
+        if stem.split("-")[0] in _LOCAL_SPREAD:
+            keep.append(label)
+    return keep
+
+
+@lru_cache(maxsize=1)
+def _shape_distribution():
+    import torch
+    from anny.shape_distribution import SimpleShapeDistribution
+
+    m = model()
+    ages = torch.distributions.Uniform(torch.tensor(16.0, dtype=m.dtype),
+                                       torch.tensor(80.0, dtype=m.dtype))
+    return SimpleShapeDistribution(m, morphological_age_distribution=ages)
+
+
+def person(pid: int) -> Person:
+    """The person with id ``pid`` (any integer): the same id, the same person."""
+    import torch
+
+    m = model()
+    rng = np.random.default_rng(_seed("person", int(pid)))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**62)))
+        _, drawn = _shape_distribution().sample(1)
+    phen = {k: float(v.reshape(-1)[0]) for k, v in drawn.items() if k in m.phenotype_labels}
+    # anny draws gender uniformly in [0, 1] (0 male, 1 female) and conditions height, weight
+    # and muscle on its side of 0.5; most people would look androgynous. Keep the side,
+    # with a little of the blend.
+    side = 0.0 if phen["gender"] <= 0.5 else 1.0
+    phen["gender"] = float(abs(side - abs(rng.normal(0, 0.08))))
+    mix = rng.dirichlet([0.6, 0.6, 0.6])
+    phen.update(african=float(mix[0]), asian=float(mix[1]), caucasian=float(mix[2]))
+    for k in m.phenotype_labels:
+        phen.setdefault(k, 0.5)
+    changes: dict[str, float] = {}
+    for label in _local_labels(m):
+        if label.startswith("r-") and "l-" + label[2:] in changes:
+            changes[label] = float(np.clip(changes["l-" + label[2:]] + rng.normal(0, 0.05),
+                                           -1, 1))
+            continue
+        stem = label[2:] if label[:2] in ("l-", "r-") else label
+        sd, clip = _LOCAL_SPREAD[stem.split("-")[0]]
+        changes[label] = float(np.clip(rng.normal(0.0, sd), -clip, clip))
+    return Person(int(pid), phen, changes, int(rng.integers(2**62)))
+
+
+def sitting(who: Person, take: int = 0, still: bool = False) -> Sitting:
+    """How ``who`` sits for capture ``take``: a few degrees of turn and tilt, up to 10 mm
+    of shift and a light expression; ``still`` gives the neutral, centred pose."""
+    if still:
+        return Sitting()
+    rng = np.random.default_rng(_seed("sitting", who.id, int(take)))
+    expression = {}
+    for name in rng.choice(sorted(_EXPRESSIONS), size=3, replace=False):
+        expression[str(name)] = float(rng.uniform(0, _EXPRESSIONS[str(name)]))
+    return Sitting(yaw=float(rng.normal(0, 4.0)), pitch=float(rng.normal(0, 3.0)),
+                   roll=float(rng.normal(0, 2.5)),
+                   shift=tuple(float(x) for x in rng.normal(0, [5.0, 5.0, 8.0])),
+                   expression=expression)
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A posed head in the booth's subject frame (mm; x right, y up, z toward the camera;
+    the origin at the head's centre, between the ears at eye height less 20 mm)."""
+
+    vertices: np.ndarray  # (V, 3) float64
+    template: Template
+
+    @property
+    def faces(self) -> np.ndarray:
+        return self.template.faces
+
+
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """R = R_roll(z) · R_pitch(x) · R_yaw(y), degrees; positive pitch lifts the chin."""
+    y, p, r = np.radians([yaw, -pitch, roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def _face_frame(v: np.ndarray, tpl: Template) -> tuple[np.ndarray, np.ndarray]:
+    """(eye midpoint, rows x right / up / toward the viewer) of a head's face: the eye line
+    and the eyes-to-mouth direction."""
+    left, right = v[tpl.eye_ids[0]].mean(0), v[tpl.eye_ids[1]].mean(0)
+    mid = 0.5 * (left + right)
+    x = right - left
+    x /= np.linalg.norm(x)
+    up = mid - v[tpl.mouth_ids].mean(0)
+    up -= (up @ x) * x
+    up /= np.linalg.norm(up)
+    return mid, np.stack([x, up, np.cross(x, up)])
+
+
+def mesh(who: Person, pose: Sitting | None = None) -> Mesh:
+    """The head of ``who`` as it sits in ``pose`` (neutral when None).
+
+    Facing the camera is the sitter's job, not the shape's: some phenotypes and local
+    changes tilt anny's head on its neck, so each person's neutral face is first turned to
+    face the camera as the template's does (same eye line, same eyes-to-mouth direction),
+    then ``pose`` turns, tilts and shifts it."""
+    import torch
+
+    pose = pose or Sitting()
+    m = model()
+    tpl = template()
+    unknown = sorted(set(pose.expression) - set(m.facial_action_labels))
+    if unknown:
+        raise ValueError(f"unknown facial actions {unknown}")
+    # One batch of two: the neutral face (for the frame) and the expression.
+    actions = {k: torch.tensor([0.0, v], dtype=m.dtype) for k, v in pose.expression.items()}
+    with torch.inference_mode():
+        out = m(phenotype_kwargs=who.phenotype, local_changes_kwargs=who.local_changes,
+                facial_actions=actions or None)
+    verts = out["vertices"].cpu().numpy().astype(np.float64) * 1000.0
+    neutral, v = verts[0], verts[-1]
+    mid, frame = _face_frame(neutral, tpl)
+    tpl_mid, tpl_frame = _face_frame(tpl.neutral.astype(np.float64), tpl)
+    upright = tpl_frame.T @ frame
+    v = (v - mid) @ upright.T
+    # The head's centre: 20 mm below the eyes, at the middle of the skull's depth.
+    skull = v[:, 1] > -10.0
+    centre = np.array([0.0, -20.0, 0.5 * (v[skull, 2].max() + v[skull, 2].min())])
+    v = (v - centre) @ rotation(pose.yaw, pose.pitch, pose.roll).T + np.asarray(pose.shift)
+    return Mesh(v, tpl)
