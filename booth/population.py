@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from booth.simulate import _check, _write_capture
+from booth.simulate import check_options, write_capture
 from photometric.errors import InputError
 from photometric.files import MARKER, OutputDir, atomic_write, naming, write_text
 
@@ -83,7 +83,7 @@ def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: fl
     name = folder_name(pid)
     sub = Path(stage) / name
     sub.mkdir(mode=0o700)
-    r = _write_capture(sub, Path(final) / name, "face", pid, size, ambient, noise, bits, None,
+    r = write_capture(sub, Path(final) / name, "face", pid, size, ambient, noise, bits, None,
                        0.0, fmt)
     who = people.person(pid)
     return Rendered(pid, name, who.describe(), who.phenotype,
@@ -142,7 +142,7 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
         raise InputError(f"N: expected at least one person, got {count}")
     if workers < 1:
         raise InputError(f"--workers: expected at least 1, got {workers}")
-    _check(size, bits, noise, fmt)
+    check_options(size, bits, noise, fmt)
     target = check_out(out, force)
     final = Path(out)
     ids = list(range(seed, seed + count))

@@ -87,7 +87,8 @@ def _files(img: np.ndarray, fmt: str) -> list[tuple[str, bytes | None]]:
     return out
 
 
-def _check(size: int, bits: int, noise: float, fmt: str) -> None:
+def check_options(size: int, bits: int, noise: float, fmt: str) -> None:
+    """The rendering options, refused with the option's name before anything is made."""
     if size < 32:
         raise InputError(f"--size: expected at least 32 pixels, got {size}")
     if bits not in (8, 16):
@@ -100,7 +101,7 @@ def _check(size: int, bits: int, noise: float, fmt: str) -> None:
         raise InputError(f"--size: a RAW (Bayer) image needs an even side, got {size}")
 
 
-def _write_capture(stage: Path, final: Path, kind: str, seed: int, size: int, ambient: bool,
+def write_capture(stage: Path, final: Path, kind: str, seed: int, size: int, ambient: bool,
                    noise: float, bits: int, distance: float | None, specular: float, fmt: str,
                    take: int = 0) -> SimulatedSubject:
     """Render one subject and write its capture folder's files into ``stage`` (errors name
@@ -151,9 +152,9 @@ def simulate_subject(
     mask, depth, albedo) and ``lights.yaml`` (the rig and how it was simulated). ``images``
     are the renders: uint PNG pixels, or the linear floats the camera files were encoded
     from. A face ``seed`` is a person (:mod:`photometric.people`)."""
-    _check(size, bits, noise, fmt)
+    check_options(size, bits, noise, fmt)
     target = check_out(out, force)
     with target as stage:
-        result = _write_capture(stage, Path(out), kind, seed, size, ambient, noise, bits,
+        result = write_capture(stage, Path(out), kind, seed, size, ambient, noise, bits,
                                 distance, specular, fmt)
     return result

@@ -94,6 +94,12 @@ def model():
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     set_anny_cache_path(root)
+    if not is_built():
+        import sys
+
+        print(f"building the simulated people's head model once, in {root} (about a "
+              "minute; 'python -m photometric.warmup' does it at install)", file=sys.stderr,
+              flush=True)
     with _lock, warnings.catch_warnings():
         # create_head_model is marked deprecated in 0.6 (its replacement takes a rig config
         # for the same thing); without warp-lang anny warns that it skins in torch: fine.

@@ -52,7 +52,9 @@ class Surface:
     shininess: float = 40.0
     occluder: Occluder | None = None
     depth: np.ndarray | None = None
-    _lit: dict = field(default_factory=dict, repr=False, compare=False)
+    # Shadow masks per light position; not an init field, so dataclasses.replace() (a surface
+    # with other normals or positions) starts with none rather than stale ones.
+    _lit: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -34,11 +34,6 @@ def main() -> None:
     linearize(np.zeros((2, 2, 3), np.uint8))  # a JPEG's table lookup
     print(f"photometric kernels ready ({time.perf_counter() - t:.1f} s)", flush=True)
     t = time.perf_counter()
-    from photometric import people
-
-    if not people.is_built():
-        print(f"building the simulated people's head model once, in {people.cache_dir()} "
-              "(about a minute)", flush=True)
     synthetic.capture(synthetic.face(0, 64))
     print(f"simulated people ready ({time.perf_counter() - t:.1f} s)")
 

@@ -1,0 +1,71 @@
+"""`booth simulate people N`: a population of capture folders, a manifest and a contact sheet,
+written whole or not at all."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import yaml
+
+from booth.cli import main
+from photometric.lights import CHANNELS
+
+
+def test_people_are_capture_folders_with_truth_and_a_contact_sheet(tmp_path, capsys):
+    out = tmp_path / "pop"
+    assert main(["simulate", "people", "3", "--out", str(out), "--seed", "7", "--workers", "2",
+                 "--size", "96", "--format", "jpeg"]) == 0
+    said = capsys.readouterr().out
+    assert "simulated 3 people (ids 7..9" in said and "contact_sheet.png" in said
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == ["person-0007", "person-0008", "person-0009"]
+    normals = []
+    for name in folders:
+        f = out / name
+        assert {p.name for p in f.iterdir()} == {*(f"{c}.jpg" for c in CHANNELS), "truth",
+                                                 "lights.yaml"}
+        assert {p.name for p in (f / "truth").iterdir()} == {
+            "normals.npy", "mask.png", "depth.npy", "albedo.png", "lit.png"}
+        normals.append(np.load(f / "truth" / "normals.npy"))
+        sim = yaml.safe_load((f / "lights.yaml").read_text())["simulation"]
+        assert sim["kind"] == "face" and sim["seed"] == int(name[-4:])
+    assert not np.array_equal(normals[0], normals[1])  # different people
+    manifest = yaml.safe_load((out / "people.yaml").read_text())
+    assert [p["id"] for p in manifest["people"]] == [7, 8, 9]
+    assert all(p["description"].startswith(f"person {p['id']}:") for p in manifest["people"])
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[0] * sheet.shape[1] >= 3 * 128 * 256  # 3 cells
+    # Person 8 alone, on one worker, is the same person as in the population.
+    assert main(["simulate", "subject", "--seed", "8", "--size", "96", "--format", "jpeg",
+                 "--out", str(tmp_path / "one")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "one" / "truth" / "normals.npy"),
+                                  normals[1])
+
+
+def test_an_earlier_population_is_replaced_whole_only_with_force(tmp_path, capsys):
+    out = tmp_path / "pop"
+    assert main(["simulate", "people", "2", "--out", str(out), "--size", "64",
+                 "--workers", "1"]) == 0
+    assert main(["simulate", "people", "1", "--out", str(out), "--size", "64"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["simulate", "people", "1", "--out", str(out), "--size", "64", "--seed", "5",
+                 "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["person-0005"]
+
+
+def test_a_folder_it_did_not_make_is_refused_and_kept(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert main(["simulate", "people", "1", "--out", str(out), "--size", "64", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "did not make" in err and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_bad_counts_are_one_line_errors(tmp_path, capsys):
+    for args in (["0"], ["-3"], ["2", "--workers", "0"], ["2", "--size", "16"]):
+        assert main(["simulate", "people", *args, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error" in err
+    assert not (tmp_path / "x").exists()
