@@ -10,7 +10,6 @@ map) to look at the population in one picture. The folder is written whole or no
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import os
 import re
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import numpy as np
 import yaml
 
 from booth.simulate import check_options, write_capture
+from learning.workers import context as worker_context
 from photometric.errors import InputError
 from photometric.files import MARKER, OutputDir, atomic_write, naming, write_text
 
@@ -155,7 +155,9 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
                 if progress:
                     progress(len(done), count)
         else:
-            ctx = multiprocessing.get_context("forkserver")
+            # The export's fork server (one per process, whoever starts it first): warm,
+            # single-threaded BLAS and OpenCV, and nothing of torch's threads to fork.
+            ctx = worker_context()
             counter = ctx.Value("i", 0)
             with cf.ProcessPoolExecutor(min(workers, count), mp_context=ctx,
                                         initializer=_init_worker,
