@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/capture.py
 	$(PY) benchmarks/tui.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/people.py
 
 clean:
 	rm -rf out .pytest_cache
