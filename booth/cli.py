@@ -91,6 +91,21 @@ def out_folder(command: str, **kw) -> Parser:
     return p
 
 
+def render_options() -> Parser:
+    """What ``booth simulate subject`` and ``booth simulate people`` render alike."""
+    p = Parser(add_help=False)
+    p.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
+    p.add_argument("--size", type=SIM_SIZE, default=512,
+                   help="image side, 32..8192 pixels (default 512)")
+    p.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
+                   help="sensor noise in [0, 1): standard deviation as a fraction of full "
+                   "scale")
+    p.add_argument("--format", choices=SIMULATE_FORMATS, default="png",
+                   help="png (default): linear PNGs, 16-bit unless --bits; jpeg: sRGB camera "
+                   "JPEGs with EXIF; dng: camera RAW (needs an even --size); raw+jpeg: both")
+    return p
+
+
 def out_file(command: str, metavar: str) -> Parser:
     """``--out FILE``: a new file, or one this command wrote (replaced atomically)."""
     p = Parser(add_help=False)
@@ -115,24 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="render synthetic subjects on the simulated booth")
     simsub = sim.add_subparsers(dest="what", required=True, metavar="WHAT")
+    rendering = render_options()
     s = simsub.add_parser(
         "subject", help="render one subject under the five flashes",
-        parents=[out_folder("simulate", extra=" (replacing one needs --force)")],
+        parents=[out_folder("simulate", extra=" (replacing one needs --force)"), rendering],
         description="Write center/left/right/top/bottom.png (and ambient.png), or the "
-        "camera files of --format (center.jpg, center.dng, ...), truth/normals.npy, "
-        "truth/mask.png and lights.yaml into --out, all together.")
+        "camera files of --format (center.jpg, center.dng, ...), truth/ (normals.npy, "
+        "mask.png, depth.npy, albedo.png, lit.png) and lights.yaml into --out, all together.")
     s.add_argument("--kind", choices=("face", "sphere"), default="face")
     s.add_argument("--seed", type=options.seed, default=0,
-                   help="which subject, 0..2^32-1 (default 0)")
-    s.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
-    s.add_argument("--size", type=SIM_SIZE, default=512,
-                   help="image side, 32..8192 pixels (default 512)")
-    s.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
-                   help="sensor noise in [0, 1): standard deviation as a fraction of full "
-                   "scale")
-    s.add_argument("--format", choices=SIMULATE_FORMATS, default="png",
-                   help="png (default): linear PNGs of --bits; jpeg: sRGB camera JPEGs with "
-                   "EXIF; dng: camera RAW (needs an even --size); raw+jpeg: both")
+                   help="which subject, 0..2^32-1 (default 0): for a face, which person")
     s.add_argument("--bits", type=int, choices=(8, 16), default=None,
                    help="PNG bit depth (default 16; --format png only)")
     s.add_argument("--distance", type=options.distance_mm, default=None, metavar="MM",
@@ -146,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = simsub.add_parser(
         "people", help="render N different simulated people, each a capture folder",
-        parents=[out_folder("simulate people", extra=" (replacing one needs --force)")],
+        parents=[out_folder("simulate people", extra=" (replacing one needs --force)"),
+                 rendering],
         description="Write person-NNNN/ for people SEED .. SEED+N-1 (each as 'booth simulate "
         "subject --kind face' writes one: photos, truth/, lights.yaml), people.yaml (who "
         "each one is) and contact_sheet.png (ring-flash photos beside true normal maps).")
@@ -156,14 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the first person's id, 0..2^32-1 (default 0)")
     pp.add_argument("--workers", type=options.int_range(1, 256, "workers"), default=None,
                     help="processes rendering in parallel (default: the cores available)")
-    pp.add_argument("--size", type=SIM_SIZE, default=512,
-                    help="image side, 32..8192 pixels (default 512)")
-    pp.add_argument("--format", choices=SIMULATE_FORMATS, default="png",
-                    help="png (default, 16-bit linear), jpeg, dng or raw+jpeg, as for "
-                    "'simulate subject'")
-    pp.add_argument("--noise", type=options.float_range(0.0, 1.0), default=0.0,
-                    help="sensor noise in [0, 1) of full scale")
-    pp.add_argument("--ambient", action="store_true", help="add room light and an ambient frame")
     pp.add_argument("--force", action="store_true",
                     help="replace an earlier 'booth simulate people' output in --out, whole")
     pp.set_defaults(handler=cmd_simulate_people)

@@ -10,7 +10,6 @@ map) to look at the population in one picture. The folder is written whole or no
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,23 +90,15 @@ def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: fl
 
 
 def _init_worker(counter) -> None:
-    """One core, one thread per worker (torch and OpenCV would each start a pool the size
-    of the machine in every process), and the head model loaded before the first person."""
-    import cv2
+    """The export's worker set-up (one core per worker, one OpenCV thread), one torch
+    thread too, and the head model loaded before the first person."""
     import torch
 
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-    with counter.get_lock():
-        i = counter.value
-        counter.value += 1
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[i % len(cpus)]})
-    except (AttributeError, OSError):  # not Linux
-        pass
+    from learning.workers import init_worker
     from photometric import people
 
+    init_worker(counter)
+    torch.set_num_threads(1)
     people.template()
 
 

@@ -545,6 +545,22 @@ def _solve3(m0, m1, m2, m3, m4, m5, r0, r1, r2):
 
 
 @njit(inline="always", **_JIT)
+def _without(m0, m1, m2, m3, m4, m5, r0, r1, r2, e0, e1, e2, ei):
+    """The fit without one light (its s_k = (e0, e1, e2) and observation ``ei``), from the
+    normal equations' sums less that light's term: (b, det, the reduced right-hand side,
+    the light's prediction s_k · b, whether the remaining lights spread enough to predict).
+    det / (trace / 3)³ is 1 for three orthogonal lights, ~0.05 for three of the booth's,
+    ~1e-4 for a coplanar three (center, top, bottom): no prediction then."""
+    p0, p1, p2 = m0 - e0 * e0, m1 - e0 * e1, m2 - e0 * e2
+    p3, p4, p5 = m3 - e1 * e1, m4 - e1 * e2, m5 - e2 * e2
+    q0, q1, q2 = r0 - ei * e0, r1 - ei * e1, r2 - ei * e2
+    bx, by, bz, det = _solve3(p0, p1, p2, p3, p4, p5, q0, q1, q2)
+    tr = (p0 + p3 + p5) * _F(1.0 / 3.0)
+    return (bx, by, bz, det, q0, q1, q2, e0 * bx + e1 * by + e2 * bz,
+            det > _F(0.01) * tr * tr * tr)
+
+
+@njit(inline="always", **_JIT)
 def _insert2(hi, lo, v):
     """The two largest of {hi, lo, v}, given hi >= lo."""
     return max(hi, v), max(lo, min(hi, v))
@@ -627,7 +643,6 @@ def lambertian_kernel(
     zero = _F(0)
     one = _F(1)
     half = _F(0.5)
-    third = _F(1.0 / 3.0)
     eps = _F(1e-12)
     inv_nallowed = one / _F(nallowed)
     n_fill = 0
@@ -690,15 +705,8 @@ def lambertian_kernel(
             e0, e1, e2 = (s40 if c else e0), (s41 if c else e1), (s42 if c else e2)
             ei, ebit = (a4 if c else ei), (_F(16) if c else ebit)
             # The same sums without it: the fit of the other lights, and its prediction.
-            p0, p1, p2 = m0 - e0 * e0, m1 - e0 * e1, m2 - e0 * e2
-            p3, p4, p5 = m3 - e1 * e1, m4 - e1 * e2, m5 - e2 * e2
-            q0, q1, q2 = r0 - ei * e0, r1 - ei * e1, r2 - ei * e2
-            cx, cy, cz, det2 = _solve3(p0, p1, p2, p3, p4, p5, q0, q1, q2)
-            pred = e0 * cx + e1 * cy + e2 * cz
-            tr = (p0 + p3 + p5) * third
-            # det / (trace / 3)³ is 1 for three orthogonal lights, ~0.05 for three of the
-            # booth's, ~1e-4 for a coplanar three (center, top, bottom): no prediction.
-            spread = det2 > _F(0.01) * tr * tr * tr
+            cx, cy, cz, det2, q0, q1, q2, pred, spread = _without(
+                m0, m1, m2, m3, m4, m5, r0, r1, r2, e0, e1, e2, ei)
             # A flash's highlight shows only where the surface faces about halfway between
             # it and the camera (the half vector h): not at a silhouette, where a small error
             # in a light's calibrated direction makes any prediction from the others poor.
@@ -727,17 +735,13 @@ def lambertian_kernel(
             c = (u4 > zero) & (v4 < dv)
             d0, d1, d2 = (s40 if c else d0), (s41 if c else d1), (s42 if c else d2)
             di, dbit = (a4 if c else di), (_F(16) if c else dbit)
-            o0, o1, o2 = m0 - d0 * d0, m1 - d0 * d1, m2 - d0 * d2
-            o3, o4, o5 = m3 - d1 * d1, m4 - d1 * d2, m5 - d2 * d2
-            w0, w1, w2 = r0 - di * d0, r1 - di * d1, r2 - di * d2
-            sx, sy, sz, det3 = _solve3(o0, o1, o2, o3, o4, o5, w0, w1, w2)
-            dpred = d0 * sx + d1 * sy + d2 * sz
-            tr3 = (o0 + o3 + o5) * third
+            sx, sy, sz, det3, w0, w1, w2, dpred, spread3 = _without(
+                m0, m1, m2, m3, m4, m5, r0, r1, r2, d0, d1, d2, di)
             # Shadowed: under half what the other lights predict (a flash hidden behind the
             # nose gives nothing of its own; noise and shading changes do not halve it), or
             # lit at all where the others say the surface turns away from that flash (room
             # light in an attached shadow, which would pull the normal toward the flash).
-            solid = (cnt >= min_cnt) & (det3 > _F(0.01) * tr3 * tr3 * tr3) & (sz > zero)
+            solid = (cnt >= min_cnt) & spread3 & (sz > zero)
             behind = solid & (dpred <= fmargin)
             cast = solid & (di < shadow_ratio * dpred - fmargin)
             # Both candidates: leave out the one whose removal fits the rest better; a light
