@@ -63,11 +63,11 @@ def per_person(size: int, count: int) -> None:
     for pid in range(count + 1):
         t0 = time.perf_counter()
         who = people.person(pid)
-        texture = synthetic._texture(pid)
+        texture = synthetic.person_texture(pid)
         t1 = time.perf_counter()
         head = people.mesh(who, people.sitting(who, 0))
         t2 = time.perf_counter()
-        surface = synthetic._render_mesh(head, texture, size, 0.0)
+        surface = synthetic.render_mesh(head, texture, size, 0.0)
         t3 = time.perf_counter()
         synthetic.capture(surface, booth)
         t4 = time.perf_counter()

@@ -158,11 +158,11 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
 
     who = people.person(seed)
     head = people.mesh(who, people.sitting(who, take, still))
-    return _render_mesh(head, _texture(seed), size, specular)
+    return render_mesh(head, person_texture(seed), size, specular)
 
 
 @lru_cache(maxsize=4)
-def _texture(pid: int):
+def person_texture(pid: int):
     """Person ``pid``'s skin texture (kept for their next takes)."""
     from photometric import people, skin
 
@@ -170,7 +170,9 @@ def _texture(pid: int):
     return skin.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
 
 
-def _render_mesh(head, texture, size: int, specular: float) -> Surface:
+def render_mesh(head, texture, size: int, specular: float = 0.0) -> Surface:
+    """A head (:class:`photometric.people.Mesh`) with its ``texture`` (``skin.Texture``)
+    through the booth camera, as a :class:`Surface` that casts its own shadows."""
     tpl = head.template
     cam = camera_for(size)
     eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
