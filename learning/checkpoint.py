@@ -1,0 +1,149 @@
+"""Checkpoints: weights as safetensors with a YAML beside them; training state for an exact
+resume. Nothing here unpickles anything: safetensors holds only tensors, YAML is read safely.
+
+``NAME.safetensors`` + ``NAME.yaml``: the model's weights (BatchNorm statistics included) and
+what a reader needs to use them: the preset, input channels, the dataset's encoding and crop
+size, the training settings, the epoch, metrics and the software version.
+
+``state.safetensors`` + ``state.yaml``: the optimizer's tensors (AdamW's moments and steps),
+the random generators' states, and in YAML the optimizer's hyper-parameters, the schedule's
+step and the epoch reached, so that a resumed run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+
+from learning.model import UNet
+from photometric.errors import InputError
+from photometric.files import atomic_write, write_text
+
+SOFTWARE_VERSION = "0.1.0"
+MAX_YAML_BYTES = 1 << 20
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()[: MAX_YAML_BYTES + 1]
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; a checkpoint is NAME.safetensors with "
+                         "NAME.yaml beside it") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(f"{path}: larger than {MAX_YAML_BYTES >> 10} kB; not a checkpoint's YAML")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def save_model(path: str | Path, model: UNet, info: dict) -> Path:
+    """``path`` (.safetensors) and its ``.yaml``, each written whole or not at all."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"model": {"in_channels": model.in_channels, "base": model.base,
+                      "depth": model.depth, **info.pop("model", {})},
+            "software_version": SOFTWARE_VERSION, **info}
+    atomic_write(path, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    write_text(path.with_suffix(".yaml"), yaml.safe_dump(meta, sort_keys=False))
+    return path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
+    """The model at ``path`` (``NAME.safetensors``, or a run folder: its ``best``) and its
+    YAML. A truncated or foreign file is an InputError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.safetensors"
+    meta = _read_yaml(path.with_suffix(".yaml"))
+    m = meta.get("model")
+    if not isinstance(m, dict) or not all(isinstance(m.get(k), int) and m[k] > 0
+                                          for k in ("in_channels", "base", "depth")):
+        raise InputError(f"{path.with_suffix('.yaml')}: model: expected in_channels, base and "
+                         "depth (positive integers); not a checkpoint of this tool")
+    try:
+        state = load_file(str(path), device=str(device))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable safetensors file ({exc})") from None
+    model = UNet(m["in_channels"], m["base"], m["depth"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{path}: the weights do not fit the model its YAML describes "
+                         f"({first})") from None
+    return model.to(device), meta
+
+
+def save_state(folder: Path, optimizer: torch.optim.Optimizer, info: dict) -> None:
+    """The optimizer's tensors and the random generators in ``state.safetensors``; its
+    hyper-parameters and ``info`` (epoch, schedule step, best metric) in ``state.yaml``."""
+    from safetensors.torch import save_file
+
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    for idx, st in sd["state"].items():
+        for name, value in st.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"opt.{idx}.{name}"] = t.detach().cpu().contiguous()
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    groups = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = list(g["betas"])
+    atomic_write(folder / "state.safetensors",
+                 lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    write_text(folder / "state.yaml",
+               yaml.safe_dump({**info, "param_groups": json.loads(json.dumps(groups))},
+                              sort_keys=False))
+
+
+def load_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore the optimizer and the random generators from :func:`save_state`'s files;
+    returns ``state.yaml``'s data."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    info = _read_yaml(folder / "state.yaml")
+    try:
+        tensors = load_file(str(folder / "state.safetensors"))
+    except FileNotFoundError:
+        raise InputError(f"{folder / 'state.safetensors'}: not found; nothing to resume") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{folder / 'state.safetensors'}: not readable ({exc})") from None
+    state: dict[int, dict] = {}
+    for key, t in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = t
+    groups = info.get("param_groups")
+    if not isinstance(groups, list):
+        raise InputError(f"{folder / 'state.yaml'}: param_groups: expected a list")
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"{folder}: the saved optimizer does not fit this model ({exc})") from None
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return info

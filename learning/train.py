@@ -1,0 +1,321 @@
+"""Training the normal-map generator: ``booth train DATASET --out RUN`` or, for several
+processes, ``torchrun --nproc-per-node N -m learning.train DATASET --out RUN``.
+
+One code path from one CPU to many GPUs and nodes: torchrun's environment makes it
+DistributedDataParallel (gloo on CPU, NCCL on CUDA), each rank training on its
+``DistributedSampler`` share, rank 0 alone writing the run. On CUDA: bf16 autocast,
+channels_last, fused AdamW and, with ``--compile``, ``torch.compile``.
+
+A run is a folder: ``run.yaml`` (the settings), ``last`` and ``best`` checkpoints
+(:mod:`learning.checkpoint`), ``state.*`` (optimizer and random generators, for an exact
+``--resume``), ``metrics.csv`` (one row per epoch), and TensorBoard logs in ``tb/`` when
+tensorboard is installed. The loss is the masked ``1 − cos`` (:mod:`learning.metrics`),
+AdamW with a linear warm-up and a cosine decay, seeded; the held-out ``val`` split is scored
+every epoch and the best epoch (by mean angle) kept as ``best``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from learning import checkpoint, metrics
+from learning.loader import Batches
+from learning.model import CHANNELS, build
+from learning.pack import open_split
+from photometric.errors import InputError
+from photometric.files import MARKER, make_dir, write_marker, write_text
+
+COMMAND = "train"
+CSV_FIELDS = ("epoch", "step", "lr", "train_loss", "train_mean_deg", "val_cosine",
+              "val_mean_deg", "val_median_deg", "seconds", "images_per_s", "data_wait")
+
+
+@dataclass
+class Settings:
+    preset: str = "small"
+    epochs: int = 20
+    batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: float = 0.05  # share of all steps spent warming up
+    angular: float = 0.0  # weight of the angle (radians) added to 1 − cos
+    seed: int = 0
+    workers: int = 2  # DataLoader processes gathering batches
+    device: str = "auto"
+    compile: bool = False
+    augment: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> Settings:
+        if self.epochs < 1 or self.batch < 1:
+            raise InputError(f"--epochs and --batch: expected at least 1, got {self.epochs} "
+                             f"and {self.batch}")
+        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup < 1:
+            raise InputError("--lr must be positive, --weight-decay >= 0, warm-up in [0, 1)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"--device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available here")
+        return self
+
+
+def _device(setting: str, local_rank: int) -> torch.device:
+    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up to 1, then a cosine decay to 1 % at the last step."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def _check_run(out: Path, resume: bool) -> None:
+    """A new or empty folder, or (only with ``resume``) a run of this command."""
+    from photometric.files import check_output_dir
+
+    if resume:
+        if not (out / "state.yaml").is_file():
+            raise InputError(f"{out}: no run to resume here (no state.yaml)")
+        check_output_dir(out, COMMAND)
+        return
+    if out.exists() and out.is_dir() and any(out.iterdir()):
+        if (out / MARKER).exists() and (out / "run.yaml").exists():
+            raise InputError(f"{out}: already holds a run; pass --resume to continue it, or "
+                             "give a new or empty folder")
+    check_output_dir(out, COMMAND)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: not empty; give a new or empty folder")
+
+
+@torch.no_grad()
+def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
+    """Masked figures over every pixel of a split (summed across ranks when distributed)."""
+    model.eval()
+    cos_all, ang_all = [], []
+    for b in batches:
+        with torch.autocast(batches.device.type, torch.bfloat16, enabled=amp):
+            pred = model(b["input"])
+        m = b["mask"][:, 0]
+        cos_all.append(metrics.cosine(pred.float(), b["normals"])[m].cpu())
+        ang_all.append(metrics.angles_deg(pred.float(), b["normals"])[m].cpu())
+    if not cos_all:
+        return metrics.summary(torch.empty(0), torch.empty(0))
+    return metrics.summary(torch.cat(cos_all), torch.cat(ang_all))
+
+
+def train(dataset: str | Path, out: str | Path, settings: Settings | None = None,
+          resume: bool = False, progress: Callable[[str], None] | None = None) -> Path:
+    """Train on ``dataset`` (a ``booth export`` folder) into the run folder ``out``."""
+    import torch.distributed as dist
+
+    s = (settings or Settings()).validate()
+    out = Path(out)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = _device(s.device, local_rank)
+    distributed = world > 1
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    lead = rank == 0
+    say = progress if (progress and lead) else (lambda _msg: None)
+    if lead:
+        _check_run(out, resume)
+    if lead:
+        open_split(dataset, "train")  # packs the dataset when needed
+    if distributed:
+        dist.barrier()  # the others wait for rank 0's packing
+    train_split = open_split(dataset, "train", repack=False)
+    val_split = open_split(dataset, "val", repack=False)
+    if len(train_split) == 0:
+        raise InputError(f"{dataset}: the train split is empty; export more subjects or "
+                         "change the split fractions")
+    encoding, size = train_split.encoding, train_split.size
+    in_ch = CHANNELS[encoding]
+    torch.manual_seed(s.seed)
+    model = build(s.preset, in_ch)
+    if size % model.multiple:
+        raise InputError(f"{dataset}: {size}-pixel samples; the model takes sides that are "
+                         f"multiples of {model.multiple}")
+    cuda = device.type == "cuda"
+    model = model.to(device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
+    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay,
+                            fused=cuda)
+    start_epoch, best, state = 0, math.inf, {}
+    if resume:
+        weights, meta = checkpoint.load_model(out / "last.safetensors", device)
+        model.load_state_dict(weights.state_dict())
+        state = checkpoint.load_state(out, opt)
+        start_epoch, best = int(state["epoch"]), float(state.get("best_mean_deg", math.inf))
+    net = model
+    if distributed:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if cuda else None)
+    if s.compile:
+        net = torch.compile(net)
+    per_rank = max(1, s.batch)
+    train_batches = Batches(train_split, per_rank, device, shuffle=True, augment=s.augment,
+                            seed=s.seed, workers=s.workers, rank=rank, world=world,
+                            drop_last=len(train_split) >= per_rank * world)
+    val_batches = Batches(val_split, per_rank, device, workers=0) if len(val_split) else None
+    steps_per_epoch = len(train_batches)
+    total = steps_per_epoch * s.epochs
+    warm = int(s.warmup * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: _schedule(k, total, warm))
+    if resume:
+        sched.load_state_dict({**state["scheduler"], "lr_lambdas": [None] * len(opt.param_groups)})
+        # Making the scheduler set the first step's rate; restoring it does not set it back.
+        for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
+            group["lr"] = lr
+    info = {"model": {"preset": s.preset},
+            "dataset": {"path": str(Path(dataset).resolve()), "encoding": encoding,
+                        "size": size, "train": len(train_split), "val": len(val_split)},
+            "training": {k: v for k, v in asdict(s).items() if k != "extra"},
+            "world_size": world}
+    writer = None
+    if lead:
+        make_dir(out)
+        if not resume:
+            write_marker(out, COMMAND)
+            write_text(out / "run.yaml", yaml.safe_dump(info, sort_keys=False))
+            with open(out / "metrics.csv", "w", newline="") as fh:
+                csv.writer(fh).writerow(CSV_FIELDS)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "tb"))
+        except ImportError:
+            writer = None
+    amp = cuda
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, s.epochs):
+        net.train()
+        train_batches.set_epoch(epoch)
+        t0 = time.perf_counter()
+        wait = 0.0
+        losses, angles, seen = [], [], 0
+        it = iter(train_batches)
+        while True:
+            # The time this process blocks for the next batch: with the loader ahead, none
+            # (the device still has the previous steps queued).
+            tw = time.perf_counter()
+            try:
+                b = next(it)
+            except StopIteration:
+                break
+            wait += time.perf_counter() - tw
+            x = b["input"].contiguous(memory_format=torch.channels_last) if cuda else b["input"]
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                pred = net(x)
+            loss = metrics.loss(pred, b["normals"], b["mask"], s.angular)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            seen += x.shape[0]
+            losses.append(loss.detach())
+            with torch.no_grad():
+                m = b["mask"][:, 0]
+                angles.append(metrics.angles_deg(pred.detach().float(), b["normals"])[m].mean())
+        if cuda:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
+        train_deg = float(torch.stack(angles).nanmean()) if angles else float("nan")
+        val = (evaluate_loader(model, val_batches, amp) if val_batches is not None
+               else metrics.summary(torch.empty(0), torch.empty(0)))
+        row = {"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"],
+               "train_loss": train_loss, "train_mean_deg": train_deg,
+               "val_cosine": val["cosine"], "val_mean_deg": val["mean_deg"],
+               "val_median_deg": val["median_deg"], "seconds": seconds,
+               "images_per_s": seen * world / max(seconds, 1e-9),
+               "data_wait": wait / max(seconds, 1e-9)}
+        if lead:
+            score = val["mean_deg"] if not math.isnan(val["mean_deg"]) else train_deg
+            ck = {**info, "epoch": epoch + 1, "metrics": {k: row[k] for k in CSV_FIELDS[3:8]}}
+            checkpoint.save_model(out / "last.safetensors", model, dict(ck))
+            if score < best:
+                best = score
+                checkpoint.save_model(out / "best.safetensors", model, dict(ck))
+            sched_state = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
+            checkpoint.save_state(out, opt, {"epoch": epoch + 1, "step": step,
+                                             "best_mean_deg": best, "scheduler": sched_state})
+            with open(out / "metrics.csv", "a", newline="") as fh:
+                csv.writer(fh).writerow([row[k] for k in CSV_FIELDS])
+            if writer is not None:
+                for k, v in row.items():
+                    if k not in ("epoch", "step"):
+                        writer.add_scalar(k, v, epoch + 1)
+            say(f"epoch {epoch + 1}/{s.epochs}: loss {train_loss:.4f}, train {train_deg:.2f}°, "
+                f"val {val['mean_deg']:.2f}° (cos {val['cosine']:.4f}), "
+                f"{row['images_per_s']:.1f} img/s, waiting for data {100 * row['data_wait']:.0f} %")
+    if writer is not None:
+        writer.close()
+    if distributed:
+        dist.barrier()
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m learning.train",
+                                description="Train the normal-map U-Net on a booth dataset.")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    p.add_argument("dataset", help="a dataset folder made by 'booth export'")
+    p.add_argument("--out", required=True, help="the run folder (new or empty; with --resume "
+                   "the run to continue)")
+    p.add_argument("--preset", choices=("small", "paper"), default=d.preset)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch", type=int, default=d.batch, help="images per step per process")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--angular", type=float, default=d.angular,
+                   help="weight of the angle (radians) added to 1 - cos (default 0)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="data-loading processes per training process")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-augment", action="store_true", help="no flips or brightness changes")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(preset=args.preset, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                    angular=args.angular, seed=args.seed, workers=args.workers,
+                    device=args.device, compile=args.compile, augment=not args.no_augment)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        train(args.dataset, args.out, settings_from(args), args.resume,
+              progress=lambda msg: print(msg, flush=True))
+    except InputError as exc:
+        print(f"learning.train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

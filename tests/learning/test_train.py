@@ -1,0 +1,145 @@
+"""Training: it learns, its checkpoints load back exactly, a resumed run ends where an
+uninterrupted one does, and torchrun's two processes train one run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from learning import checkpoint, metrics
+from learning.train import Settings, train
+from photometric.errors import InputError
+
+
+@pytest.fixture
+def dataset(tmp_path, small_dataset):
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    return out
+
+
+def _rows(run):
+    with open(run / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_small_net_overfits_a_sample(dataset, tmp_path):
+    run = train(dataset, tmp_path / "run", Settings(epochs=60, batch=1, lr=3e-3, workers=0,
+                                                     augment=False))
+    rows = _rows(run)
+    assert len(rows) == 60
+    first, last = float(rows[0]["train_loss"]), float(rows[-1]["train_loss"])
+    print(f"overfit: loss {first:.3f} -> {last:.4f}, angle {rows[-1]['train_mean_deg']}°")
+    assert last < 0.1 * first
+    assert float(rows[-1]["train_mean_deg"]) < 10.0
+    for name in ("best", "last"):
+        assert (run / f"{name}.safetensors").is_file() and (run / f"{name}.yaml").is_file()
+
+
+def test_saved_weights_predict_the_same(dataset, tmp_path):
+    run = train(dataset, tmp_path / "run", Settings(epochs=1, batch=1, workers=0))
+    model, meta = checkpoint.load_model(run / "last.safetensors")
+    assert meta["dataset"]["encoding"] == "points" and meta["model"]["preset"] == "small"
+    checkpoint.save_model(tmp_path / "copy.safetensors", model, {"note": "copy"})
+    again, _ = checkpoint.load_model(tmp_path / "copy.safetensors")
+    x = torch.rand(2, 5, 64, 64)
+    model.eval()
+    again.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), again(x), rtol=0, atol=0)
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path):
+    settings = Settings(epochs=4, batch=1, workers=0, seed=5)
+    whole = train(dataset, tmp_path / "whole", settings)
+
+    def stop_after_two(msg: str) -> None:
+        if msg.startswith("epoch 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, tmp_path / "cut", settings, progress=stop_after_two)
+    assert len(_rows(tmp_path / "cut")) == 2
+    with pytest.raises(InputError, match="--resume"):
+        train(dataset, tmp_path / "cut", settings)
+    train(dataset, tmp_path / "cut", settings, resume=True)
+    a, _ = checkpoint.load_model(whole / "last.safetensors")
+    b, _ = checkpoint.load_model(tmp_path / "cut" / "last.safetensors")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
+    assert [r["epoch"] for r in _rows(tmp_path / "cut")] == ["1", "2", "3", "4"]
+
+
+def test_foreign_and_truncated_checkpoints_are_clear_errors(dataset, tmp_path):
+    run = train(dataset, tmp_path / "run", Settings(epochs=1, batch=1, workers=0))
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes((run / "last.safetensors").read_bytes()[:1000])
+    shutil.copy(run / "last.yaml", tmp_path / "cut.yaml")
+    with pytest.raises(InputError, match="cut.safetensors: not a readable safetensors"):
+        checkpoint.load_model(cut)
+    (tmp_path / "x.safetensors").write_bytes(b"\x00" * 64)
+    (tmp_path / "x.yaml").write_text("model: {name: resnet}\n")
+    with pytest.raises(InputError, match="x.yaml: model: expected in_channels"):
+        checkpoint.load_model(tmp_path / "x.safetensors")
+    with pytest.raises(InputError, match="not found"):
+        checkpoint.load_model(tmp_path / "none.safetensors")
+
+
+def test_an_empty_split_and_a_foreign_folder_are_refused(dataset, tmp_path):
+    import json
+
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    for s in manifest["samples"]:
+        s["split"] = "test"
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="train split is empty"):
+        train(dataset, tmp_path / "run", Settings(epochs=1, workers=0))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(InputError):
+        train(dataset, mine, Settings(epochs=1, workers=0))
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_metrics_on_hand_made_maps():
+    n = torch.nn.functional.normalize(torch.rand(1, 3, 8, 8) + 0.1, dim=1)
+    mask = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    assert float(metrics.loss(n, n, mask)) == pytest.approx(0.0, abs=1e-6)
+    s = metrics.summary(metrics.cosine(n, n).flatten(), metrics.angles_deg(n, n).flatten())
+    assert s["cosine"] == pytest.approx(1.0, abs=1e-6) and s["mean_deg"] < 0.05
+    # A rotation of every normal by 20° about the y axis: every angle is 20°.
+    z = torch.zeros(1, 3, 4, 4)
+    z[:, 2] = 1.0
+    t = torch.tensor(20.0).deg2rad()
+    r = torch.zeros_like(z)
+    r[:, 0], r[:, 2] = torch.sin(t), torch.cos(t)
+    s = metrics.summary(metrics.cosine(z, r).flatten(), metrics.angles_deg(z, r).flatten())
+    assert s["mean_deg"] == pytest.approx(20.0, abs=1e-3)
+    assert s["within_11.25"] == 0.0 and s["within_22.5"] == 1.0
+    # The angular term's gradient stays finite where the prediction is exact.
+    p = n.clone().requires_grad_(True)
+    metrics.loss(p, n, mask, angular=1.0).backward()
+    assert torch.isfinite(p.grad).all()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="torchrun needs a POSIX system")
+def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", "learning.train", str(dataset), "--out", str(run), "--epochs", "1",
+           "--batch", "1", "--workers", "0", "--device", "cpu"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    model, meta = checkpoint.load_model(run)
+    assert meta["world_size"] == 2
+    with torch.no_grad():
+        y = model.eval()(torch.rand(1, 5, 64, 64))
+    torch.testing.assert_close(y.norm(dim=1), torch.ones(1, 64, 64))
