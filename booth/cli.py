@@ -297,6 +297,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "for an option)")
     ex.set_defaults(handler=cmd_export)
 
+    tr = sub.add_parser("train", help="train the normal-map U-Net on a dataset",
+                        description="Train the U-Net on a dataset made by 'booth export' into "
+                        "the run folder --out: run.yaml, best and last checkpoints "
+                        "(safetensors + YAML), metrics.csv, state for --resume. Packs the "
+                        "dataset for training first (DATASET/packed). On several GPUs: --gpus "
+                        "N (torchrun), or torchrun --nproc-per-node N -m learning.train ...")
+    from learning.settings import add_train_arguments
+
+    add_train_arguments(tr)
+    tr.add_argument("--gpus", type=options.int_range(1, 1024, "GPUs"), default=1,
+                    help="processes on this machine, one per GPU, started through torchrun "
+                    "(default 1: this process)")
+    tr.set_defaults(handler=cmd_train)
+
     t = sub.add_parser("tui", help="the operator's terminal app", parents=[station],
                        description="Run capture sessions from the terminal: sessions, subjects "
                        "and consent, live hardware status, capture with thumbnails, normal map "
@@ -591,6 +605,34 @@ def cmd_landmarks(args: argparse.Namespace) -> int:
     extra = f" ({lm.faces_found} faces found: the largest kept)" if lm.faces_found > 1 else ""
     also = f" and {args.overlay}" if args.overlay else ""
     print(f"{len(lm.points)} landmarks -> {args.out}{also}{extra}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.gpus > 1:
+        import subprocess
+
+        forwarded = [a for a in sys.argv[1:] if a != "train"]
+        drop = {"--gpus"}
+        rest, skip = [], False
+        for a in forwarded:
+            if skip:
+                skip = False
+                continue
+            if a in drop:
+                skip = True
+                continue
+            if a.startswith("--gpus="):
+                continue
+            rest.append(a)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", str(args.gpus), "-m", "learning.train", *rest]
+        return subprocess.run(cmd).returncode
+    from learning.train import settings_from, train
+
+    run = train(args.dataset, args.out, settings_from(args), args.resume,
+                progress=lambda msg: print(msg, flush=True))
+    print(f"trained -> {run} (best.safetensors, last.safetensors, metrics.csv)")
     return 0
 
 

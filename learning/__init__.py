@@ -1,2 +1,2 @@
-"""Face Mesh landmarks, preprocessing and the dataset export (the U-Net, its training and
-prediction are the next issue's)."""
+"""Face Mesh landmarks, preprocessing and the dataset export; the U-Net (``model``), its
+packed training data (``pack``, ``loader``), training (``train``) and metrics."""

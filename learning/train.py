@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -33,41 +33,13 @@ from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.model import CHANNELS, build
 from learning.pack import open_split
+from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
 from photometric.files import MARKER, make_dir, write_marker, write_text
 
 COMMAND = "train"
 CSV_FIELDS = ("epoch", "step", "lr", "train_loss", "train_mean_deg", "val_cosine",
               "val_mean_deg", "val_median_deg", "seconds", "images_per_s", "data_wait")
-
-
-@dataclass
-class Settings:
-    preset: str = "small"
-    epochs: int = 20
-    batch: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup: float = 0.05  # share of all steps spent warming up
-    angular: float = 0.0  # weight of the angle (radians) added to 1 − cos
-    seed: int = 0
-    workers: int = 2  # DataLoader processes gathering batches
-    device: str = "auto"
-    compile: bool = False
-    augment: bool = True
-    extra: dict = field(default_factory=dict)
-
-    def validate(self) -> Settings:
-        if self.epochs < 1 or self.batch < 1:
-            raise InputError(f"--epochs and --batch: expected at least 1, got {self.epochs} "
-                             f"and {self.batch}")
-        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup < 1:
-            raise InputError("--lr must be positive, --weight-decay >= 0, warm-up in [0, 1)")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"--device: expected auto, cpu or cuda, got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA device is available here")
-        return self
 
 
 def _device(setting: str, local_rank: int) -> torch.device:
@@ -263,8 +235,10 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
                 for k, v in row.items():
                     if k not in ("epoch", "step"):
                         writer.add_scalar(k, v, epoch + 1)
+            held = ("no val split" if math.isnan(val["mean_deg"])
+                    else f"val {val['mean_deg']:.2f}° (cos {val['cosine']:.4f})")
             say(f"epoch {epoch + 1}/{s.epochs}: loss {train_loss:.4f}, train {train_deg:.2f}°, "
-                f"val {val['mean_deg']:.2f}° (cos {val['cosine']:.4f}), "
+                f"{held}, "
                 f"{row['images_per_s']:.1f} img/s, waiting for data {100 * row['data_wait']:.0f} %")
     if writer is not None:
         writer.close()
@@ -276,34 +250,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m learning.train",
                                 description="Train the normal-map U-Net on a booth dataset.")
-    add_arguments(p)
+    add_train_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = Settings()
-    p.add_argument("dataset", help="a dataset folder made by 'booth export'")
-    p.add_argument("--out", required=True, help="the run folder (new or empty; with --resume "
-                   "the run to continue)")
-    p.add_argument("--preset", choices=("small", "paper"), default=d.preset)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch", type=int, default=d.batch, help="images per step per process")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--angular", type=float, default=d.angular,
-                   help="weight of the angle (radians) added to 1 - cos (default 0)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--workers", type=int, default=d.workers,
-                   help="data-loading processes per training process")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--no-augment", action="store_true", help="no flips or brightness changes")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(preset=args.preset, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                    angular=args.angular, seed=args.seed, workers=args.workers,
-                    device=args.device, compile=args.compile, augment=not args.no_augment)
 
 
 def main(argv: list[str] | None = None) -> int:

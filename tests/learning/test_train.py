@@ -143,3 +143,18 @@ def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     with torch.no_grad():
         y = model.eval()(torch.rand(1, 5, 64, 64))
     torch.testing.assert_close(y.norm(dim=1), torch.ones(1, 64, 64))
+
+
+def test_booth_train_command(dataset, tmp_path, capsys):
+    from booth.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", str(dataset), "--out", str(run), "--epochs", "1", "--batch", "1",
+            "--workers", "0"]
+    assert main(args) == 0
+    assert "trained ->" in capsys.readouterr().out
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run; pass --resume" in err and err.count("\n") == 1
+    assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "r2")]) == 2
+    assert "manifest" in capsys.readouterr().err

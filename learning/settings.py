@@ -1,0 +1,70 @@
+"""Training settings and their command-line options, apart from the training itself so that
+``booth``'s command line can offer them without importing torch."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from photometric.errors import InputError
+
+
+@dataclass
+class Settings:
+    preset: str = "small"
+    epochs: int = 20
+    batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: float = 0.05  # share of all steps spent warming up
+    angular: float = 0.0  # weight of the angle (radians) added to 1 − cos
+    seed: int = 0
+    workers: int = 2  # DataLoader processes gathering batches
+    device: str = "auto"
+    compile: bool = False
+    augment: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> Settings:
+        if self.epochs < 1 or self.batch < 1:
+            raise InputError(f"--epochs and --batch: expected at least 1, got {self.epochs} "
+                             f"and {self.batch}")
+        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup < 1:
+            raise InputError("--lr must be positive, --weight-decay >= 0, warm-up in [0, 1)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"--device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError("--device cuda: no CUDA device is available here")
+        return self
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``booth train`` and ``python -m learning.train``."""
+    d = Settings()
+    p.add_argument("dataset", help="a dataset folder made by 'booth export'")
+    p.add_argument("--out", required=True, help="the run folder (new or empty; with --resume "
+                   "the run to continue)")
+    p.add_argument("--preset", choices=("small", "paper"), default=d.preset)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch", type=int, default=d.batch, help="images per step per process")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--angular", type=float, default=d.angular,
+                   help="weight of the angle (radians) added to 1 - cos (default 0)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="data-loading processes per training process")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-augment", action="store_true", help="no flips or brightness changes")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(preset=args.preset, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                    angular=args.angular, seed=args.seed, workers=args.workers,
+                    device=args.device, compile=args.compile, augment=not args.no_augment)
+
+
