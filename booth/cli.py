@@ -311,6 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default 1: this process)")
     tr.set_defaults(handler=cmd_train)
 
+    ev = sub.add_parser("evaluate", help="score trained runs on a held-out split, side by side",
+                        parents=[out_folder("evaluate", metavar="REPORT_DIR")],
+                        description="Score each run's best model inside the mask (cosine, "
+                        "mean and median angle, share within 11.25/22.5/30 degrees), overall, "
+                        "per facial region and per subject; write report.md, report.html, "
+                        "metrics.json and figure.png.")
+    ev.add_argument("runs", nargs="+", metavar="RUN")
+    ev.add_argument("--dataset", action="append", required=True, metavar="DATASET",
+                    help="the dataset to score on; repeat it once per run when the runs use "
+                    "different encodings (in the runs' order)")
+    ev.add_argument("--split", choices=("train", "val", "test"), default="test")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.set_defaults(handler=cmd_evaluate)
+
     t = sub.add_parser("tui", help="the operator's terminal app", parents=[station],
                        description="Run capture sessions from the terminal: sessions, subjects "
                        "and consent, live hardware status, capture with thumbnails, normal map "
@@ -633,6 +647,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = train(args.dataset, args.out, settings_from(args), args.resume,
                 progress=lambda msg: print(msg, flush=True))
     print(f"trained -> {run} (best.safetensors, last.safetensors, metrics.csv)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from learning.evaluate import evaluate
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    scores = evaluate(args.runs, args.dataset, args.out, args.split, device)
+    for s in scores:
+        o = s.overall
+        print(f"{s.run} ({s.encoding}): cosine {o['cosine']:.4f}, mean {o['mean_deg']:.2f}°, "
+              f"median {o['median_deg']:.2f}° over {o['pixels']} px")
+    print(f"report -> {args.out}/report.html")
     return 0
 
 

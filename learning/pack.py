@@ -3,7 +3,7 @@
 ``booth export`` writes one zip per sample (small, readable with numpy alone, resumable);
 decompressing one costs milliseconds, and at 1,000 images a second at 512² a loader must
 deliver about 3 GB/s. Packed, a batch is a gather from arrays the page cache already holds,
-with no decoding: ``DATASET/packed/<split>/{image,channels,normals,mask}.npy`` (standard
+with no decoding: ``DATASET/packed/<split>/{image,channels,normals,mask,landmarks}.npy`` (standard
 ``.npy`` files, ``np.load(..., mmap_mode="r")`` reads them), in the export's own types (uint8
 photo, float16 channels and normals, bool mask), plus ``index.json`` (the sample files and
 subjects in order, and the digest of the manifest they were packed from).
@@ -30,7 +30,7 @@ from learning.sample_format import read_manifest, read_sample
 from learning.splits import SPLITS
 from photometric.errors import InputError
 
-PACK_VERSION = 1
+PACK_VERSION = 2
 FOLDER = "packed"
 
 
@@ -46,6 +46,7 @@ class PackedSplit:
     channels: np.ndarray  # (N, S, S, C) float16, C = 0 or 2
     normals: np.ndarray  # (N, S, S, 3) float16
     mask: np.ndarray  # (N, S, S) bool
+    landmarks: np.ndarray  # (N, 478, 3) float32, crop pixels (for evaluation's regions)
     files: list[str]
     subjects: list[str]
 
@@ -90,6 +91,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
                 "channels": ((n, size, size, nch), np.float16),
                 "normals": ((n, size, size, 3), np.float16),
                 "mask": ((n, size, size), np.bool_),
+                "landmarks": ((n, 478, 3), np.float32),
             }
             mm = {k: np.lib.format.open_memmap(out / f"{k}.npy", "w+", dtype, shape)
                   for k, (shape, dtype) in arrays.items()}
@@ -106,6 +108,10 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
                 mm["channels"][i] = sample.channels.astype(np.float16)
                 mm["normals"][i] = sample.normals.astype(np.float16)
                 mm["mask"][i] = sample.mask
+                if sample.landmarks.shape != (478, 3):
+                    raise InputError(f"{path}: landmarks: expected (478, 3), got "
+                                     f"{sample.landmarks.shape}")
+                mm["landmarks"][i] = sample.landmarks
                 done += 1
                 if progress:
                     progress(done, total)
@@ -167,7 +173,7 @@ def open_split(root: str | Path, split: str, repack: bool = True,
     idx = _index(folder)
     assert idx is not None  # just packed
     arrays = {}
-    for k in ("image", "channels", "normals", "mask"):
+    for k in ("image", "channels", "normals", "mask", "landmarks"):
         try:
             arrays[k] = np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:

@@ -1,0 +1,193 @@
+"""Evaluation: trained runs scored on a held-out split, side by side in one report.
+
+``booth evaluate RUN [RUN...] --dataset DATASET --out REPORT``: each run's ``best`` model on
+the dataset's ``test`` split (``--split``), inside the mask: the paper's mean cosine
+similarity, the mean and median angular error, and the share of pixels within 11.25°, 22.5°
+and 30° (:mod:`learning.metrics`); the same per facial region (:mod:`learning.regions`) and per
+subject. Several runs in one report is how the landmark ablation (``points`` / ``dense`` /
+``none``) is shown: each run is scored on a dataset of its own encoding, so ``--dataset``
+takes one folder per run when they differ (in the runs' order), or one for all.
+
+Writes ``report.md``, ``report.html`` (the same tables and the figure), ``metrics.json`` and
+``figure.png``: for a few held-out samples, the input photo, the measured normals, and each
+run's prediction and error map (0-30°).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from learning import checkpoint, metrics
+from learning.loader import Batches
+from learning.pack import open_split
+from learning.regions import REGIONS, region_masks
+from photometric.errors import InputError
+from photometric.files import OutputDir
+
+COMMAND = "evaluate"
+NAMES = ("report.md", "report.html", "metrics.json", "figure.png")
+ERROR_SCALE_DEG = 30.0
+
+
+@dataclass
+class RunScore:
+    run: Path
+    dataset: Path
+    encoding: str
+    overall: dict
+    regions: dict[str, dict] = field(default_factory=dict)
+    subjects: dict[str, dict] = field(default_factory=dict)
+    examples: list[np.ndarray] = field(default_factory=list)  # per example: pred (S, S, 3)
+
+
+def _check(run: Path, meta: dict, packed) -> None:
+    want_enc = meta.get("dataset", {}).get("encoding")
+    have = meta["model"]["in_channels"]
+    if have != packed.in_channels or (want_enc and want_enc != packed.encoding):
+        raise InputError(f"{run}: trained on {want_enc or '?'} inputs ({have} channels); the "
+                         f"dataset {packed.root} gives {packed.encoding} "
+                         f"({packed.in_channels} channels). Give a dataset of the run's "
+                         "encoding (--dataset takes one per run)")
+
+
+def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: int = 4,
+              device: str = "cpu", examples: int = 4) -> RunScore:
+    run = Path(run)
+    model, meta = checkpoint.load_model(run, device)
+    packed = open_split(dataset, split)
+    if len(packed) == 0:
+        raise InputError(f"{dataset}: the {split} split is empty; nothing to evaluate")
+    _check(run, meta, packed)
+    model.eval()
+    cos_all: list[torch.Tensor] = []
+    ang_all: list[torch.Tensor] = []
+    by_region: dict[str, list] = {r: [] for r in REGIONS}
+    by_subject: dict[str, list] = {}
+    shown: list[np.ndarray] = []
+    with torch.no_grad():
+        for b in Batches(packed, batch, device):
+            pred = model(b["input"])
+            cos = metrics.cosine(pred, b["normals"]).cpu()
+            ang = metrics.angles_deg(pred, b["normals"]).cpu()
+            mask = b["mask"][:, 0].cpu()
+            for j, i in enumerate(b["index"].tolist()):
+                m = mask[j]
+                cos_all.append(cos[j][m])
+                ang_all.append(ang[j][m])
+                by_subject.setdefault(packed.subjects[i], []).append((cos[j][m], ang[j][m]))
+                regions = region_masks(packed.landmarks[i], packed.size)
+                for r, rm in regions.items():
+                    sel = m & torch.from_numpy(rm)
+                    by_region[r].append((cos[j][sel], ang[j][sel]))
+                if len(shown) < examples:
+                    shown.append(pred[j].permute(1, 2, 0).cpu().numpy())
+
+    def summarise(pairs) -> dict:
+        if not pairs:
+            return metrics.summary(torch.empty(0), torch.empty(0))
+        return metrics.summary(torch.cat([c for c, _ in pairs]), torch.cat([a for _, a in pairs]))
+
+    return RunScore(run, Path(dataset), packed.encoding,
+                    metrics.summary(torch.cat(cos_all), torch.cat(ang_all)),
+                    {r: summarise(v) for r, v in by_region.items()},
+                    {s: summarise(v) for s, v in sorted(by_subject.items())}, shown)
+
+
+def _fmt(d: dict) -> list[str]:
+    return [f"{d['cosine']:.4f}", f"{d['mean_deg']:.2f}", f"{d['median_deg']:.2f}",
+            *(f"{100 * d[f'within_{t:g}']:.1f}" for t in metrics.WITHIN)]
+
+
+HEAD = ["cosine", "mean °", "median °", *(f"≤{t:g}° %" for t in metrics.WITHIN)]
+
+
+def _tables(scores: list[RunScore]) -> list[tuple[str, list[str], list[list[str]]]]:
+    names = [f"{s.run.name} ({s.encoding})" for s in scores]
+    out = [("Overall", ["run", *HEAD], [[n, *_fmt(s.overall)] for n, s in zip(names, scores,
+                                                                             strict=True)])]
+    out.append(("Mean angular error by region (°)", ["region", *names],
+                [[r, *(f"{s.regions[r]['mean_deg']:.2f}" for s in scores)] for r in REGIONS]))
+    subjects = sorted({k for s in scores for k in s.subjects})
+    out.append(("Mean angular error by subject (°)", ["subject", *names],
+                [[k, *(f"{s.subjects[k]['mean_deg']:.2f}" if k in s.subjects else "-"
+                       for s in scores)] for k in subjects]))
+    return out
+
+
+def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
+    """Rows: samples; columns: photo, measured normals, then per run prediction and error."""
+    packed = open_split(dataset, split)
+    n = min(len(s.examples) for s in scores)
+    tile = 192
+
+    def rgb(normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        img = np.where(mask[..., None], (normals + 1) * 127.5, 0)
+        return cv2.resize(img.astype(np.uint8), (tile, tile), interpolation=cv2.INTER_AREA)
+
+    rows = []
+    for i in range(n):
+        mask = np.asarray(packed.mask[i])
+        target = np.asarray(packed.normals[i], np.float32)
+        cells = [cv2.resize(np.asarray(packed.image[i]), (tile, tile)), rgb(target, mask)]
+        for s in scores:
+            pred = s.examples[i]
+            ang = np.degrees(np.arccos(np.clip((pred * target).sum(-1), -1, 1)))
+            err = np.clip(ang / ERROR_SCALE_DEG * 255, 0, 255).astype(np.uint8)
+            err = cv2.applyColorMap(err, cv2.COLORMAP_INFERNO)[..., ::-1]
+            err[~mask] = 0
+            cells += [rgb(pred, mask), cv2.resize(err, (tile, tile))]
+        rows.append(np.hstack(cells))
+    return np.vstack(rows)
+
+
+def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path,
+             split: str = "test", device: str = "cpu", examples: int = 4) -> list[RunScore]:
+    if not runs:
+        raise InputError("give at least one run to evaluate")
+    if len(datasets) not in (1, len(runs)):
+        raise InputError(f"--dataset: give one dataset, or one per run ({len(runs)}), got "
+                         f"{len(datasets)}")
+    target = OutputDir(out, COMMAND, NAMES)
+    pairs = list(zip(runs, datasets * len(runs) if len(datasets) == 1 else datasets,
+                     strict=True))
+    scores = [score_run(r, d, split, device=device, examples=examples) for r, d in pairs]
+    tables = _tables(scores)
+    fig = _figure(scores, Path(pairs[0][1]), split)
+    columns = ["photo", "measured"] + [f"{s.run.name}: {w}" for s in scores
+                                       for w in ("predicted", "error 0-30°")]
+    md = [f"# Evaluation on the {split} split", ""]
+    for title, head, body in tables:
+        md += [f"## {title}", "", "| " + " | ".join(head) + " |",
+               "|" + " --- |" * len(head)]
+        md += ["| " + " | ".join(row) + " |" for row in body]
+        md.append("")
+    md += ["## Examples", "", "Columns: " + ", ".join(columns) + ".", "",
+           "![examples](figure.png)", ""]
+    page = ["<!doctype html><meta charset='utf-8'><title>Evaluation</title>",
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+            "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "</style>", f"<h1>Evaluation on the {split} split</h1>"]
+    for title, head, body in tables:
+        page.append(f"<h2>{html.escape(title)}</h2><table><tr>"
+                    + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+        for row in body:
+            page.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+        page.append("</table>")
+    page.append(f"<h2>Examples</h2><p>{html.escape(', '.join(columns))}</p>"
+                "<img src='figure.png' alt='examples'>")
+    data = [{"run": str(s.run), "dataset": str(s.dataset), "encoding": s.encoding,
+             "overall": s.overall, "regions": s.regions, "subjects": s.subjects}
+            for s in scores]
+    with target as stage:
+        (stage / "report.md").write_text("\n".join(md))
+        (stage / "report.html").write_text("\n".join(page))
+        (stage / "metrics.json").write_text(json.dumps(data, indent=1))
+        cv2.imwrite(str(stage / "figure.png"), cv2.cvtColor(fig, cv2.COLOR_RGB2BGR))
+    return scores

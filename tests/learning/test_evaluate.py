@@ -1,0 +1,93 @@
+"""Evaluation: regions from the landmarks, a report of runs side by side, clear refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from learning import checkpoint
+from learning.model import UNet
+from learning.regions import REGIONS, parts, region_masks
+from learning.sample_format import read_sample
+from photometric.errors import InputError
+
+
+def test_the_parts_table_is_face_mesh_s():
+    from learning.preprocess import part_indices
+
+    for name, idx in part_indices().items():
+        assert sorted(parts()[name].tolist()) == sorted(int(i) for i in idx), name
+
+
+def test_regions_are_disjoint_and_where_the_face_is(small_dataset):
+    manifest = json.loads((small_dataset / "manifest.json").read_text())
+    s = read_sample(small_dataset / "samples" / manifest["samples"][0]["file"], "points")
+    size = s.image.shape[0]
+    r = region_masks(s.landmarks, size)
+    assert list(r) == list(REGIONS)
+    stack = np.stack(list(r.values()))
+    assert (stack.sum(0) <= 1).all()  # disjoint
+    assert all(m.any() for m in r.values())
+    rows = np.arange(size)[:, None] * np.ones((1, size))
+    assert rows[r["forehead"]].mean() < rows[r["eyes"]].mean() < rows[r["mouth"]].mean()
+
+
+@pytest.fixture
+def held_out(tmp_path, small_dataset):
+    """The small dataset with its one sample moved to the test split."""
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for s in manifest["samples"]:
+        s["split"] = "test"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def _run(folder, channels, seed, encoding="points"):
+    import torch
+
+    torch.manual_seed(seed)
+    folder.mkdir()
+    checkpoint.save_model(folder / "best.safetensors", UNet(channels, base=8),
+                          {"model": {"preset": "test"},
+                           "dataset": {"encoding": encoding, "size": 64}})
+    return folder
+
+
+def test_two_runs_side_by_side(held_out, tmp_path, capsys):
+    from booth.cli import main
+
+    a, b = _run(tmp_path / "a", 5, 1), _run(tmp_path / "b", 5, 2)
+    report = tmp_path / "report"
+    assert main(["evaluate", str(a), str(b), "--dataset", str(held_out), "--out", str(report),
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "a (points): cosine" in out and "b (points): cosine" in out
+    md = (report / "report.md").read_text()
+    assert "| a (points) |" in md and "| b (points) |" in md and "figure.png" in md
+    for region in REGIONS:
+        assert f"| {region} |" in md
+    data = json.loads((report / "metrics.json").read_text())
+    assert len(data) == 2 and -1 <= data[0]["overall"]["cosine"] <= 1
+    assert set(data[0]["regions"]) == set(REGIONS) and list(data[0]["subjects"]) == ["p2"]
+    fig = (report / "figure.png").stat().st_size
+    assert fig > 0 and "<table>" in (report / "report.html").read_text()
+
+
+def test_a_run_of_other_channels_is_refused(held_out, tmp_path, capsys):
+    from booth.cli import main
+
+    rgb = _run(tmp_path / "rgb", 3, 1, encoding="none")
+    assert main(["evaluate", str(rgb), "--dataset", str(held_out), "--out",
+                 str(tmp_path / "r"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "trained on none inputs (3 channels)" in err and "points (5 channels)" in err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(InputError, match="split is empty"):
+        from learning.evaluate import score_run
+
+        score_run(rgb, held_out, split="val")
