@@ -78,3 +78,17 @@ def detect(image: np.ndarray) -> Landmarks:
              for f in found]
     areas = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
     return Landmarks(faces[int(np.argmax(areas))], len(faces))
+
+
+def detect_all(image: np.ndarray, max_faces: int = 1) -> list[np.ndarray]:
+    """Landmarks (478, 3) of up to ``max_faces`` faces (at most ``MAX_FACES``), largest
+    first; NoFaceError when there is none."""
+    rgb = rgb8(image)
+    h, w = rgb.shape[:2]
+    found = _mesh().process(rgb).multi_face_landmarks
+    if not found:
+        raise NoFaceError("no face found (Face Mesh)")
+    faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32)
+             for f in found]
+    faces.sort(key=lambda f: -float(np.ptp(f[:, 0]) * np.ptp(f[:, 1])))
+    return faces[:max(1, max_faces)]

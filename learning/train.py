@@ -33,6 +33,7 @@ from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.model import CHANNELS, build
 from learning.pack import open_split
+from learning.sample_format import read_manifest
 from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
 from photometric.files import MARKER, make_dir, write_marker, write_text
@@ -155,9 +156,11 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         # Making the scheduler set the first step's rate; restoring it does not set it back.
         for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
             group["lr"] = lr
+    margin = read_manifest(Path(dataset) / "manifest.json")["settings"].get("margin", 0.25)
     info = {"model": {"preset": s.preset},
             "dataset": {"path": str(Path(dataset).resolve()), "encoding": encoding,
-                        "size": size, "train": len(train_split), "val": len(val_split)},
+                        "size": size, "margin": margin, "train": len(train_split),
+                        "val": len(val_split)},
             "training": {k: v for k, v in asdict(s).items() if k != "extra"},
             "world_size": world}
     writer = None

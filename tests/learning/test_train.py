@@ -143,6 +143,16 @@ def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     with torch.no_grad():
         y = model.eval()(torch.rand(1, 5, 64, 64))
     torch.testing.assert_close(y.norm(dim=1), torch.ones(1, 64, 64))
+    # booth predict takes the run as it is.
+    import skimage.data
+    from PIL import Image
+
+    from booth.cli import main
+
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "a.png")
+    assert main(["predict", str(tmp_path / "a.png"), "--model", str(run), "--out",
+                 str(tmp_path / "pred"), "--device", "cpu"]) == 0
+    assert (tmp_path / "pred" / "a.normals.png").is_file()
 
 
 def test_booth_train_command(dataset, tmp_path, capsys):

@@ -1,0 +1,96 @@
+"""booth predict: any portrait, full frame and crop, EXIF orientation, faces that are not."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from booth.cli import main
+from learning.predict import read_portrait
+from learning.train import Settings, train
+from photometric import normalmap
+from photometric.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, small_dataset):
+    root = tmp_path_factory.mktemp("predict")
+    ds = root / "ds"
+    shutil.copytree(small_dataset, ds)
+    return train(ds, root / "run", Settings(epochs=1, batch=1, workers=0))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    img = Image.fromarray(skimage.data.astronaut())
+    img.save(root / "astronaut.jpg", quality=95)
+    # The same photo stored sideways with EXIF orientation 6 (displayed rotated 90° clockwise).
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img.transpose(Image.Transpose.ROTATE_90).save(root / "sideways.jpg", quality=95,
+                                                   exif=exif.tobytes())
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(root / "wall.png")
+    return root
+
+
+def test_a_portrait_s_normals_full_frame_and_crop(run, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(photos / "astronaut.jpg"), str(photos / "sideways.jpg"),
+                 str(photos / "wall.png"), "--model", str(run), "--out", str(out),
+                 "--device", "cpu"])
+    said = capsys.readouterr().out
+    assert code == 1  # the wall has no face
+    assert "wall.png: no face found" in said and "2 of 3 photo(s) predicted" in said
+    n = normalmap.read_png16(out / "astronaut.normals.png")
+    mask = cv2.imread(str(out / "astronaut.mask.png"), cv2.IMREAD_UNCHANGED) > 0
+    assert n.shape[:2] == (512, 512) and 0.02 < mask.mean() < 0.5
+    np.testing.assert_allclose(np.linalg.norm(n[mask], axis=-1), 1.0, atol=2e-3)
+    assert (n[~mask] == 0).all()
+    npy = np.load(out / "astronaut.normals.npy")
+    np.testing.assert_allclose(np.linalg.norm(npy[mask], axis=-1), 1.0, atol=1e-4)
+    crop = normalmap.read_png16(out / "astronaut.crop.normals.png")
+    assert crop.shape == (64, 64, 3)
+    # The EXIF-rotated copy is read as displayed: the same face, the same normals.
+    side = cv2.imread(str(out / "sideways.mask.png"), cv2.IMREAD_UNCHANGED) > 0
+    assert side.shape == mask.shape and (side == mask).mean() > 0.98
+    assert not list(out.glob("wall*"))
+
+
+def test_portraits_of_any_format_are_read_as_rgb(tmp_path):
+    grey16 = (np.linspace(0, 65535, 32 * 32).reshape(32, 32)).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255
+    Image.fromarray(rgba).save(tmp_path / "clear.png")  # transparent: white shows
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).convert("CMYK").save(tmp_path / "c.jpg")
+    assert read_portrait(tmp_path / "g16.png").shape == (32, 32, 3)
+    assert read_portrait(tmp_path / "g16.png")[-1, -1].tolist() == [255, 255, 255]
+    assert read_portrait(tmp_path / "clear.png")[0, 0].tolist() == [255, 255, 255]
+    assert read_portrait(tmp_path / "c.jpg").dtype == np.uint8
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    Image.fromarray(np.full((16, 24, 3), 200, np.uint8)).save(tmp_path / "phone.heic")
+    assert read_portrait(tmp_path / "phone.heic").shape == (16, 24, 3)
+    (tmp_path / "bad.jpg").write_bytes(b"not a photo")
+    with pytest.raises(InputError, match="bad.jpg: not a readable photo"):
+        read_portrait(tmp_path / "bad.jpg")
+
+
+def test_nothing_to_predict_changes_nothing(run, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["predict", str(photos / "wall.png"), "--model", str(run), "--out", str(out),
+                 "--device", "cpu"]) == 2
+    assert "no photo could be predicted" in capsys.readouterr().err
+    assert not out.exists()
+    (tmp_path / "x.yaml").write_text("model: {in_channels: 5, base: 8, depth: 4}\n")
+    (tmp_path / "x.safetensors").write_bytes(b"junk")
+    assert main(["predict", str(photos / "astronaut.jpg"), "--model",
+                 str(tmp_path / "x.safetensors"), "--out", str(out)]) == 2
+    assert "x.safetensors" in capsys.readouterr().err and not out.exists()
