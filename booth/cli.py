@@ -153,11 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = simsub.add_parser(
         "people", help="render N different simulated people, each a capture folder",
-        parents=[out_folder("simulate people", extra=" (replacing one needs --force)"),
-                 rendering],
+        parents=[out_folder("simulate people", required=False,
+                            extra=" (replacing one needs --force)"), rendering],
         description="Write person-NNNN/ for people SEED .. SEED+N-1 (each as 'booth simulate "
         "subject --kind face' writes one: photos, truth/, lights.yaml), people.yaml (who "
-        "each one is) and contact_sheet.png (ring-flash photos beside true normal maps).")
+        "each one is) and contact_sheet.png (ring-flash photos beside true normal maps). "
+        "With --store instead of --out: a new session of a session store, the people captured "
+        "as the simulated booth stores them after a calibration sphere, for 'booth export'.")
+    pp.add_argument("--store", metavar="SESSIONS_ROOT",
+                    help="write a session store's new session instead of --out")
+    pp.add_argument("--session", default="simulated",
+                    help="the session's name with --store (default simulated)")
     pp.add_argument("count", type=options.int_range(1, 1_000_000, "people"), metavar="N",
                     help="how many people")
     pp.add_argument("--seed", type=options.seed, default=0,
@@ -389,6 +395,11 @@ def cmd_simulate_people(args: argparse.Namespace) -> int:
     from booth.export import cpu_workers
     from booth.population import SHEET, check_out, simulate_people
 
+    if (args.out is None) == (args.store is None):
+        raise InputError("give --out FOLDER (capture folders) or --store SESSIONS_ROOT (a "
+                         "session store), one of them")
+    if args.store is not None:
+        return _simulate_people_store(args)
     check_out(args.out, args.force)
     memory.check_memory("simulate", args.size)
     workers = min(args.workers or cpu_workers(), args.count)
@@ -404,6 +415,26 @@ def cmd_simulate_people(args: argparse.Namespace) -> int:
     print(f"simulated {len(pop.people)} people (ids {args.seed}..{args.seed + args.count - 1}, "
           f"{args.size}×{args.size}, {args.format}) on {workers} worker(s) in {took:.1f} s "
           f"-> {pop.folder} (look at {pop.folder / SHEET})")
+    return 0
+
+
+def _simulate_people_store(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from booth.export import cpu_workers
+    from booth.population import simulate_people_store
+
+    fmt = "jpeg" if args.format == "png" else args.format
+    workers = min(args.workers or cpu_workers(), args.count)
+    t = time.perf_counter()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("capturing people", total=args.count)
+        path = simulate_people_store(args.store, args.session, args.count, args.seed, workers,
+                                     args.size, fmt, args.noise or 0.003, args.ambient,
+                                     lambda done, total: bar.update(task, completed=done))
+    print(f"simulated {args.count} people into the session {path} ({fmt}, calibrated on its "
+          f"sphere) on {workers} worker(s) in {time.perf_counter() - t:.1f} s")
     return 0
 
 

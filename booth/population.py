@@ -89,6 +89,105 @@ def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: fl
                     _thumbs(r.images, r.surface.normals, r.surface.mask))
 
 
+def _render_files(pid: int, size: int, fmt: str, noise: float, ambient: bool
+                  ) -> tuple[int, dict[str, bytes], dict[str, bytes], str, dict, np.ndarray]:
+    """Person ``pid`` as the simulated booth photographs them (exposed for their skin, the
+    camera's files of ``fmt``): (pid, photos by file name, truth files, description,
+    phenotype, thumbnails)."""
+    from booth.simulate import FORMATS
+    from photometric import camerafile, people, synthetic
+    from photometric.render import Camera
+
+    surface = synthetic.face(pid, size)
+    booth = synthetic.Booth()
+    camera = synthetic.metered(surface, booth, Camera(noise=noise))
+    images = synthetic.capture(surface, booth, camera, ambient, pid)
+    photos = {}
+    for name, img in images.items():
+        for ext in FORMATS[fmt]:
+            encode = camerafile.encode_jpeg if ext == ".jpg" else camerafile.encode_dng
+            photos[f"{name}{ext}"] = encode(img)
+    who = people.person(pid)
+    return (pid, photos, synthetic.truth_files(surface, booth), who.describe(), who.phenotype,
+            _thumbs(images, surface.normals, surface.mask))
+
+
+def _pool(workers: int, count: int):
+    ctx = worker_context()
+    counter = ctx.Value("i", 0)
+    return cf.ProcessPoolExecutor(min(workers, count), mp_context=ctx,
+                                  initializer=_init_worker, initargs=(counter,))
+
+
+def simulate_people_store(root: str | Path, session: str, count: int, seed: int = 0,
+                          workers: int = 1, size: int = 512, fmt: str = "jpeg",
+                          noise: float = 0.003, ambient: bool = False,
+                          progress: Callable[[int, int], None] | None = None) -> Path:
+    """People ``seed`` .. ``seed + count - 1`` captured into a new session ``session`` of the
+    session store at ``root``, as the simulated booth would store them (camera files of
+    ``fmt``, ``truth/``, consent recorded as subject ``person-NNNN``), after a calibration
+    sphere photographed and fitted as the session's calibration: what ``booth export`` reads.
+    """
+    from booth.calibration import calibrate_folder
+    from booth.session import CALIBRATION_FILE, SessionStore
+    from booth.simulate import FORMATS
+    from photometric import camerafile, synthetic
+    from photometric.lights import CHANNELS
+    from photometric.render import Camera
+
+    if fmt not in ("jpeg", "dng", "raw+jpeg"):
+        raise InputError(f"--format {fmt}: a session store holds camera files; expected jpeg, "
+                         "dng or raw+jpeg")
+    check_options(size, 16, noise, fmt)
+    if count < 1 or workers < 1:
+        raise InputError(f"N and --workers: expected at least 1, got {count} and {workers}")
+    store = SessionStore(root)
+    if (Path(root) / session / "session.yaml").exists():
+        raise InputError(f"{Path(root) / session}: the session exists; give a new --session")
+    sess = store.create_session(session)
+    # The calibration sphere, as the booth photographs it.
+    shots = synthetic.capture(synthetic.sphere(size), synthetic.Booth(), Camera(noise=noise),
+                              ambient, seed)
+    w = sess.begin_calibration()
+    for ch in CHANNELS:
+        for ext in FORMATS[fmt]:
+            encode = camerafile.encode_jpeg if ext == ".jpg" else camerafile.encode_dng
+            w.add_shot(ch, f"{ch}{ext}", encode(shots[ch]))
+    sphere = w.commit()
+    calibrate_folder(sphere, sphere / CALIBRATION_FILE)
+    sess.set_calibration(sphere.name)
+
+    def store_one(result) -> None:
+        pid, photos, truth, _, _, _ = result
+        subject = folder_name(pid)
+        sess.add_subject(subject, consent=True, note="simulated person")
+        cw = sess.begin_capture(subject)
+        for name, data in photos.items():
+            channel = name.rsplit(".", 1)[0]
+            if channel in CHANNELS:
+                cw.add_shot(channel, name, data)
+        for rel, data in truth.items():
+            cw.add_file(rel, data)
+        cw.commit()
+
+    args = [(pid, size, fmt, noise, ambient) for pid in range(seed, seed + count)]
+    done = 0
+    if workers == 1 or count == 1:
+        for a in args:
+            store_one(_render_files(*a))
+            done += 1
+            if progress:
+                progress(done, count)
+    else:
+        with _pool(workers, count) as pool:
+            for f in cf.as_completed([pool.submit(_render_files, *a) for a in args]):
+                store_one(f.result())
+                done += 1
+                if progress:
+                    progress(done, count)
+    return sess.path
+
+
 def _init_worker(counter) -> None:
     """The export's worker set-up (one core per worker, one OpenCV thread), one torch
     thread too, and the head model loaded before the first person."""
@@ -148,11 +247,7 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
         else:
             # The export's fork server (one per process, whoever starts it first): warm,
             # single-threaded BLAS and OpenCV, and nothing of torch's threads to fork.
-            ctx = worker_context()
-            counter = ctx.Value("i", 0)
-            with cf.ProcessPoolExecutor(min(workers, count), mp_context=ctx,
-                                        initializer=_init_worker,
-                                        initargs=(counter,)) as pool:
+            with _pool(workers, count) as pool:
                 futures = [pool.submit(_render_one, *a) for a in args]
                 for f in cf.as_completed(futures):
                     done.append(f.result())

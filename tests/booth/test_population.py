@@ -69,3 +69,28 @@ def test_bad_counts_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "error" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_people_into_a_session_store_that_export_reads(tmp_path, capsys):
+    from booth.export import export_sources
+    from booth.session import SessionStore
+
+    root = tmp_path / "store"
+    assert main(["simulate", "people", "3", "--store", str(root), "--session", "sim",
+                 "--size", "96", "--workers", "1"]) == 0
+    assert "into the session" in capsys.readouterr().out
+    session = SessionStore(root).session("sim")
+    assert session.calibration_id is not None  # the sphere, fitted and in use
+    infos = session.verify()
+    assert all(i.status == "complete" and not i.problems for i in infos)
+    people = [i for i in infos if i.subject != "calibration-sphere"]
+    assert sorted(i.subject for i in people) == ["person-0000", "person-0001", "person-0002"]
+    assert all((i.path / "truth" / "lit.png").is_file() for i in people)
+    sources, rejected = export_sources([root])
+    assert len(sources) == 3 and not rejected
+    # The same session again is refused; --out and --store together too.
+    assert main(["simulate", "people", "1", "--store", str(root), "--session", "sim"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["simulate", "people", "1", "--store", str(root), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "one of them" in capsys.readouterr().err
