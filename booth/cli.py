@@ -339,9 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the face), NAME.normals.npy, NAME.mask.png and NAME.crop.normals.png. "
                         "A photo without a face is listed; exit status 1 when a photo failed.")
     pr.add_argument("photos", nargs="+", metavar="IMAGE_OR_DIR")
-    pr.add_argument("--model", required=True, metavar="RUN",
+    pr.add_argument("--model", default=None, metavar="RUN",
                     help="a run folder of 'booth train' (its best.safetensors) or a "
-                    "NAME.safetensors with NAME.yaml")
+                    "NAME.safetensors with NAME.yaml (default: the model shipped with the "
+                    "booth, trained on simulated people)")
     pr.add_argument("--max-faces", type=options.int_range(1, 4, "faces"), default=1,
                     help="faces per photo, largest first (default 1, at most 4)")
     pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -721,7 +722,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from learning.predict import Predictor, inputs, predict
+    from learning.predict import Predictor, default_model, inputs, predict
     from photometric.files import OutputDir
 
     photos = inputs(args.photos)
@@ -734,7 +735,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    predictor = Predictor.load(args.model, device)
+    predictor = Predictor.load(args.model or default_model(), device)
     with target as stage, Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                                    transient=True) as bar:
         task = bar.add_task("predicting", total=len(photos))

@@ -30,6 +30,10 @@ from learning.model import CHANNELS
 from photometric import normalmap
 from photometric.errors import InputError
 
+#: The model ``booth predict`` uses without ``--model``: the small preset trained on
+#: simulated people (its model card beside it, ``learning/models/README.md``).
+DEFAULT_MODEL = "default.safetensors"
+
 SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp", ".bmp")
 MAX_PIXELS = 100_000_000
 
@@ -129,6 +133,17 @@ class Predictor:
         mask = oval.astype(bool) & (length[..., 0] > 1e-6)
         full[~mask] = 0.0
         return Face(full.astype(np.float32), mask, n.astype(np.float32), crop_mask)
+
+
+def default_model() -> Path:
+    """The shipped model's path; an InputError when this copy has none."""
+    from importlib import resources
+
+    path = Path(str(resources.files("learning") / "models" / DEFAULT_MODEL))
+    if not path.is_file():
+        raise InputError(f"{path}: no default model in this copy; give --model RUN (a run of "
+                         "'booth train')")
+    return path
 
 
 def inputs(paths: list[str | Path]) -> list[Path]:

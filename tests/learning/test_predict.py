@@ -94,3 +94,19 @@ def test_nothing_to_predict_changes_nothing(run, photos, tmp_path, capsys):
     assert main(["predict", str(photos / "astronaut.jpg"), "--model",
                  str(tmp_path / "x.safetensors"), "--out", str(out)]) == 2
     assert "x.safetensors" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_default_model_predicts_out_of_the_box(photos, tmp_path, capsys):
+    """A fresh clone predicts at once: the shipped model (trained on simulated people)."""
+    from learning.predict import Predictor, default_model
+
+    p = Predictor.load(default_model())
+    assert p.encoding == "points" and p.size % 16 == 0
+    out = tmp_path / "out"
+    assert main(["predict", str(photos / "astronaut.jpg"), "--out", str(out),
+                 "--device", "cpu"]) == 0
+    n = normalmap.read_png16(out / "astronaut.normals.png")
+    mask = cv2.imread(str(out / "astronaut.mask.png"), cv2.IMREAD_UNCHANGED) > 0
+    np.testing.assert_allclose(np.linalg.norm(n[mask], axis=-1), 1.0, atol=2e-3)
+    # A face seen from the front: its normals face the camera, on average.
+    assert n[mask][:, 2].mean() > 0.5
