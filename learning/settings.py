@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from photometric.errors import InputError
 
 
 @dataclass
 class Settings:
+    """How ``booth train`` trains (each field is the option of the same name)."""
+
     preset: str = "small"
     epochs: int = 20
     batch: int = 8
@@ -23,7 +25,6 @@ class Settings:
     device: str = "auto"
     compile: bool = False
     augment: bool = True
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> Settings:
         if self.epochs < 1 or self.batch < 1:

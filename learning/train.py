@@ -161,7 +161,7 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             "dataset": {"path": str(Path(dataset).resolve()), "encoding": encoding,
                         "size": size, "margin": margin, "train": len(train_split),
                         "val": len(val_split)},
-            "training": {k: v for k, v in asdict(s).items() if k != "extra"},
+            "training": asdict(s),
             "world_size": world}
     writer = None
     if lead:
