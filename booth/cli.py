@@ -690,10 +690,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node", str(args.gpus), "-m", "learning.train", *rest]
         return subprocess.run(cmd).returncode
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from learning.train import settings_from, train
 
-    run = train(args.dataset, args.out, settings_from(args), args.resume,
-                progress=lambda msg: print(msg, flush=True))
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("epoch 1", total=None)
+
+        def step(epoch: int, done: int, total: int) -> None:
+            bar.update(task, description=f"epoch {epoch}", completed=done, total=total)
+
+        run = train(args.dataset, args.out, settings_from(args), args.resume,
+                    progress=lambda msg: bar.console.print(msg, soft_wrap=True, markup=False),
+                    on_step=step)
     print(f"trained -> {run} (best.safetensors, last.safetensors, metrics.csv)")
     return 0
 

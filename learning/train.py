@@ -93,8 +93,11 @@ def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
 
 
 def train(dataset: str | Path, out: str | Path, settings: Settings | None = None,
-          resume: bool = False, progress: Callable[[str], None] | None = None) -> Path:
-    """Train on ``dataset`` (a ``booth export`` folder) into the run folder ``out``."""
+          resume: bool = False, progress: Callable[[str], None] | None = None,
+          on_step: Callable[[int, int, int], None] | None = None) -> Path:
+    """Train on ``dataset`` (a ``booth export`` folder) into the run folder ``out``.
+    ``progress`` gets a line per epoch, ``on_step(epoch, step in epoch, steps per epoch)``
+    each step (rank 0 only)."""
     import torch.distributed as dist
 
     s = (settings or Settings()).validate()
@@ -205,6 +208,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             sched.step()
             step += 1
             seen += x.shape[0]
+            if on_step is not None and lead:
+                on_step(epoch + 1, len(losses) + 1, steps_per_epoch)
             losses.append(loss.detach())
             with torch.no_grad():
                 m = b["mask"][:, 0]
