@@ -68,3 +68,14 @@ def small_dataset(tmp_path_factory, store_sources):
     result = export.export(face, out, export.Settings(size=64, split=(1.0, 0.0, 0.0)))
     assert result.ok and len(result.exported) == 1
     return out
+
+
+@pytest.fixture
+def dataset(tmp_path, small_dataset):
+    """A copy of the small dataset (one face at 64 px, points encoding), free to change:
+    training packs into it."""
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    return out

@@ -3,8 +3,6 @@ device-side flip the same as the export's flip."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -13,14 +11,6 @@ from learning import augment, pack, preprocess
 from learning.loader import _PARTS, Batches, flip_batch
 from learning.sample_format import read_manifest, read_sample
 from photometric.errors import InputError
-
-
-@pytest.fixture
-def dataset(tmp_path, small_dataset):
-    """A copy of the small dataset (one face at 64 px, points encoding), to pack into."""
-    out = tmp_path / "ds"
-    shutil.copytree(small_dataset, out)
-    return out
 
 
 def test_packing_holds_the_export_s_samples(dataset):

@@ -17,13 +17,6 @@ from learning.train import Settings, train
 from photometric.errors import InputError
 
 
-@pytest.fixture
-def dataset(tmp_path, small_dataset):
-    out = tmp_path / "ds"
-    shutil.copytree(small_dataset, out)
-    return out
-
-
 def _rows(run):
     with open(run / "metrics.csv") as fh:
         return list(csv.DictReader(fh))
