@@ -76,6 +76,25 @@ def _check_run(out: Path, resume: bool) -> None:
         raise InputError(f"{out}: not empty; give a new or empty folder")
 
 
+def _resumed(out: Path, given: Settings) -> Settings:
+    """A resumed run trains as it began (run.yaml's settings: the schedule, the seed, the
+    batch); only where it runs (device, data workers, compile) comes from this call."""
+    from dataclasses import fields, replace
+
+    try:
+        saved = yaml.safe_load((out / "run.yaml").read_text())["training"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        raise InputError(f"{out / 'run.yaml'}: missing or unreadable; cannot resume this "
+                         "run") from None
+    names = {f.name for f in fields(Settings)}
+    try:
+        s = replace(Settings(), **{k: v for k, v in saved.items() if k in names})
+    except TypeError as exc:
+        raise InputError(f"{out / 'run.yaml'}: training: {exc}") from None
+    return replace(s, device=given.device, workers=given.workers,
+                   compile=given.compile).validate()
+
+
 @torch.no_grad()
 def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
     """Masked figures over every pixel of a split (summed across ranks when distributed)."""
@@ -102,6 +121,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
 
     s = (settings or Settings()).validate()
     out = Path(out)
+    if resume:
+        s = _resumed(out, s)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -113,7 +134,6 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     say = progress if (progress and lead) else (lambda _msg: None)
     if lead:
         _check_run(out, resume)
-    if lead:
         open_split(dataset, "train")  # packs the dataset when needed
     if distributed:
         dist.barrier()  # the others wait for rank 0's packing

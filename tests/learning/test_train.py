@@ -61,7 +61,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path):
     assert len(_rows(tmp_path / "cut")) == 2
     with pytest.raises(InputError, match="--resume"):
         train(dataset, tmp_path / "cut", settings)
-    train(dataset, tmp_path / "cut", settings, resume=True)
+    # Resumed with no options: the run's own settings (epochs, seed, batch) are used.
+    train(dataset, tmp_path / "cut", Settings(workers=0), resume=True)
     a, _ = checkpoint.load_model(whole / "last.safetensors")
     b, _ = checkpoint.load_model(tmp_path / "cut" / "last.safetensors")
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
