@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from booth.simulate import check_options, write_capture
+from booth.simulate import camera_files, check_options, write_capture
 from learning.workers import context as worker_context
 from photometric.errors import InputError
 from photometric.files import MARKER, OutputDir, atomic_write, naming, write_text
@@ -67,10 +67,10 @@ def check_out(out: str | Path, force: bool) -> OutputDir:
 def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
     import cv2
 
-    from photometric import imageio
+    from photometric import imageio, normalmap
 
     photo = imageio.encode_srgb8(np.asarray(images["center"]))
-    nmap = np.where(mask[..., None], np.rint((normals + 1) * 127.5), 0).astype(np.uint8)
+    nmap = normalmap.preview8(normals, mask)
     cells = [cv2.resize(a, (THUMB, THUMB), interpolation=cv2.INTER_AREA) for a in (photo, nmap)]
     return np.hstack(cells)
 
@@ -90,26 +90,39 @@ def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: fl
 
 
 def _render_files(pid: int, size: int, fmt: str, noise: float, ambient: bool
-                  ) -> tuple[int, dict[str, bytes], dict[str, bytes], str, dict, np.ndarray]:
+                  ) -> tuple[int, dict[str, bytes], dict[str, bytes]]:
     """Person ``pid`` as the simulated booth photographs them (exposed for their skin, the
-    camera's files of ``fmt``): (pid, photos by file name, truth files, description,
-    phenotype, thumbnails)."""
-    from booth.simulate import FORMATS
-    from photometric import camerafile, people, synthetic
+    camera's files of ``fmt``): (pid, photos by file name, truth files)."""
+    from photometric import synthetic
     from photometric.render import Camera
 
     surface = synthetic.face(pid, size)
     booth = synthetic.Booth()
     camera = synthetic.metered(surface, booth, Camera(noise=noise))
     images = synthetic.capture(surface, booth, camera, ambient, pid)
-    photos = {}
-    for name, img in images.items():
-        for ext in FORMATS[fmt]:
-            encode = camerafile.encode_jpeg if ext == ".jpg" else camerafile.encode_dng
-            photos[f"{name}{ext}"] = encode(img)
-    who = people.person(pid)
-    return (pid, photos, synthetic.truth_files(surface, booth), who.describe(), who.phenotype,
-            _thumbs(images, surface.normals, surface.mask))
+    photos = {f"{name}{ext}": data for name, img in images.items()
+              for ext, data in camera_files(img, fmt)}
+    return pid, photos, synthetic.truth_files(surface, booth)
+
+
+def _each(fn: Callable, args: list[tuple], workers: int,
+          progress: Callable[[int, int], None] | None) -> Iterator:
+    """``fn(*a)`` for each of ``args``, in this process or in ``workers`` processes (the
+    export's fork server: warm, single-threaded BLAS and OpenCV, no torch threads to fork),
+    results as they come, with ``progress(done, total)`` after each."""
+    pool = None if workers == 1 or len(args) == 1 else _pool(workers, len(args))
+    if pool is None:
+        results: Iterator = (fn(*a) for a in args)
+    else:
+        results = (f.result() for f in cf.as_completed([pool.submit(fn, *a) for a in args]))
+    try:
+        for done, result in enumerate(results, start=1):
+            yield result
+            if progress:
+                progress(done, len(args))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _pool(workers: int, count: int):
@@ -130,8 +143,7 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
     """
     from booth.calibration import calibrate_folder
     from booth.session import CALIBRATION_FILE, SessionStore
-    from booth.simulate import FORMATS
-    from photometric import camerafile, synthetic
+    from photometric import synthetic
     from photometric.lights import CHANNELS
     from photometric.render import Camera
 
@@ -150,15 +162,14 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
                               ambient, seed)
     w = sess.begin_calibration()
     for ch in CHANNELS:
-        for ext in FORMATS[fmt]:
-            encode = camerafile.encode_jpeg if ext == ".jpg" else camerafile.encode_dng
-            w.add_shot(ch, f"{ch}{ext}", encode(shots[ch]))
+        for ext, data in camera_files(shots[ch], fmt):
+            w.add_shot(ch, f"{ch}{ext}", data)
     sphere = w.commit()
     calibrate_folder(sphere, sphere / CALIBRATION_FILE)
     sess.set_calibration(sphere.name)
 
     def store_one(result) -> None:
-        pid, photos, truth, _, _, _ = result
+        pid, photos, truth = result
         subject = folder_name(pid)
         sess.add_subject(subject, consent=True, note="simulated person")
         cw = sess.begin_capture(subject)
@@ -171,20 +182,8 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
         cw.commit()
 
     args = [(pid, size, fmt, noise, ambient) for pid in range(seed, seed + count)]
-    done = 0
-    if workers == 1 or count == 1:
-        for a in args:
-            store_one(_render_files(*a))
-            done += 1
-            if progress:
-                progress(done, count)
-    else:
-        with _pool(workers, count) as pool:
-            for f in cf.as_completed([pool.submit(_render_files, *a) for a in args]):
-                store_one(f.result())
-                done += 1
-                if progress:
-                    progress(done, count)
+    for result in _each(_render_files, args, workers, progress):
+        store_one(result)
     return sess.path
 
 
@@ -236,23 +235,9 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
     target = check_out(out, force)
     final = Path(out)
     ids = list(range(seed, seed + count))
-    done: list[Rendered] = []
     with target as stage:
         args = [(str(stage), str(final), pid, size, fmt, noise, bits, ambient) for pid in ids]
-        if workers == 1 or count == 1:
-            for a in args:
-                done.append(_render_one(*a))
-                if progress:
-                    progress(len(done), count)
-        else:
-            # The export's fork server (one per process, whoever starts it first): warm,
-            # single-threaded BLAS and OpenCV, and nothing of torch's threads to fork.
-            with _pool(workers, count) as pool:
-                futures = [pool.submit(_render_one, *a) for a in args]
-                for f in cf.as_completed(futures):
-                    done.append(f.result())
-                    if progress:
-                        progress(len(done), count)
+        done = list(_each(_render_one, args, workers, progress))
         done.sort(key=lambda r: r.id)
         manifest = {"count": count, "seed": seed, "size": size, "format": fmt,
                     "people": [{"id": r.id, "folder": r.folder, "description": r.description,

@@ -75,8 +75,8 @@ def check_out(out: str | Path, force: bool) -> OutputDir:
 _RAW_BITS = int(camerafile.Sensor().white).bit_length()  # 14
 
 
-def _files(img: np.ndarray, fmt: str) -> list[tuple[str, bytes | None]]:
-    """(extension, bytes) of one shot's files; None: the PNG, written by OpenCV."""
+def camera_files(img: np.ndarray, fmt: str) -> list[tuple[str, bytes | None]]:
+    """(extension, bytes) of one shot's files in ``fmt``; None: the PNG, written by OpenCV."""
     out: list[tuple[str, bytes | None]] = []
     for ext in FORMATS[fmt]:
         if ext == ".png":
@@ -121,7 +121,7 @@ def write_capture(stage: Path, final: Path, kind: str, seed: int, size: int, amb
             atomic_write(stage / rel, fn)
 
     for name, img in images.items():
-        for ext, data in _files(img, fmt):
+        for ext, data in camera_files(img, fmt):
             if data is None:
                 write(f"{name}{ext}", lambda p, img=img: imageio.write_image(p, img))
             else:

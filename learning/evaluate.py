@@ -28,6 +28,7 @@ from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.pack import open_split
 from learning.regions import REGIONS, region_masks
+from photometric import normalmap
 from photometric.errors import InputError
 from photometric.files import OutputDir
 
@@ -65,29 +66,23 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
     if len(packed) == 0:
         raise InputError(f"{dataset}: the {split} split is empty; nothing to evaluate")
     _check(run, meta, packed)
-    model.eval()
     cos_all: list[torch.Tensor] = []
     ang_all: list[torch.Tensor] = []
     by_region: dict[str, list] = {r: [] for r in REGIONS}
     by_subject: dict[str, list] = {}
     shown: list[np.ndarray] = []
-    with torch.no_grad():
-        for b in Batches(packed, batch, device):
-            pred = model(b["input"])
-            cos = metrics.cosine(pred, b["normals"]).cpu()
-            ang = metrics.angles_deg(pred, b["normals"]).cpu()
-            mask = b["mask"][:, 0].cpu()
-            for j, i in enumerate(b["index"].tolist()):
-                m = mask[j]
-                cos_all.append(cos[j][m])
-                ang_all.append(ang[j][m])
-                by_subject.setdefault(packed.subjects[i], []).append((cos[j][m], ang[j][m]))
-                regions = region_masks(packed.landmarks[i], packed.size)
-                for r, rm in regions.items():
-                    sel = m & torch.from_numpy(rm)
-                    by_region[r].append((cos[j][sel], ang[j][sel]))
-                if len(shown) < examples:
-                    shown.append(pred[j].permute(1, 2, 0).cpu().numpy())
+    for b, pred, cos, ang, mask in metrics.per_pixel(model, Batches(packed, batch, device)):
+        for j, i in enumerate(b["index"].tolist()):
+            m = mask[j]
+            cos_all.append(cos[j][m])
+            ang_all.append(ang[j][m])
+            by_subject.setdefault(packed.subjects[i], []).append((cos[j][m], ang[j][m]))
+            regions = region_masks(packed.landmarks[i], packed.size)
+            for r, rm in regions.items():
+                sel = m & torch.from_numpy(rm)
+                by_region[r].append((cos[j][sel], ang[j][sel]))
+            if len(shown) < examples:
+                shown.append(pred[j].permute(1, 2, 0).cpu().numpy())
 
     def summarise(pairs) -> dict:
         if not pairs:
@@ -128,8 +123,8 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
     tile = 192
 
     def rgb(normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        img = np.where(mask[..., None], (normals + 1) * 127.5, 0)
-        return cv2.resize(img.astype(np.uint8), (tile, tile), interpolation=cv2.INTER_AREA)
+        return cv2.resize(normalmap.preview8(normals, mask), (tile, tile),
+                          interpolation=cv2.INTER_AREA)
 
     rows = []
     for i in range(n):

@@ -10,6 +10,8 @@ than 0.1°.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 #: Thresholds of the "share of pixels within" figures, degrees (as in the normal-estimation
@@ -38,8 +40,24 @@ def loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
 
 def angles_deg(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-pixel angle between two normal maps, degrees (N, H, W)."""
-    cos = cosine(pred.float(), target.float()).clamp(-1.0, 1.0)
-    return torch.rad2deg(torch.acos(cos))
+    return cos_to_deg(cosine(pred.float(), target.float()))
+
+
+def cos_to_deg(cos: torch.Tensor) -> torch.Tensor:
+    return torch.rad2deg(torch.acos(cos.clamp(-1.0, 1.0)))
+
+
+@torch.no_grad()
+def per_pixel(model: torch.nn.Module, batches, amp: bool = False) -> Iterator[tuple]:
+    """The model in eval mode over ``batches`` (:class:`learning.loader.Batches`): per batch
+    (batch, prediction, cosine (N, H, W), angle in degrees, mask (N, H, W)), on the CPU but
+    the first two. Validation and evaluation score through this one loop."""
+    model.eval()
+    for b in batches:
+        with torch.autocast(b["input"].device.type, torch.bfloat16, enabled=amp):
+            pred = model(b["input"]).float()
+        cos = cosine(pred, b["normals"])
+        yield b, pred, cos.cpu(), cos_to_deg(cos).cpu(), b["mask"][:, 0].cpu()
 
 
 def summary(cos: torch.Tensor, angle: torch.Tensor) -> dict[str, float]:

@@ -9,17 +9,15 @@ photo, float16 channels and normals, bool mask), plus ``index.json`` (the sample
 subjects in order, and the digest of the manifest they were packed from).
 
 Packing happens once, when training first meets a dataset or its manifest changed (a re-run
-of the export): :func:`open_split` checks the digest and repacks, whole, into a stage folder
-renamed into place, so an interrupted pack leaves the previous one or none.
+of the export): :func:`open_split` checks the digest and repacks, whole, through the project's
+output folder rule (:class:`photometric.files.OutputDir`), so an interrupted pack leaves the
+previous one or none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +27,11 @@ import numpy as np
 from learning.sample_format import read_manifest, read_sample
 from learning.splits import SPLITS
 from photometric.errors import InputError
+from photometric.files import OutputDir
 
 PACK_VERSION = 2
 FOLDER = "packed"
+COMMAND = "train"  # what packs a dataset (the output marker names it)
 
 
 @dataclass
@@ -73,14 +73,15 @@ def _settings(root: Path) -> tuple[dict, str, int]:
 
 
 def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Pack every split of the dataset at ``root`` into ``root/packed`` (replaced whole)."""
+    """Pack every split of the dataset at ``root`` into ``root/packed``, replaced whole or
+    not at all (:class:`photometric.files.OutputDir`: built in an owner-only stage beside it,
+    which a killed run's successor removes)."""
     root = Path(root)
     manifest, encoding, size = _settings(root)
     digest = manifest_digest(root)
     nch = 0 if encoding == "none" else 2
-    stage = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", suffix=".partial", dir=root))
     total, done = len(manifest["samples"]), 0
-    try:
+    with OutputDir(root / FOLDER, COMMAND, SPLITS) as stage:
         for split in SPLITS:
             samples = [s for s in manifest["samples"] if s["split"] == split]
             out = stage / split
@@ -123,18 +124,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
                      "files": [s["file"] for s in samples],
                      "subjects": [s["subject"] for s in samples]}
             (out / "index.json").write_text(json.dumps(index))
-        final = root / FOLDER
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", suffix=".old", dir=root))
-            os.replace(final, old / FOLDER)
-            os.replace(stage, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, final)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    return final
+    return root / FOLDER
 
 
 def _index(folder: Path) -> dict | None:

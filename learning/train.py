@@ -95,17 +95,12 @@ def _resumed(out: Path, given: Settings) -> Settings:
                    compile=given.compile).validate()
 
 
-@torch.no_grad()
 def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
-    """Masked figures over every pixel of a split (summed across ranks when distributed)."""
-    model.eval()
+    """Masked figures over every pixel of a split."""
     cos_all, ang_all = [], []
-    for b in batches:
-        with torch.autocast(batches.device.type, torch.bfloat16, enabled=amp):
-            pred = model(b["input"])
-        m = b["mask"][:, 0]
-        cos_all.append(metrics.cosine(pred.float(), b["normals"])[m].cpu())
-        ang_all.append(metrics.angles_deg(pred.float(), b["normals"])[m].cpu())
+    for _, _, cos, ang, m in metrics.per_pixel(model, batches, amp):
+        cos_all.append(cos[m])
+        ang_all.append(ang[m])
     if not cos_all:
         return metrics.summary(torch.empty(0), torch.empty(0))
     return metrics.summary(torch.cat(cos_all), torch.cat(ang_all))
