@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean toolchain
+.PHONY: demo test lint bench bench-peer clean toolchain
+PEER := .bench-peer
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,13 +40,25 @@ test: $(STAMP) toolchain
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)
+# The U-Net benchmark's peer, segmentation_models_pytorch, needs torchvision, which does not
+# import beside the CPU torch above: it gets an environment of its own (about 5.5 GB).
+$(PEER)/.installed:
+	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 \
+		segmentation-models-pytorch
+	touch $@
+
+bench-peer: $(PEER)/.installed
+
+bench: $(STAMP) bench-peer
 	$(PY) benchmarks/photometric.py
 	$(PY) benchmarks/flash_link.py
 	$(PY) benchmarks/capture.py
 	$(PY) benchmarks/tui.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/people.py
+	$(PY) benchmarks/relight.py
+	$(PY) benchmarks/learning.py
 
 clean:
 	rm -rf out .pytest_cache

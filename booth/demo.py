@@ -2,7 +2,9 @@
 
 Calibrate on a simulated white sphere, capture a simulated face (room light, sensor noise),
 compute its normal map by both methods, and write a side-by-side figure of truth,
-estimates and angular error to ``out/demo.png``. Each stage uses the same functions as
+estimates and angular error to ``out/demo.png``; export the session as a training set, and
+relight the capture from its normal map (``out/relight/``: relit photo, light orbit as GIF
+and MP4, contact sheet of eight lightings). Each stage uses the same functions as
 the headless commands, so the demo exercises what an operator runs.
 
 ``out/`` is refused when it holds anything but an earlier demo's outputs (a marker file
@@ -35,7 +37,7 @@ ERROR_SCALE_DEG = 10.0
 COMMAND = "demo"
 #: Everything a demo writes into its folder.
 NAMES = ("sphere", "calibration.yaml", "sessions", "normals", "demo.png", "tui.svg",
-         "tui.log", "export.log", "dataset")
+         "tui.log", "export.log", "dataset", "relight")
 
 
 def _earlier_demo(folder: Path) -> bool:
@@ -182,7 +184,22 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
               f"{f['ms']:>8.0f} ms")
     step(f"wrote {out / 'demo.png'}")
     _export(out, step)
+    _relight(capture_dir, out, step)
     return figures
+
+
+def _relight(capture_dir: Path, out: Path, step) -> None:
+    """The capture relit from its measured normals and albedo, as ``booth relight`` does it:
+    a key light with cast shadows and skin's specular lobe, and a 24-frame light orbit."""
+    from booth import relighting
+
+    step("relighting the capture from its normal map (key light, shadows, specular; a "
+         "24-frame orbit)")
+    portrait = relighting.load_capture(capture_dir, None, None)
+    lighting = relighting.SceneArgs.parse(None, None, None, None, 0.55, True)
+    written = relighting.run(portrait, lighting.scene(portrait.rig, str(capture_dir)),
+                             relighting.output(out / "relight"), orbit=24)
+    step(f"  {', '.join(written)} -> {out / 'relight'}")
 
 
 def _export(out: Path, step) -> None:

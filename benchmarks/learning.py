@@ -1,0 +1,208 @@
+"""The normal-map generator: held-out quality of the landmark ablation, and CPU latency.
+
+    .venv/bin/python benchmarks/learning.py                 # speed, then quality
+    .venv/bin/python benchmarks/learning.py speed           # latency at 512², both presets + peer
+    .venv/bin/python benchmarks/learning.py quality         # 3 encodings x 3 seeds (~1 h)
+    .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
+
+**speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores) of
+the ``small`` and ``paper`` presets beside the peer, ``segmentation_models_pytorch``'s
+``Unet("resnet34", encoder_weights=None, in_channels=5, classes=3)``. smp needs torchvision,
+which does not import beside the project's CPU torch, so the peer runs in an environment of
+its own (``make bench-peer`` makes it in ``.bench-peer/``: torch 2.14.1 and torchvision
+0.29.1 from this machine's disk, about 5.5 GB; ``--peer-python`` names another). There our
+presets are timed again, round after round with the peer, so the ratio compares the same
+torch on the same input in the same process; the project's own torch (2.13) is timed too.
+
+**quality**: ``booth simulate people N --store``, then ``booth export`` once per encoding
+(``points``, ``dense``, ``none``: the same captures, crops and subject splits), ``booth
+train`` of the small preset once per encoding and seed, ``booth evaluate`` of all runs side by
+side on the test split (its ``report.html`` is the ablation's picture), and a table of each
+encoding's mean and spread over the seeds. The work folder (``--work``, default
+``out/bench-learning``) keeps the store, datasets and finished runs, so a second call (or one
+after an interruption) only does what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT / ".bench-peer" / "bin" / "python"
+ENCODINGS = ("points", "dense", "none")
+METRICS = (("cosine", "cosine", "{:.4f}"), ("mean_deg", "mean °", "{:.2f}"),
+           ("median_deg", "median °", "{:.2f}"), ("within_11.25", "≤11.25°", "{:.1%}"),
+           ("within_22.5", "≤22.5°", "{:.1%}"), ("within_30", "≤30°", "{:.1%}"))
+
+
+def _latency(python: str, models: str, args: argparse.Namespace) -> dict:
+    cmd = [python, str(ROOT / "benchmarks" / "_latency.py"), "--models", models,
+           "--size", str(args.size), "--repeat", str(args.repeat), "--threads", str(args.threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        sys.exit(f"{python}: the latency run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def speed(args: argparse.Namespace) -> None:
+    print(f"## CPU inference latency, {args.size}², batch 1, 5 channels, {args.threads} "
+          f"thread(s), median of {args.repeat}")
+    rows = []
+    own = _latency(sys.executable, "small,paper", args)
+    rows += [(f"{n} (torch {own['torch']})", own["params"][n], own["times"][n])
+             for n in ("small", "paper")]
+    peer_python = args.peer_python or str(PEER)
+    peer = None
+    if Path(peer_python).exists():
+        peer = _latency(peer_python, "smp,small,paper", args)
+        rows += [(f"{'smp Unet(resnet34)' if n == 'smp' else n} (torch {peer['torch']})",
+                  peer["params"][n], peer["times"][n]) for n in ("smp", "small", "paper")]
+    else:
+        print(f"(no peer environment at {peer_python}: `make bench-peer` makes it)")
+    print(f"{'model':40} {'params':>8} {'median':>10} {'min':>10}")
+    for name, params, ts in rows:
+        print(f"{name:40} {params / 1e6:7.1f}M {1000 * statistics.median(ts):8.0f} ms "
+              f"{1000 * min(ts):8.0f} ms")
+    if peer:
+        ref = statistics.median(peer["times"]["smp"])
+        for n in ("small", "paper"):
+            print(f"{n} / smp Unet(resnet34), same torch, same process: "
+                  f"{statistics.median(peer['times'][n]) / ref:.2f}×")
+
+
+def _booth(*argv: str) -> None:
+    cmd = [sys.executable, "-m", "booth", *argv]
+    print("$ booth " + " ".join(argv), flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _finished(run: Path, epochs: int) -> bool:
+    last = run / "last.yaml"
+    if not last.exists():
+        return False
+    import yaml
+
+    return int(yaml.safe_load(last.read_text()).get("epoch", 0)) >= epochs
+
+
+def quality(args: argparse.Namespace) -> None:
+    import yaml
+
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    recipe = {"people": args.people, "people_seed": args.people_seed, "size": args.size_q,
+              "split": args.split}
+    stamp = work / "recipe.yaml"
+    if stamp.exists() and yaml.safe_load(stamp.read_text()) != recipe:
+        sys.exit(f"{work} holds a benchmark made with {yaml.safe_load(stamp.read_text())}; "
+                 f"give another --work for {recipe}")
+    store = work / "store"
+    if not (work / "store.done").exists():
+        shutil.rmtree(store, ignore_errors=True)  # a simulation this benchmark left partway
+        _booth("simulate", "people", str(args.people), "--store", str(store), "--session",
+               "people", "--seed", str(args.people_seed))
+        (work / "store.done").touch()
+    stamp.write_text(yaml.safe_dump(recipe))
+    datasets = {}
+    for enc in args.encodings:
+        ds = datasets[enc] = work / f"ds-{enc}"
+        if not (ds / "manifest.json").exists():
+            _booth("export", str(store), "--out", str(ds), "--encoding", enc, "--size",
+                   str(args.size_q), "--split", args.split)
+    runs = []
+    for enc in args.encodings:
+        for seed in args.seeds:
+            run = work / "runs" / f"{enc}-s{seed}"
+            runs.append((enc, seed, run))
+            if (run / "run.yaml").exists():
+                made = yaml.safe_load((run / "run.yaml").read_text())["training"]
+                if (made["epochs"], made["batch"]) != (args.epochs, args.batch):
+                    sys.exit(f"{run} was trained for {made['epochs']} epochs of batch "
+                             f"{made['batch']}; remove it or give another --work")
+            if _finished(run, args.epochs):
+                continue
+            _booth("train", str(datasets[enc]), "--out", str(run), "--preset", "small",
+                   "--epochs", str(args.epochs), "--batch", str(args.batch), "--seed",
+                   str(seed), *(["--resume"] if (run / "run.yaml").exists() else []))
+    report = work / "report"
+    evaluate = ["evaluate", *(str(r) for _, _, r in runs)]
+    for enc, _, _ in runs:
+        evaluate += ["--dataset", str(datasets[enc])]
+    _booth(*evaluate, "--out", str(report))
+    scores = json.loads((report / "metrics.json").read_text())
+    manifest = json.loads((datasets[args.encodings[0]] / "manifest.json").read_text())
+    counts = manifest["counts"]
+    print(f"\n## Held-out quality: small preset, {args.size_q}² crops, {args.epochs} epochs, "
+          f"batch {args.batch}; {counts['train_subjects']} training people, "
+          f"{counts['val_subjects']} validation, {counts['test_subjects']} test; "
+          f"seeds {','.join(map(str, args.seeds))}\n")
+    print("| encoding | " + " | ".join(h for _, h, _ in METRICS) + " |")
+    print("|" + " --- |" * (len(METRICS) + 1))
+    by_enc: dict[str, list[dict]] = {}
+    for (enc, _, _), s in zip(runs, scores, strict=True):
+        by_enc.setdefault(enc, []).append(s["overall"])
+    for enc, overall in by_enc.items():
+        cells = []
+        for key, _, fmt in METRICS:
+            xs = [o[key] for o in overall]
+            sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
+            cells.append(f"{fmt.format(statistics.mean(xs))} ± {fmt.format(sd)}")
+        print(f"| {enc} | " + " | ".join(cells) + " |")
+    print("\n(mean ± standard deviation over the seeds; per run:)")
+    for (enc, seed, _), s in zip(runs, scores, strict=True):
+        o = s["overall"]
+        print(f"  {enc:6} seed {seed}: cosine {o['cosine']:.4f}, mean {o['mean_deg']:.2f}°, "
+              f"median {o['median_deg']:.2f}°, ≤11.25° {o['within_11.25']:.1%}")
+    if "none" in by_enc:
+        base = [o["mean_deg"] for o in by_enc["none"]]
+        for enc in (e for e in by_enc if e != "none"):
+            xs = [o["mean_deg"] for o in by_enc[enc]]
+            gap = statistics.mean(base) - statistics.mean(xs)
+            spread = max(max(xs) - min(xs), max(base) - min(base))
+            verdict = "beyond" if gap > spread else "within"
+            print(f"{enc} vs none: {gap:+.2f}° mean error better; the larger seed range is "
+                  f"{spread:.2f}°: {verdict} the seed spread")
+    print(f"\nreport: {report / 'report.html'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("part", nargs="?", choices=("speed", "quality", "all"), default="all")
+    ap.add_argument("--size", type=int, default=512, help="speed: input side (default 512)")
+    ap.add_argument("--repeat", type=int, default=10, help="speed: timed rounds")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="speed: torch threads (default: all cores)")
+    ap.add_argument("--peer-python", default=None,
+                    help="speed: python of the peer's environment (default .bench-peer)")
+    ap.add_argument("--work", default=str(ROOT / "out" / "bench-learning"))
+    ap.add_argument("--people", type=int, default=200)
+    ap.add_argument("--people-seed", type=int, default=0)
+    ap.add_argument("--split", default="0.7,0.1,0.2", help="quality: train,val,test fractions")
+    ap.add_argument("--size-q", dest="size_q", type=int, default=128,
+                    help="quality: crop side (default 128)")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    ap.add_argument("--encodings", type=lambda s: s.split(","), default=list(ENCODINGS))
+    args = ap.parse_args()
+    if args.part in ("speed", "all"):
+        speed(args)
+    if args.part in ("quality", "all"):
+        quality(args)
+
+
+if __name__ == "__main__":
+    main()
