@@ -12,6 +12,7 @@ round, so drift of the machine hits all of them alike.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -47,21 +48,28 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     names = args.models.split(",")
-    models = {n: build(n, args.channels).eval() for n in names}
+    base = {n: build(n, args.channels).eval() for n in names}
     x = torch.rand(args.batch, args.channels, args.size, args.size)
-    times: dict[str, list[float]] = {n: [] for n in names}
+    # Each model in both memory layouts: oneDNN's convolutions run faster on NHWC
+    # (channels_last), and `booth predict` uses it; the peer gets the same choice.
+    models, inputs = {}, {}
+    for n, m in base.items():
+        models[n], inputs[n] = m, x
+        models[f"{n}+cl"] = copy.deepcopy(m).to(memory_format=torch.channels_last)
+        inputs[f"{n}+cl"] = x.to(memory_format=torch.channels_last)
+    times: dict[str, list[float]] = {n: [] for n in models}
     with torch.inference_mode():
         for r in range(args.warmup + args.repeat):
             for n, m in models.items():
                 t0 = time.perf_counter()
-                y = m(x)
+                y = m(inputs[n])
                 dt = time.perf_counter() - t0
                 if r >= args.warmup:
                     times[n].append(dt)
                 assert y.shape[-2:] == x.shape[-2:]
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "params": {n: sum(p.numel() for p in m.parameters())
-                                 for n, m in models.items()},
+                                 for n, m in base.items()},
                       "times": times}))
 
 

@@ -5,9 +5,10 @@
     .venv/bin/python benchmarks/learning.py quality         # 3 encodings x 3 seeds (~1 h)
     .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
 
-**speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores) of
-the ``small`` and ``paper`` presets beside the peer, ``segmentation_models_pytorch``'s
-``Unet("resnet34", encoder_weights=None, in_channels=5, classes=3)``. smp needs torchvision,
+**speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores; each
+model in both memory layouts, NCHW and channels_last) of the ``small`` and ``paper`` presets
+beside the peer, ``segmentation_models_pytorch``'s ``Unet("resnet34", encoder_weights=None,
+in_channels=5, classes=3)``. smp needs torchvision,
 which does not import beside the project's CPU torch, so the peer runs in an environment of
 its own (``make bench-peer`` makes it in ``.bench-peer/``: torch 2.14.1 and torchvision
 0.29.1 from this machine's disk, about 5.5 GB; ``--peer-python`` names another). There our
@@ -60,25 +61,31 @@ def speed(args: argparse.Namespace) -> None:
           f"thread(s), median of {args.repeat}")
     rows = []
     own = _latency(sys.executable, "small,paper", args)
-    rows += [(f"{n} (torch {own['torch']})", own["params"][n], own["times"][n])
-             for n in ("small", "paper")]
     peer_python = args.peer_python or str(PEER)
     peer = None
     if Path(peer_python).exists():
         peer = _latency(peer_python, "smp,small,paper", args)
-        rows += [(f"{'smp Unet(resnet34)' if n == 'smp' else n} (torch {peer['torch']})",
-                  peer["params"][n], peer["times"][n]) for n in ("smp", "small", "paper")]
     else:
         print(f"(no peer environment at {peer_python}: `make bench-peer` makes it)")
-    print(f"{'model':40} {'params':>8} {'median':>10} {'min':>10}")
+    label = {"smp": "smp Unet(resnet34)", "small": "small", "paper": "paper"}
+    for run in (own, peer):
+        if run is None:
+            continue
+        for n in run["params"]:
+            for fmt, key in (("NCHW", n), ("channels_last", f"{n}+cl")):
+                rows.append((f"{label[n]}, {fmt} (torch {run['torch'].split('+')[0]})",
+                             run["params"][n], run["times"][key]))
+    print(f"{'model, memory layout (torch)':50} {'params':>8} {'median':>10} {'min':>10}")
     for name, params, ts in rows:
-        print(f"{name:40} {params / 1e6:7.1f}M {1000 * statistics.median(ts):8.0f} ms "
+        print(f"{name:50} {params / 1e6:7.1f}M {1000 * statistics.median(ts):8.0f} ms "
               f"{1000 * min(ts):8.0f} ms")
     if peer:
-        ref = statistics.median(peer["times"]["smp"])
+        def best(n: str) -> float:
+            return min(statistics.median(peer["times"][k]) for k in (n, f"{n}+cl"))
+
         for n in ("small", "paper"):
-            print(f"{n} / smp Unet(resnet34), same torch, same process: "
-                  f"{statistics.median(peer['times'][n]) / ref:.2f}×")
+            print(f"{n} / smp Unet(resnet34), each in its faster layout, same torch, same "
+                  f"process: {best(n) / best('smp'):.2f}×")
 
 
 def _booth(*argv: str) -> None:
