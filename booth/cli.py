@@ -843,6 +843,10 @@ def cmd_relight(args: argparse.Namespace) -> int:
         raise InputError("give --normals or --predict, not both")
     lighting = relighting.SceneArgs.parse(args.light, args.sh, args.env, args.ambient,
                                           args.specular, args.shadows)
+    named = [s.text for s in lighting.specs if s.flash is not None]
+    if named and not capture:
+        raise InputError(f"--light {named[0]}: a flash is named, but {src} is a photo, which "
+                         "has no flashes; give a capture folder, or az=,el= / dir= / pos=")
     target = relighting.output(args.out)
     if capture:
         portrait = relighting.load_capture(src, args.calibration, args.lights, args.albedo)

@@ -161,7 +161,7 @@ def bad_input_cases(capture: Path, tmp: Path) -> list[tuple[list, str]]:
         (["relight", photo, "--normals", colour16], "not of unit length"),
         (["relight", photo, "--normals", colour8], "expected a 16-bit RGB normal map"),
         (["relight", photo, "--light", "az=1,el=1"], "give its normal map"),
-        (["relight", photo, "--normals", small, "--light", "left"], "the normal map is"),
+        (["relight", photo, "--normals", small, "--light", "left"], "which has no flashes"),
         (["relight", capture, "--normals", small], "is a capture folder"),
         (["relight", tmp / "missing.jpg", "--predict"], "not found"),
     ]
