@@ -24,7 +24,9 @@ demo: $(STAMP)
 	$(VENV)/bin/booth demo --out out
 
 # Debian packages the tests need: avr-gcc and avr-libc (the flash firmware is built for the
-# AVR, its codec for the host with gcc), tmux (the app is tested in a real terminal).
+# AVR, its codec for the host with gcc), tmux (the app is tested in a real terminal), and
+# libsimavr2 with libsimavr-dev's headers unpacked locally (the compiled firmware runs in the
+# simavr AVR emulator: firmware_protocol/firmware/sim/install-simavr.sh).
 toolchain:
 	@if ! command -v avr-gcc >/dev/null || [ ! -f /usr/lib/avr/include/avr/io.h ] \
 		|| ! command -v tmux >/dev/null; then \
@@ -32,6 +34,7 @@ toolchain:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-avr avr-libc make gcc tmux; \
 	fi
+	sh firmware_protocol/firmware/sim/install-simavr.sh
 
 test: $(STAMP) toolchain
 	$(VENV)/bin/ruff check .

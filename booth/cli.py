@@ -77,6 +77,10 @@ def station_options() -> Parser:
                    help="simulated subject, 0..2^32-1 (sim backend)")
     g.add_argument("--size", type=SIM_SIZE, default=512,
                    help="simulated image side, 32..8192 pixels (sim backend; default 512)")
+    g.add_argument("--controller", choices=("emulator", "firmware"), default="emulator",
+                   help="the simulated booth's flash controller: the Python emulator "
+                   "(default, fastest) or the compiled AVR firmware run in simavr (needs "
+                   "libsimavr2: sh firmware_protocol/firmware/sim/install-simavr.sh)")
     g.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpeg",
                    help="what the simulated camera saves per shot: jpeg (default), raw "
                    "(DNG; needs an even --size) or raw+jpeg (sim backend)")
@@ -576,7 +580,7 @@ def _station(args: argparse.Namespace, cfg):
     from booth.station import SimOptions, Station
 
     sim = SimOptions(seed=args.seed, size=args.size, per_subject=False,
-                     image_format=args.image_format)
+                     image_format=args.image_format, controller=args.controller)
     return Station(cfg, args.backend, args.port, sim)
 
 
@@ -935,7 +939,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     _sessions_root(args, load_config(args.config))
     _check_log(args.log)
     return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
-               args.images, args.log, args.image_format)
+               args.images, args.log, args.image_format, args.controller)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

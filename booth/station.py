@@ -34,7 +34,8 @@ class SimOptions:
     """The simulated booth's subject: ``seed`` picks the person (mixed with the subject id, so
     each simulated subject is a different person, who sits a little differently for each
     capture), ``size`` the image side; ``image_format`` what
-    its camera saves: ``jpeg``, ``raw`` (DNG) or ``raw+jpeg``."""
+    its camera saves: ``jpeg``, ``raw`` (DNG) or ``raw+jpeg``; ``controller`` the flash
+    controller: the Python emulator or the compiled firmware in simavr."""
 
     seed: int = 0
     size: int = 512
@@ -43,6 +44,7 @@ class SimOptions:
     faults: object | None = None  # firmware_protocol.emulator.Faults
     camera_faults: object | None = None  # booth.hardware.sim.CameraFaults
     recycle_ms: int = 150
+    controller: str = "emulator"  # or "firmware": the AVR build in simavr
 
 
 @dataclass
@@ -96,7 +98,8 @@ class Station:
                 self.sim = SimulatedBooth(seed=o.seed, size=o.size, faults=o.faults,
                                           camera_faults=o.camera_faults,
                                           recycle_ms=o.recycle_ms,
-                                          image_format=o.image_format).start()
+                                          image_format=o.image_format,
+                                          controller=o.controller).start()
                 self.port = self.sim.flash_port
                 self.camera = self.sim.camera
             else:

@@ -258,6 +258,32 @@ class SimulatedCamera(GPhoto2Camera):
         return photo
 
 
+#: The simulated booth's flash controller: the Python emulator (the default, fastest) or the
+#: compiled AVR firmware run in simavr (firmware_protocol.simavr).
+CONTROLLERS = ("emulator", "firmware")
+
+
+def _firmware(on_fire, faults: Faults, recycle_ms: int, not_ready: frozenset[int], seed: int):
+    """The real firmware in simavr, with the faults it can have: bytes dropped or corrupted
+    on the link (the harness does that). The emulator-only faults (a withheld or delayed
+    FIRED event, a silent or never-ready controller) and another recycle interval than the
+    firmware's own are refused: the firmware does what it does."""
+    from firmware_protocol import simavr
+
+    why = simavr.missing()
+    if why:
+        raise InputError(f"--controller firmware: {why}")
+    other = [name for name, on in (("withhold_fired", faults.withhold_fired),
+                                   ("fired_delay_ms", faults.fired_delay_ms),
+                                   ("silent", faults.silent), ("not_ready", not_ready),
+                                   (f"recycle_ms={recycle_ms}", recycle_ms != 150)) if on]
+    if other:
+        raise InputError(f"--controller firmware: {', '.join(other)} can only be simulated by "
+                         "the Python emulator (--controller emulator)")
+    return simavr.FirmwareSim(on_fire=on_fire, drop=faults.drop, corrupt=faults.corrupt,
+                              seed=seed)
+
+
 class SimulatedBooth:
     """Start with :meth:`start`; then ``flash_port`` and ``camera`` are the hardware."""
 
@@ -267,7 +293,11 @@ class SimulatedBooth:
                  faults: Faults | None = None, camera_faults: CameraFaults | None = None,
                  recycle_ms: int = 150, not_ready: frozenset[int] = frozenset(),
                  image_format: str = "jpeg", info: CameraInfo | None = None,
-                 raw_sensor: Sensor | None = None, quality: int = 95):
+                 raw_sensor: Sensor | None = None, quality: int = 95,
+                 controller: str = "emulator"):
+        if controller not in CONTROLLERS:
+            raise InputError(f"controller {controller!r}: expected one of "
+                             f"{', '.join(CONTROLLERS)}")
         if image_format not in IMAGE_FORMATS:
             raise InputError(f"image format {image_format!r}: expected one of "
                              f"{', '.join(IMAGE_FORMATS)}")
@@ -284,9 +314,15 @@ class SimulatedBooth:
         self.load_subject(subject if subject is not None else
                           synthetic.subject(kind, seed, size), seed,
                           meter=subject is None and kind == "face")
-        self.controller = Controller(recycle_ms=recycle_ms, not_ready=not_ready,
-                                     on_fire=self._on_fire)
-        self.emulator = Emulator(self.controller, faults or Faults())
+        self.controller_kind = controller
+        if controller == "firmware":
+            self.controller = None  # it runs in the AVR, not in Python
+            self.emulator = _firmware(self._on_fire, faults or Faults(), recycle_ms, not_ready,
+                                      seed)
+        else:
+            self.controller = Controller(recycle_ms=recycle_ms, not_ready=not_ready,
+                                         on_fire=self._on_fire)
+            self.emulator = Emulator(self.controller, faults or Faults())
         self.vcam = virtual_camera_dir()
         self.flash_port = ""
         self.camera: SimulatedCamera | None = None
@@ -376,5 +412,5 @@ class SimulatedBooth:
         return synthetic.truth_files(self.subject, self.booth)
 
 
-__all__ = ["CHANNELS", "IMAGE_FORMATS", "CameraFaults", "Faults", "SimulatedBooth",
+__all__ = ["CHANNELS", "CONTROLLERS", "IMAGE_FORMATS", "CameraFaults", "Faults", "SimulatedBooth",
            "SimulatedCamera", "virtual_camera_dir"]

@@ -43,7 +43,7 @@ def stderr_to(log_file: str | Path):
 
 def run(config_file: str | None, backend: str, sessions: str | None, port: str | None,
         seed: int, size: int, images: str, log_file: str | None,
-        image_format: str = "jpeg") -> int:
+        image_format: str = "jpeg", controller: str = "emulator") -> int:
     from booth.config import load_config
     from booth.station import SimOptions
 
@@ -52,7 +52,7 @@ def run(config_file: str | None, backend: str, sessions: str | None, port: str |
     # Imported before the app starts: textual-image asks the terminal about itself on import.
     from booth.tui.app import BoothApp
 
-    sim = SimOptions(seed=seed, size=size, image_format=image_format)
+    sim = SimOptions(seed=seed, size=size, image_format=image_format, controller=controller)
     app = BoothApp(cfg, backend, sessions, port, sim, images,
                    config_source=config_file or "defaults")
     with stderr_to(path):

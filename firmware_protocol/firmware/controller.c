@@ -18,6 +18,11 @@ static uint8_t rx[PROTO_MAX_WIRE + 1];
 static uint8_t rx_n, rx_overflow;
 static uint8_t negotiated, armed = CTL_NONE, power, last_fault, event_seq;
 static uint16_t recycle_ms = 150, max_fires = 120, heartbeat_ms = 1000;
+/* recycle_ms in microseconds, kept beside it: the X-sync path (PROTOCOL.md: the flash within
+ * 10 us of the edge) cannot afford the AVR's 32-bit multiply, nor a shift by a variable
+ * count (a loop), hence BIT[] too. */
+static uint32_t recycle_us = 150000UL;
+static const uint8_t BIT[8] = {1, 2, 4, 8, 16, 32, 64, 128};
 static uint32_t last_fire_us[CTL_CHANNELS], last_rx_us, start_us;
 static uint8_t fired_ever, ready_pending;
 static uint32_t fire_log[16]; /* start times of recent fires, ms, ring (rate limit) */
@@ -62,15 +67,14 @@ static uint8_t fires_last_minute(uint32_t now_ms) {
 /* Checks recycle and rate limit; fires if allowed. Returns 0 or the NAK code. */
 static uint8_t try_fire(uint8_t ch, uint8_t pw) {
     uint32_t now = hal->now_us();
-    if ((fired_ever >> ch & 1) && now - last_fire_us[ch] < (uint32_t)recycle_ms * 1000UL)
-        return NAK_NOT_READY;
+    if ((fired_ever & BIT[ch]) && now - last_fire_us[ch] < recycle_us) return NAK_NOT_READY;
     /* The ring holds the last 16 fires: enough to enforce limits up to 16/min exactly; above
      * that the limit is enforced on the recycle interval, which bounds the rate anyway. */
     if (max_fires <= 16 && fires_last_minute(now / 1000UL) >= max_fires) return NAK_RATE_LIMIT;
     hal->fire(ch, pw);
     last_fire_us[ch] = now;
-    fired_ever |= (uint8_t)(1 << ch);
-    ready_pending |= (uint8_t)(1 << ch);
+    fired_ever |= BIT[ch];
+    ready_pending |= BIT[ch];
     fire_log[fire_log_at] = now / 1000UL;
     fire_log_at = (uint8_t)((fire_log_at + 1) % 16);
     if (fire_log_n < 16) fire_log_n++;
@@ -129,7 +133,7 @@ static void handle(const frame_t *f) {
             uint32_t now = hal->now_us();
             uint8_t ready = 0;
             for (uint8_t c = 0; c < CTL_CHANNELS; c++)
-                if (!(fired_ever >> c & 1) || now - last_fire_us[c] >= (uint32_t)recycle_ms * 1000UL)
+                if (!(fired_ever >> c & 1) || now - last_fire_us[c] >= recycle_us)
                     ready |= (uint8_t)(1 << c);
             uint32_t up = (now - start_us) / 1000UL;
             ackp[1] = armed == CTL_NONE ? 0 : 1;
@@ -155,7 +159,10 @@ static void handle(const frame_t *f) {
             break;
         case T_SET: {
             uint16_t v = (uint16_t)(p[1] | p[2] << 8);
-            if (p[0] == KEY_RECYCLE_MS && v >= 50 && v <= 10000) recycle_ms = v;
+            if (p[0] == KEY_RECYCLE_MS && v >= 50 && v <= 10000) {
+                recycle_ms = v;
+                recycle_us = (uint32_t)v * 1000UL;
+            }
             else if (p[0] == KEY_MAX_FIRES && v >= 1 && v <= 600) max_fires = v;
             else if (p[0] == KEY_HEARTBEAT_MS && v >= 200 && v <= 10000) heartbeat_ms = v;
             else code = NAK_BAD_VALUE;
@@ -230,7 +237,7 @@ void ctl_xsync_report(void) {
 void ctl_poll(void) {
     uint32_t now = hal->now_us();
     for (uint8_t c = 0; c < CTL_CHANNELS; c++) {
-        if ((ready_pending >> c & 1) && now - last_fire_us[c] >= (uint32_t)recycle_ms * 1000UL) {
+        if ((ready_pending >> c & 1) && now - last_fire_us[c] >= recycle_us) {
             ready_pending &= (uint8_t)~(1 << c);
             event(T_READY, &c, 1);
         }

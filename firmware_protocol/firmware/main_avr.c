@@ -13,7 +13,7 @@
 
 static volatile uint8_t rxbuf[RXBUF];
 static volatile uint8_t rx_head, rx_tail;
-static volatile uint32_t overflows;
+static volatile uint32_t overflow_us; /* microseconds of the Timer1 overflows so far */
 
 ISR(USART_RX_vect) {
     uint8_t b = UDR0;
@@ -24,23 +24,30 @@ ISR(USART_RX_vect) {
     } /* else: dropped; the frame fails its CRC and the host resends */
 }
 
-ISR(TIMER1_OVF_vect) { overflows++; }
+/* Prescaler 8 at 16 MHz: 0.5 us per tick, so an overflow is 32768 us. Counted in us, not in
+ * overflows: a 32-bit shift by 15 is a 90-cycle loop on the AVR, and now_us() runs between
+ * the X-sync edge and the flash (PROTOCOL.md: within 10 us). */
+#define OVERFLOW_US 32768UL
+
+ISR(TIMER1_OVF_vect) { overflow_us += OVERFLOW_US; }
 
 static uint32_t now_us(void) {
     uint8_t s = SREG;
     cli();
     uint16_t t = TCNT1;
-    uint32_t o = overflows;
-    if ((TIFR1 & (1 << TOV1)) && t < 0x8000) o++;
+    uint32_t o = overflow_us;
+    if ((TIFR1 & (1 << TOV1)) && t < 0x8000) o += OVERFLOW_US;
     SREG = s;
-    return (o << 15) + (t >> 1); /* prescaler 8 at 16 MHz: 0.5 us per tick */
+    return o + (t >> 1);
 }
 
 static void fire(uint8_t channel, uint8_t power) {
+    static const uint8_t pin[CTL_CHANNELS] = {1 << PB0, 1 << PB1, 1 << PB2, 1 << PB3, 1 << PB4};
     (void)power; /* optocoupled trigger: power is set on the flash head itself */
-    PORTB |= (uint8_t)(1 << channel);
+    uint8_t bit = pin[channel]; /* a table, not 1 << channel: a variable shift is a loop */
+    PORTB |= bit;
     _delay_us(20);
-    PORTB &= (uint8_t)~(1 << channel);
+    PORTB &= (uint8_t)~bit;
 }
 
 static void send(const uint8_t *data, size_t n) {

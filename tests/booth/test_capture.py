@@ -66,8 +66,8 @@ def assert_photos_match_their_flash(sim, path):
 
 
 def test_capture_stores_each_photo_under_its_flash_and_normals_match_truth(session, tmp_path,
-                                                                           capsys):
-    with SimulatedBooth(size=SIZE, seed=2) as sim:
+                                                                           controller):
+    with SimulatedBooth(size=SIZE, seed=2, controller=controller) as sim:
         result = run_capture(session, sim)
     assert result.status == "complete"
     assert sim.fired_log == list(CHANNELS)
@@ -97,6 +97,17 @@ def test_withheld_fired_event_aborts_with_reason(session):
     assert info.status == "aborted"
 
 
+def test_the_firmware_refuses_faults_only_the_emulator_has(controller):
+    if controller != "firmware":
+        pytest.skip("the emulator simulates every fault")
+    from photometric.errors import InputError
+
+    for kw in ({"faults": Faults(withhold_fired=True)}, {"not_ready": frozenset({3})},
+               {"recycle_ms": 300}):
+        with pytest.raises(InputError, match="only be simulated by the Python emulator"):
+            SimulatedBooth(size=64, controller="firmware", **kw)
+
+
 def test_flash_not_ready_aborts(session):
     with SimulatedBooth(size=SIZE, not_ready=frozenset({3})) as sim:
         result = run_capture(session, sim, CaptureConfig(retries=1, ready_timeout_s=0.2))
@@ -106,8 +117,9 @@ def test_flash_not_ready_aborts(session):
     assert_photos_match_their_flash(sim, result.path)
 
 
-def test_camera_error_mid_sequence_is_retried(session):
-    with SimulatedBooth(size=SIZE, camera_faults=CameraFaults({2: -10})) as sim:
+def test_camera_error_mid_sequence_is_retried(session, controller):
+    with SimulatedBooth(size=SIZE, camera_faults=CameraFaults({2: -10}),
+                        controller=controller) as sim:
         result = run_capture(session, sim)
     assert result.status == "complete"
     meta = yaml.safe_load((result.path / "capture.yaml").read_text())
@@ -115,13 +127,15 @@ def test_camera_error_mid_sequence_is_retried(session):
     assert_photos_match_their_flash(sim, result.path)
 
 
-def test_corrupted_link_never_files_a_wrong_photo(session):
+def test_corrupted_link_never_files_a_wrong_photo(session, controller):
     # 1.5 % of bytes corrupted loses about one frame in five; a lost FIRED event costs a retry
     # of the shot, so the capture gets enough retries to finish on most seeds.
     outcomes = []
     for seed in range(4):
-        with SimulatedBooth(size=SIZE, faults=Faults(corrupt=0.015), seed=seed) as sim:
-            sim.emulator.rng.seed(seed)
+        with SimulatedBooth(size=SIZE, faults=Faults(corrupt=0.015), seed=seed,
+                            controller=controller) as sim:
+            if controller == "emulator":
+                sim.emulator.rng.seed(seed)  # the firmware's harness is seeded by the booth
             try:
                 result = run_capture(session, sim, CaptureConfig(ambient=True, retries=5),
                                      timeout=0.1, retries=8)
@@ -135,10 +149,10 @@ def test_corrupted_link_never_files_a_wrong_photo(session):
     assert all(i.status in ("complete", "aborted") for i in session.verify())
 
 
-def test_capture_cli_consent_and_retake(tmp_path, capsys):
+def test_capture_cli_consent_and_retake(tmp_path, capsys, controller):
     root = tmp_path / "store"
     base = ["capture", "--sessions", str(root), "--session", "s", "--subject", "p9",
-            "--size", str(SIZE)]
+            "--size", str(SIZE), "--controller", controller]
     assert main(base) == 2
     assert "consent is required" in capsys.readouterr().err
     assert not (root / "s" / "subjects" / "p9").exists()

@@ -2,6 +2,10 @@
 
 Properties: nothing raises but DecodeError, nothing hangs (hypothesis' deadline), and no flash
 fires unless the bytes decode, CRC intact, to a well-formed FIRE command.
+
+The same streams (2 × 1,000) go to the compiled firmware in simavr beside the Python
+controller, which it must answer alike (:mod:`tests.firmware_protocol.differential`), its
+flash outputs pulsing only for the FIRED events it sends.
 """
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +19,7 @@ VALID = [m.fire(5, 1), m.arm(6, 2, 100), m.hello(7), m.status(8), m.set_value(9,
          m.disarm(10), m.heartbeat(11), m.fire(12, 4)]
 FUZZ = settings(max_examples=6000, deadline=500,
                 suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+FIRMWARE_FUZZ = settings(FUZZ, max_examples=1000)
 
 
 class Clock:
@@ -77,3 +82,21 @@ def mutated(draw):
 @given(mutated())
 def test_mutated_frames(data):
     check_stream(data + b"\x00")
+
+
+def check_firmware(link, data: bytes) -> None:
+    link.begin()  # a fresh, negotiated controller on both sides
+    link.send(data)
+    link.finish().check(data)
+
+
+@FIRMWARE_FUZZ
+@given(data=st.binary(max_size=120))
+def test_firmware_random_bytes(link, data):
+    check_firmware(link, data + b"\x00")
+
+
+@FIRMWARE_FUZZ
+@given(data=mutated())
+def test_firmware_mutated_frames(link, data):
+    check_firmware(link, data + b"\x00")
