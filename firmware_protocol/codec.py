@@ -74,6 +74,8 @@ def decode_body(body: bytes, version: int = VERSION) -> Frame:
     """Check and split a COBS-decoded body; raises DecodeError."""
     if len(body) < MIN_BODY:
         raise DecodeError(f"frame of {len(body)} bytes is shorter than {MIN_BODY}", None)
+    if len(body) > MAX_BODY:  # PROTOCOL.md: longer frames are discarded, as the firmware does
+        raise DecodeError(f"frame body of {len(body)} bytes is longer than {MAX_BODY}", None)
     ver, type_, seq, length = body[0], body[1], body[2], body[3]
     if crc16(body[:-2]) != int.from_bytes(body[-2:], "big"):
         raise DecodeError("CRC mismatch", BAD_CRC, type_, seq)
