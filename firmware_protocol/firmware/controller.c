@@ -64,9 +64,18 @@ static uint8_t fires_last_minute(uint32_t now_ms) {
     return n;
 }
 
+volatile uint8_t ctl_xsync_ready = CTL_NONE;
+/* Bumped, with ctl_xsync_ready cleared, by whatever changes what an X-sync may fire. */
+static volatile uint8_t state_gen;
+static uint8_t plan_gen;
+
+static void invalidate(void) {
+    ctl_xsync_ready = CTL_NONE;
+    state_gen++;
+}
+
 /* Checks recycle and rate limit; fires if allowed. Returns 0 or the NAK code. */
-static uint8_t try_fire(uint8_t ch, uint8_t pw) {
-    uint32_t now = hal->now_us();
+static uint8_t try_fire(uint8_t ch, uint8_t pw, uint32_t now) {
     if ((fired_ever & BIT[ch]) && now - last_fire_us[ch] < recycle_us) return NAK_NOT_READY;
     /* The ring holds the last 16 fires: enough to enforce limits up to 16/min exactly; above
      * that the limit is enforced on the recycle interval, which bounds the rate anyway. */
@@ -92,6 +101,7 @@ static const uint8_t payload_len[8] = {0xFF, 2, 0, 2, 0, 1, 3, 0};
 static void handle(const frame_t *f) {
     frame_t out;
     uint8_t fired_ch = CTL_NONE;
+    invalidate(); /* first: this command may arm, disarm, fire or set */
     last_rx_us = hal->now_us();
     if (f->type < T_HELLO || f->type > T_HEARTBEAT) {
         nak(&out, f->seq, f->type, NAK_UNKNOWN_TYPE);
@@ -154,7 +164,7 @@ static void handle(const frame_t *f) {
             break;
         case T_FIRE:
             if (p[0] >= CTL_CHANNELS) { code = NAK_BAD_CHANNEL; break; }
-            code = try_fire(p[0], 255);
+            code = try_fire(p[0], 255, hal->now_us());
             if (!code) fired_ch = p[0];
             break;
         case T_SET: {
@@ -208,14 +218,31 @@ void ctl_rx_byte(uint8_t b) {
     rx_overflow = 0;
 }
 
-uint8_t ctl_xsync(void) {
+uint8_t ctl_xsync_plan(void) {
+    plan_gen = state_gen;
+    uint8_t ch = armed;
+    if (ch == CTL_NONE) return CTL_NONE;
+    uint32_t now = hal->now_us();
+    if ((fired_ever & BIT[ch]) && now - last_fire_us[ch] < recycle_us) return CTL_NONE;
+    if (max_fires <= 16 && fires_last_minute(now / 1000UL) >= max_fires) return CTL_NONE;
+    return ch; /* time only makes recycle and rate limit more permissive until state_gen moves */
+}
+
+void ctl_xsync_commit(uint8_t ch) {
+    if (plan_gen == state_gen) ctl_xsync_ready = ch;
+}
+
+uint8_t ctl_xsync(void) { return ctl_xsync_at(hal->now_us()); }
+
+uint8_t ctl_xsync_at(uint32_t t_us) {
+    invalidate();
     if (armed == CTL_NONE) {
         xsync_unarmed = 1;
         return CTL_NONE;
     }
     uint8_t ch = armed;
     armed = CTL_NONE;
-    if (try_fire(ch, power)) return CTL_NONE;
+    if (try_fire(ch, power, t_us)) return CTL_NONE;
     xsync_channel = ch;
     xsync_t_us = last_fire_us[ch];
     return ch;
@@ -244,6 +271,7 @@ void ctl_poll(void) {
     }
     if (armed != CTL_NONE && now - last_rx_us > (uint32_t)heartbeat_ms * 1000UL) {
         uint8_t code = FAULT_HEARTBEAT_LOST;
+        invalidate();
         armed = CTL_NONE;
         last_fault = code;
         event(T_FAULT, &code, 1);

@@ -3,7 +3,6 @@
  * status LED on PB5 (pin 13): off idle, on armed. */
 #include <avr/interrupt.h>
 #include <avr/io.h>
-#include <util/delay.h>
 
 #include "controller.h"
 
@@ -41,13 +40,26 @@ static uint32_t now_us(void) {
     return o + (t >> 1);
 }
 
-static void fire(uint8_t channel, uint8_t power) {
-    static const uint8_t pin[CTL_CHANNELS] = {1 << PB0, 1 << PB1, 1 << PB2, 1 << PB3, 1 << PB4};
-    (void)power; /* optocoupled trigger: power is set on the flash head itself */
-    uint8_t bit = pin[channel]; /* a table, not 1 << channel: a variable shift is a loop */
+/* The flash outputs, by channel: a table, not 1 << channel (a variable shift is a loop). */
+static const uint8_t pin[CTL_CHANNELS] = {1 << PB0, 1 << PB1, 1 << PB2, 1 << PB3, 1 << PB4};
+#define PULSE_TICKS 40 /* 20 us of Timer1 (0.5 us per tick) */
+/* The X-sync interrupt pulses a ready channel itself, before the controller's bookkeeping
+ * (which may take tens of microseconds: the rate limit divides 32-bit numbers), and sets
+ * `pulsed` so that the controller's fire() of that channel does not pulse it twice. */
+static volatile uint8_t pulsed;
+
+static void pulse(uint8_t bit) {
     PORTB |= bit;
-    _delay_us(20);
+    uint16_t t0 = TCNT1;
+    while ((uint16_t)(TCNT1 - t0) < PULSE_TICKS) {
+    }
     PORTB &= (uint8_t)~bit;
+}
+
+static void fire(uint8_t channel, uint8_t power) {
+    (void)power; /* optocoupled trigger: power is set on the flash head itself */
+    uint8_t bit = pin[channel];
+    if (pulsed != bit) pulse(bit);
 }
 
 static void send(const uint8_t *data, size_t n) {
@@ -58,7 +70,19 @@ static void send(const uint8_t *data, size_t n) {
     }
 }
 
-ISR(INT0_vect) { ctl_xsync(); }
+ISR(INT0_vect) {
+    uint8_t ch = ctl_xsync_ready;
+    if (ch < CTL_CHANNELS) { /* the flash first (PROTOCOL.md: within 10 us), then the books */
+        uint8_t bit = pin[ch];
+        uint32_t t = now_us();
+        pulse(bit);
+        pulsed = bit;
+        ctl_xsync_at(t);
+        pulsed = 0;
+    } else {
+        ctl_xsync();
+    }
+}
 
 static const ctl_hal_t board = {now_us, fire, send};
 
@@ -85,6 +109,11 @@ int main(void) {
         }
         ctl_xsync_report();
         ctl_poll();
+        uint8_t ready = ctl_xsync_plan(); /* what an X-sync may fire at once */
+        cli();
+        ctl_xsync_commit(ready); /* unless an X-sync or the state moved meanwhile */
+        sei();
+        __asm__ volatile("nop"); /* an interrupt waits one instruction after sei */
         if (ctl_armed() != CTL_NONE) PORTB |= LED;
         else PORTB &= (uint8_t)~LED;
     }
