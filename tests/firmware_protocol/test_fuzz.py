@@ -14,21 +14,13 @@ from hypothesis import strategies as st
 from firmware_protocol import codec
 from firmware_protocol import messages as m
 from firmware_protocol.controller import Controller
+from tests.firmware_protocol.differential import Clock
 
 VALID = [m.fire(5, 1), m.arm(6, 2, 100), m.hello(7), m.status(8), m.set_value(9, 1, 200),
          m.disarm(10), m.heartbeat(11), m.fire(12, 4)]
 FUZZ = settings(max_examples=6000, deadline=500,
                 suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 FIRMWARE_FUZZ = settings(FUZZ, max_examples=1000)
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        self.t += 1.0  # every call a second later: recycling never blocks a fire
-        return self.t
 
 
 def check_stream(data: bytes) -> None:
