@@ -314,7 +314,6 @@ class SimulatedBooth:
         self.load_subject(subject if subject is not None else
                           synthetic.subject(kind, seed, size), seed,
                           meter=subject is None and kind == "face")
-        self.controller_kind = controller
         if controller == "firmware":
             self.controller = None  # it runs in the AVR, not in Python
             self.emulator = _firmware(self._on_fire, faults or Faults(), recycle_ms, not_ready,
