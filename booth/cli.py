@@ -375,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "with optional color=R,G,B and intensity=F, e.g. az=30,el=20,"
                     "color=1,0.9,0.8,intensity=1.2")
     rl.add_argument("--ambient", metavar="F|R,G,B", default=None,
+                    type=options.number_list(example="0.1 or 0.1,0.1,0.12"),
                     help="ambient light added everywhere (default 0, or "
                     f"{DEFAULT_RELIGHT_AMBIENT} with the default key light)")
     rl.add_argument("--sh", metavar="FILE|PRESET",
@@ -771,15 +772,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _device(choice: str) -> str:
+    """``--device``: ``auto`` is the GPU when torch sees one, else the CPU."""
+    if choice != "auto":
+        return choice
     import torch
 
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from learning.evaluate import evaluate
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    scores = evaluate(args.runs, args.dataset, args.out, args.split, device)
+    scores = evaluate(args.runs, args.dataset, args.out, args.split, _device(args.device))
     for s in scores:
         o = s.overall
         print(f"{s.run} ({s.encoding}): cosine {o['cosine']:.4f}, mean {o['mean_deg']:.2f}°, "
@@ -792,7 +797,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from learning.predict import Predictor, default_model, inputs, predict
@@ -805,10 +809,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ours = re.compile(r".*\.(normals\.png|normals\.npy|mask\.png|crop\.normals\.png)$")
     earlier = [p.name for p in out.iterdir() if ours.match(p.name)] if out.is_dir() else []
     target = OutputDir(out, "predict", earlier)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    predictor = Predictor.load(args.model or default_model(), device)
+    predictor = Predictor.load(args.model or default_model(), _device(args.device))
     with target as stage, Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                                    transient=True) as bar:
         task = bar.add_task("predicting", total=len(photos))
@@ -855,13 +856,9 @@ def cmd_relight(args: argparse.Namespace) -> int:
     if capture:
         portrait = relighting.load_capture(src, args.calibration, args.lights, args.albedo)
     else:
-        device = args.device
-        if device == "auto" and args.predict:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         portrait = relighting.load_portrait(src, args.normals, args.mask, args.predict,
-                                            args.model, "cpu" if device == "auto" else device)
+                                            args.model,
+                                            _device(args.device) if args.predict else "cpu")
     scene = lighting.scene(portrait.rig, str(src))
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                   transient=True) as bar:

@@ -120,18 +120,6 @@ def parse_light(text: str) -> LightSpec:
     return spec
 
 
-def parse_ambient(text: str) -> tuple[float, float, float]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--ambient {text!r}: expected one number or R,G,B") from None
-    if len(vals) == 1:
-        vals = vals * 3
-    if len(vals) != 3 or min(vals) < 0 or not all(np.isfinite(vals)):
-        raise InputError(f"--ambient {text!r}: expected one number or R,G,B, each >= 0")
-    return vals  # type: ignore[return-value]
-
-
 @dataclass
 class Portrait:
     """What is relit: geometry, reflectance, the photo kept outside the face, provenance."""
@@ -186,9 +174,7 @@ def load_capture(capture: Path, calibration: str | None, lights: str | None,
 
 
 def _read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
-    m = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if m is None:
-        raise InputError(f"{path}: not a readable image; expected a mask PNG (white = face)")
+    m = imageio.read_image(path)
     if m.ndim == 3:
         m = m.max(axis=2)
     if m.shape != shape:
@@ -199,17 +185,7 @@ def _read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
 
 def _read_normals(path: str, shape: tuple[int, int]) -> np.ndarray:
     p = Path(path)
-    if p.suffix.lower() == ".npy":
-        n = normalmap.read_npy(p)
-    else:
-        raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise InputError(f"{path}: not a readable image; expected a 16-bit normal map PNG")
-        if raw.dtype != np.uint16 or raw.ndim != 3:
-            raise InputError(f"{path}: a {raw.dtype} image of shape {raw.shape}; expected a "
-                             "16-bit RGB normal map ((n + 1) / 2 per channel), as 'booth "
-                             "normals' and 'booth predict' write it")
-        n = normalmap.read_png16(p)
+    n = normalmap.read_npy(p) if p.suffix.lower() == ".npy" else normalmap.read_png16(p)
     if n.shape[:2] != shape:
         raise InputError(f"{path}: the normal map is {n.shape[1]}×{n.shape[0]}, the photo "
                          f"{shape[1]}×{shape[0]}; expected the same size")
@@ -248,7 +224,7 @@ def load_portrait(image: Path, normals: str | None, mask: str | None, predict: b
                      "photo_light_sh": np.round(found.coefficients, 5).tolist()})
 
 
-def contact_lights(rig: LightRig | None) -> list[tuple[str, Scene]]:
+def contact_lights() -> list[tuple[str, Scene]]:
     """Eight lightings a photographer would try, for the contact sheet."""
     def key(az: float, el: float, amb: float = 0.08) -> Scene:
         return Scene([DirectionalLight(relight.direction(az, el), 1.0)], (amb,) * 3)
@@ -302,10 +278,10 @@ def write_mp4(path: Path, frames: list[np.ndarray], seconds: float = 4.0) -> Non
             w.append_data(f)
 
 
-def contact_sheet(r: Relighter, rig: LightRig | None, scene: Scene) -> np.ndarray:
+def contact_sheet(r: Relighter, scene: Scene) -> np.ndarray:
     """A 4×2 grid of the eight lightings, labelled (8-bit sRGB)."""
     tiles = []
-    for label, s in contact_lights(rig):
+    for label, s in contact_lights():
         s.specular, s.shadows = scene.specular, scene.shadows
         t = _fit(relight.to_srgb8(r.render(s)), SHEET_TILE)
         t = np.ascontiguousarray(t)
@@ -351,7 +327,7 @@ def run(portrait: Portrait, scene: Scene, target: OutputDir, orbit: int = 0,
             frames = orbit_frames(r, scene, orbit, progress)
             atomic_write(stage / "orbit.gif", lambda p: write_gif(p, frames))
             atomic_write(stage / "orbit.mp4", lambda p: write_mp4(p, frames))
-            _png(stage / "contact_sheet.png", contact_sheet(r, portrait.rig, scene))
+            _png(stage / "contact_sheet.png", contact_sheet(r, scene))
             written += ["orbit.gif", "orbit.mp4", "contact_sheet.png"]
         meta = {"input": portrait.source,
                 "lights": [_describe(light) for light in scene.lights],
@@ -391,7 +367,10 @@ class SceneArgs:
 
     @classmethod
     def parse(cls, lights: list[str] | None, sh_spec: str | None, env: str | None,
-              ambient: str | None, specular: float | None, shadows: bool) -> SceneArgs:
+              ambient: tuple[float, ...] | None, specular: float | None,
+              shadows: bool) -> SceneArgs:
+        """``ambient``: one number (grey) or R, G, B, each >= 0 (``--ambient``'s parser
+        checks that they are numbers >= 0)."""
         specs = [parse_light(t) for t in (lights or [])]
         coeffs = sh.load(sh_spec) if sh_spec else None
         if env:
@@ -399,9 +378,14 @@ class SceneArgs:
             coeffs = found if coeffs is None else coeffs + found
         if not specs and coeffs is None:  # a key light and fill, unless told otherwise
             specs = [parse_light(DEFAULT_LIGHT)]
-            amb = (DEFAULT_AMBIENT,) * 3 if ambient is None else parse_ambient(ambient)
-        else:
-            amb = parse_ambient(ambient) if ambient is not None else (0.0,) * 3
+            if ambient is None:
+                ambient = (DEFAULT_AMBIENT,)
+        amb = tuple(ambient) if ambient is not None else (0.0,)
+        if len(amb) == 1:
+            amb *= 3
+        elif len(amb) != 3:
+            raise InputError(f"--ambient {','.join(f'{a:g}' for a in amb)}: expected one "
+                             "number or R,G,B")
         spec = Specular(specular) if specular is not None else None
         return cls(specs, coeffs, amb, spec, shadows)
 

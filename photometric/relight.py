@@ -108,6 +108,7 @@ def feather(mask: np.ndarray, width: float | None = None) -> np.ndarray:
     return np.clip(inside / np.float32(width), 0.0, 1.0).astype(np.float32)
 
 
+@njit(inline="always", **_JIT)
 def _ggx(nx, ny, nz, lx, ly, lz, alpha2, f0):
     """π × the GGX BRDF × n·l, for the view +z (image units; see the module docstring)."""
     hx = lx
@@ -127,9 +128,6 @@ def _ggx(nx, ny, nz, lx, ly, lz, alpha2, f0):
     g = (nl / (nl * (1.0 - k) + k)) * (nv / (nv * (1.0 - k) + k))
     fres = f0 + (1.0 - f0) * (1.0 - vh) ** 5
     return dist * g * fres / (4.0 * nv)
-
-
-_ggx_jit = njit(inline="always", **_JIT)(_ggx)
 
 
 @njit(**_JIT)
@@ -196,7 +194,7 @@ def _kernel(normals, albedo, alpha, original, has_orig, kinds, dirs, colors, lpo
             e1 += e * colors[k, 1]
             e2 += e * colors[k, 2]
             if spec_w > 0.0:
-                f = spec_w * fall * _ggx_jit(nx, ny, nz, lx, ly, lz, spec_a2, spec_f0)
+                f = spec_w * fall * _ggx(nx, ny, nz, lx, ly, lz, spec_a2, spec_f0)
                 s0 += f * colors[k, 0]
                 s1 += f * colors[k, 1]
                 s2 += f * colors[k, 2]
@@ -343,12 +341,6 @@ class Relighter:
                 np.float32(spec.f0 if spec else 0.0),
                 np.float32(spec.weight if spec else 0.0), out.reshape(-1, 3))
         return out
-
-
-def relight(normals: np.ndarray, mask: np.ndarray, albedo: np.ndarray, scene: Scene,
-            original: np.ndarray | None = None) -> np.ndarray:
-    """One frame, for callers that relight an image once."""
-    return Relighter(normals, mask, albedo, original).render(scene)
 
 
 def ring_albedo(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray,

@@ -157,6 +157,7 @@ def bad_input_cases(capture: Path, tmp: Path) -> list[tuple[list, str]]:
         (["relight", capture, "--light", "top,intensity=x"], "intensity must be 1 number"),
         (["relight", capture, "--env", env], "env.hdr"),
         (["relight", capture, "--sh", "nope"], "studio"),
+        (["relight", capture, "--ambient", "0.1,0.2"], "expected one number or R,G,B"),
         (["relight", photo, "--normals", small], "the normal map is 32×32, the photo 48×64"),
         (["relight", photo, "--normals", colour16], "not of unit length"),
         (["relight", photo, "--normals", colour8], "expected a 16-bit RGB normal map"),
