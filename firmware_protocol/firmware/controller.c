@@ -17,10 +17,10 @@ static const ctl_hal_t *hal;
 static uint8_t rx[PROTO_MAX_WIRE + 1];
 static uint8_t rx_n, rx_overflow;
 static uint8_t negotiated, armed = CTL_NONE, power, last_fault, event_seq;
-static uint16_t recycle_ms = 150, max_fires = 120, heartbeat_ms = 1000;
-/* recycle_ms in microseconds, kept beside it: the X-sync path (PROTOCOL.md: the flash within
- * 10 us of the edge) cannot afford the AVR's 32-bit multiply, nor a shift by a variable
- * count (a loop), hence BIT[] too. */
+static uint16_t max_fires = 120, heartbeat_ms = 1000;
+/* The recycle interval kept in microseconds (SET gives milliseconds): the X-sync path
+ * (PROTOCOL.md: the flash within 10 us of the edge) cannot afford the AVR's 32-bit multiply,
+ * nor a shift by a variable count (a loop), hence BIT[] too. */
 static uint32_t recycle_us = 150000UL;
 static const uint8_t BIT[8] = {1, 2, 4, 8, 16, 32, 64, 128};
 static uint32_t last_fire_us[CTL_CHANNELS], last_rx_us, start_us;
@@ -74,12 +74,19 @@ static void invalidate(void) {
     state_gen++;
 }
 
-/* Checks recycle and rate limit; fires if allowed. Returns 0 or the NAK code. */
-static uint8_t try_fire(uint8_t ch, uint8_t pw, uint32_t now) {
+/* Why channel ch may not fire at `now` (NAK code), or 0: recycling, or the rate limit. */
+static uint8_t refusal(uint8_t ch, uint32_t now) {
     if ((fired_ever & BIT[ch]) && now - last_fire_us[ch] < recycle_us) return NAK_NOT_READY;
     /* The ring holds the last 16 fires: enough to enforce limits up to 16/min exactly; above
      * that the limit is enforced on the recycle interval, which bounds the rate anyway. */
     if (max_fires <= 16 && fires_last_minute(now / 1000UL) >= max_fires) return NAK_RATE_LIMIT;
+    return 0;
+}
+
+/* Fires channel ch if allowed. Returns 0 or the NAK code. */
+static uint8_t try_fire(uint8_t ch, uint8_t pw, uint32_t now) {
+    uint8_t code = refusal(ch, now);
+    if (code) return code;
     hal->fire(ch, pw);
     last_fire_us[ch] = now;
     fired_ever |= BIT[ch];
@@ -169,10 +176,7 @@ static void handle(const frame_t *f) {
             break;
         case T_SET: {
             uint16_t v = (uint16_t)(p[1] | p[2] << 8);
-            if (p[0] == KEY_RECYCLE_MS && v >= 50 && v <= 10000) {
-                recycle_ms = v;
-                recycle_us = (uint32_t)v * 1000UL;
-            }
+            if (p[0] == KEY_RECYCLE_MS && v >= 50 && v <= 10000) recycle_us = (uint32_t)v * 1000UL;
             else if (p[0] == KEY_MAX_FIRES && v >= 1 && v <= 600) max_fires = v;
             else if (p[0] == KEY_HEARTBEAT_MS && v >= 200 && v <= 10000) heartbeat_ms = v;
             else code = NAK_BAD_VALUE;
@@ -221,10 +225,7 @@ void ctl_rx_byte(uint8_t b) {
 uint8_t ctl_xsync_plan(void) {
     plan_gen = state_gen;
     uint8_t ch = armed;
-    if (ch == CTL_NONE) return CTL_NONE;
-    uint32_t now = hal->now_us();
-    if ((fired_ever & BIT[ch]) && now - last_fire_us[ch] < recycle_us) return CTL_NONE;
-    if (max_fires <= 16 && fires_last_minute(now / 1000UL) >= max_fires) return CTL_NONE;
+    if (ch == CTL_NONE || refusal(ch, hal->now_us())) return CTL_NONE;
     return ch; /* time only makes recycle and rate limit more permissive until state_gen moves */
 }
 
