@@ -25,9 +25,9 @@ import time
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
-from booth.capture import CaptureConfig, CaptureSequencer  # noqa: E402
-from booth.hardware.flash import FlashController  # noqa: E402
-from booth.hardware.sim import CameraFaults, SimulatedBooth  # noqa: E402
+from booth.hardware.flashlink import FlashController  # noqa: E402
+from booth.hardware.simulated import CameraFaults, SimulatedBooth  # noqa: E402
+from booth.sequencer import CaptureConfig, CaptureSequencer  # noqa: E402
 from booth.session import SessionStore  # noqa: E402
 
 

@@ -40,10 +40,10 @@ import cv2  # noqa: E402
 from booth.export import export_sources  # noqa: E402
 from booth.session import SessionStore  # noqa: E402
 from booth.tui.run import stderr_to  # noqa: E402
-from learning import export as dataset_export  # noqa: E402
+from learning import exporter as dataset_export  # noqa: E402
 from learning import workers as export_workers  # noqa: E402
-from photometric import synthetic  # noqa: E402
 from photometric.render import Camera  # noqa: E402
+from photometric.sim import synthetic  # noqa: E402
 
 
 def build_store(root: Path, n: int, size: int) -> None:
@@ -61,8 +61,8 @@ def build_store(root: Path, n: int, size: int) -> None:
 
 def floor_ms(sources) -> float:
     """Median per capture of decoding its photos plus one landmark pass."""
-    from learning.landmarks import detect
-    from photometric import imageio
+    from learning.facemesh import detect
+    from photometric.io import imageio
 
     times = []
     for s in sources:

@@ -4,7 +4,7 @@
 
 * ``raw echo``: pyserial writes an ACK-sized message to a pty whose other end (a process
   doing os.read/os.write) echoes it back, and reads it: the floor of any request/reply here.
-* ``client``: :class:`booth.hardware.flash.FlashController` sends STATUS to the emulator (its
+* ``client``: :class:`booth.hardware.flashlink.FlashController` sends STATUS to the emulator (its
   own process, ``python -m firmware_protocol.emulator``) and waits for the ACK: encode, CRC,
   COBS, seq matching and the controller's logic on top of the same pty round trip.
 
@@ -36,7 +36,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 import serial  # noqa: E402
 
-from booth.hardware.flash import FlashController, FlashError  # noqa: E402
+from booth.hardware.flashlink import FlashController, FlashError  # noqa: E402
 from firmware_protocol import messages as m  # noqa: E402
 
 ECHO_SERVER = """

@@ -48,8 +48,8 @@ def per_person(size: int, count: int) -> None:
     import cv2
     import torch
 
-    from photometric import people, synthetic
     from photometric.render import shade
+    from photometric.sim import people, synthetic
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -107,8 +107,8 @@ def model_load(cold: bool) -> None:
 
 
 def population(count: int, workers: int, size: int) -> None:
-    from learning.landmarks import NoFaceError, detect
-    from photometric import imageio
+    from learning.facemesh import NoFaceError, detect
+    from photometric.io import imageio
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "people"

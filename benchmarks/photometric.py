@@ -20,9 +20,9 @@ camera file as the simulated camera writes it (a 14-bit DNG, an sRGB JPEG at qua
 read from disk and made linear, against the floor of reading that file's bytes once:
 
 * ``read file``: ``Path.read_bytes`` (page cache warm), the floor;
-* ``RAW decode``: :func:`photometric.imageio.read_raw`, LibRaw with AHD demosaicing to
+* ``RAW decode``: :func:`photometric.io.imageio.read_raw`, LibRaw with AHD demosaicing to
   linear 16-bit RGB; LibRaw runs on one thread;
-* ``JPEG decode``: :func:`photometric.imageio.read_image` (libjpeg-turbo via OpenCV);
+* ``JPEG decode``: :func:`photometric.io.imageio.read_image` (libjpeg-turbo via OpenCV);
 * ``JPEG linear``: that, then :func:`photometric.response.linearize` to 16-bit linear.
 """
 
@@ -48,9 +48,10 @@ import tracemalloc  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from photometric import calibrate, stereo, synthetic  # noqa: E402
+from photometric import calibration, stereo  # noqa: E402
 from photometric.lights import CHANNELS  # noqa: E402
 from photometric.render import Camera  # noqa: E402
+from photometric.sim import synthetic  # noqa: E402
 
 cv2.setNumThreads(1)
 
@@ -103,7 +104,7 @@ def main() -> None:
                     help="skip the camera-file decoding benchmark")
     args = ap.parse_args()
 
-    cal = calibrate.calibrate(synthetic.capture(synthetic.sphere(512)))
+    cal = calibration.calibrate(synthetic.capture(synthetic.sphere(512)))
     print(f"one core (pid affinity {sorted(os.sched_getaffinity(0))}), numpy {np.__version__}")
     header = (f"{'size':>10} {'method':<11}{'median':>11}{'min':>11}{'× floor':>9}"
               f"{'× lstsq':>9}{'peak MB':>9}{'× input':>9}")
@@ -147,7 +148,7 @@ def bench_files(w: int, h: int, repeat: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from photometric import camerafile, imageio
+    from photometric.io import camerafile, imageio
     from photometric.response import linearize
 
     linear = make_capture(w, h)["left"].astype(np.float32) / 255.0

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 
 def subject(size: int):
-    from photometric import synthetic
+    from photometric.sim import synthetic
 
     s = synthetic.face(seed=1, size=size)
     photo = synthetic.capture(s)["center"]
@@ -71,9 +71,11 @@ def fps(fn, frames: int) -> tuple[float, float]:
 
 
 def part1(size: int, frames: int) -> None:
-    from photometric import relight, sh
+    from photometric import response
     from photometric.lights import DirectionalLight, PointLight
-    from photometric.relight import Relighter, Scene, Specular
+    from photometric.relighting import harmonics as sh
+    from photometric.relighting import relighter as relight
+    from photometric.relighting.relighter import Relighter, Scene, Specular
 
     n, m, a, p = subject(size)
     r = Relighter(n, m, a, p)
@@ -97,7 +99,7 @@ def part1(size: int, frames: int) -> None:
           f"{floor[1]:7.2f} ms")
     for name, scene in scenes.items():
         if scene is None:
-            f = fps(lambda: relight.to_srgb8(r.render(base, buf), out8), frames)
+            f = fps(lambda: response.to_srgb8(r.render(base, buf), out8), frames)
         else:
             f = fps(lambda s=scene: r.render(s, buf), frames)
         print(f"{name:40} {f[0]:8.0f} frames/s {f[1]:7.2f} ms  ({f[1] / floor[1]:.1f}× floor)")
@@ -118,9 +120,10 @@ def peak_mb(fn) -> float:
 
 
 def part2(width: int, height: int, tmp: str) -> None:
-    from photometric import relight
+    from photometric import response
     from photometric.lights import DirectionalLight
-    from photometric.relight import Relighter, Scene
+    from photometric.relighting import relighter as relight
+    from photometric.relighting.relighter import Relighter, Scene
 
     n, m, a, p = upsized(512, width, height)
     names = ("normals", "mask", "albedo", "photo")
@@ -140,7 +143,7 @@ def part2(width: int, height: int, tmp: str) -> None:
         r = Relighter(n, m, a, p)
         frame = r.render(Scene([DirectionalLight(relight.direction(-35, 25), 1.0)],
                                (0.1, 0.1, 0.1)))
-        np.save(os.path.join(tmp, "out.npy"), relight.to_srgb8(frame))
+        np.save(os.path.join(tmp, "out.npy"), response.to_srgb8(frame))
 
     inputs = sum(os.path.getsize(os.path.join(tmp, f"{k}.npy")) for k in names) / 1e6
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ import tempfile
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
-from booth.hardware.sim import CameraFaults  # noqa: E402
+from booth.hardware.simulated import CameraFaults  # noqa: E402
 from booth.station import SimOptions  # noqa: E402
 from booth.tui import script  # noqa: E402
 from booth.tui.app import BoothApp  # noqa: E402

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from photometric import imageio
-from photometric.calibrate import Calibration, Circle, calibrate
+from photometric.calibration import Calibration, Circle, calibrate
 from photometric.errors import InputError
-from photometric.files import check_output_file, make_dir, write_text
+from photometric.io import imageio
+from photometric.io.files import check_output_file, make_dir, write_text
 
 COMMAND = "calibrate"
 

@@ -3,7 +3,7 @@
 Each command is one handler function (``cmd_*``), registered on its parser with
 ``set_defaults(handler=...)``; options that several commands share (the station's, an output
 folder, a serial port) are parent parsers. The work itself lives in the modules by job
-(:mod:`booth.simulate`, :mod:`booth.calibration`, :mod:`booth.normals`,
+(:mod:`booth.simulation`, :mod:`booth.calibration`, :mod:`booth.normals`,
 :mod:`booth.landmarks`, :mod:`booth.export`, :mod:`booth.workflows`), which the Textual app
 and the demo call too.
 
@@ -34,8 +34,8 @@ EXIT_INTERNAL = 70
 BACKENDS = ("sim", "gphoto2")
 DEFAULT_METHOD = "lambertian"  # booth.normals.DEFAULT_METHOD, without importing numpy here
 SIM_SIZE = options.int_range(32, 8192, "pixels")
-IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")  # booth.hardware.sim's, without importing it
-SIMULATE_FORMATS = ("png", "jpeg", "dng", "raw+jpeg")  # booth.simulate.FORMATS
+IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")  # booth.hardware.simulated's, without importing it
+SIMULATE_FORMATS = ("png", "jpeg", "dng", "raw+jpeg")  # booth.simulation.FORMATS
 
 
 DEFAULT_RELIGHT_AMBIENT = 0.15  # booth.relighting.DEFAULT_AMBIENT, without importing it
@@ -49,9 +49,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def circle(text: str) -> str:
-    """``--circle``, checked by :meth:`photometric.calibrate.Circle.parse` when parsed (an
+    """``--circle``, checked by :meth:`photometric.calibration.Circle.parse` when parsed (an
     empty value was taken for no value); kept as text for :func:`calibrate_folder`."""
-    from photometric.calibrate import Circle
+    from photometric.calibration import Circle
 
     try:
         Circle.parse(text)
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the run folder --out: run.yaml, best and last checkpoints "
                         "(safetensors + YAML), metrics.csv, state for --resume. Packs the "
                         "dataset for training first (DATASET/packed). On several GPUs: --gpus "
-                        "N (torchrun), or torchrun --nproc-per-node N -m learning.train ...")
+                        "N (torchrun), or torchrun --nproc-per-node N -m learning.trainer ...")
     from learning.settings import add_train_arguments
 
     add_train_arguments(tr)
@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- handlers -----------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from booth.simulate import check_out, simulate_subject
+    from booth.simulation import check_out, simulate_subject
 
     check_out(args.out, args.force)
     memory.check_memory("simulate", args.size)
@@ -553,7 +553,7 @@ def cmd_normals(args: argparse.Namespace) -> int:
 
 
 def cmd_flash_hello(args: argparse.Namespace) -> int:
-    from booth.hardware.flash import FlashController
+    from booth.hardware.flashlink import FlashController
 
     with FlashController(args.port) as fc:
         info = fc.info
@@ -567,7 +567,7 @@ def cmd_flash_hello(args: argparse.Namespace) -> int:
 
 
 def cmd_flash_fire(args: argparse.Namespace) -> int:
-    from booth.hardware.flash import FlashController
+    from booth.hardware.flashlink import FlashController
 
     with FlashController(args.port) as fc:
         fc.clear_events()
@@ -597,7 +597,7 @@ def _sessions_root(args: argparse.Namespace, cfg):
     it, or the nearest part of it that exists, is not a folder."""
     from pathlib import Path
 
-    from photometric.files import existing_parent
+    from photometric.io.files import existing_parent
 
     root = Path(args.sessions or cfg.sessions)
     where = ("--sessions" if args.sessions else
@@ -682,7 +682,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from booth import doctor
+    from booth import diagnostics as doctor
 
     return 0 if doctor.run(args.backend, args.port, Path(args.sessions)) else 1
 
@@ -752,11 +752,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 continue
             rest.append(a)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", str(args.gpus), "-m", "learning.train", *rest]
+               "--nproc-per-node", str(args.gpus), "-m", "learning.trainer", *rest]
         return subprocess.run(cmd).returncode
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from learning.train import settings_from, train
+    from learning.trainer import settings_from, train
 
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
@@ -782,7 +782,7 @@ def _device(choice: str) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from learning.evaluate import evaluate
+    from learning.evaluation import evaluate
 
     scores = evaluate(args.runs, args.dataset, args.out, args.split, _device(args.device))
     for s in scores:
@@ -799,8 +799,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from learning.predict import Predictor, default_model, inputs, predict
-    from photometric.files import OutputDir
+    from learning.prediction import Predictor, default_model, inputs, predict
+    from photometric.io.files import OutputDir
 
     photos = inputs(args.photos)
     if not photos:
@@ -874,7 +874,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from booth.export import check_out, cpu_workers, export_sources, run_export
-    from learning.export import Settings
+    from learning.exporter import Settings
     from learning.workers import start_workers
 
     settings = Settings(size=args.size, encoding=args.encoding, method=args.method,
@@ -915,7 +915,7 @@ def _check_log(path: str | None) -> None:
     from pathlib import Path
 
     from booth.tui.run import default_log_file
-    from photometric.files import existing_parent
+    from photometric.io.files import existing_parent
 
     log = Path(path) if path else default_log_file()
     where = "--log" if path else "log file"
@@ -1012,7 +1012,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:  # --help, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     from booth.hardware.camera import CameraError
-    from booth.hardware.flash import FlashError
+    from booth.hardware.flashlink import FlashError
     from booth.session import SessionError
 
     try:

@@ -15,7 +15,7 @@ fail later inside a thread, as a traceback.
 
 Why pydantic: the checks are declared next to each field (type, range) instead of in a
 hand-written converter, which let strings through where numbers belong; its errors name the
-field (``flash.retries``), which :func:`photometric.schema.describe` turns into one line. Its
+field (``flash.retries``), which :func:`photometric.io.schema.describe` turns into one line. Its
 *dataclasses* keep the plain attribute API (``cfg.flash.timeout_ms``), ``BoothConfig()``
 and ``dataclasses.asdict``. Scalars are strict (``retries: "5"`` is an error, not 5); only
 camera settings and ``flash_sync`` take a number too, since YAML reads ``iso: 100`` and
@@ -44,9 +44,10 @@ from pydantic.dataclasses import dataclass
 
 from booth.options import port_problem
 from photometric.errors import InputError
-from photometric.files import read_yaml
-from photometric.lights import CHANNELS, Channel
-from photometric.schema import check_keys, describe, schema_error
+from photometric.io.files import read_yaml
+from photometric.io.rigfile import Channel
+from photometric.io.schema import check_keys, describe, schema_error
+from photometric.lights import CHANNELS
 
 #: Shutter speeds the booth accepts, in seconds: 1/8000 s to 30 s.
 SHUTTER_MIN_S = 1 / 8000

@@ -22,9 +22,10 @@ import numpy as np
 
 from booth.calibration import calibrate_folder
 from booth.normals import compute_normals, load_capture, write_normals
-from booth.simulate import simulate_subject
-from photometric import imageio, normalmap, stereo
-from photometric.files import (
+from booth.simulation import simulate_subject
+from photometric import stereo
+from photometric.io import imageio, normalmap
+from photometric.io.files import (
     MARKER,
     atomic_write,
     check_output_dir,
@@ -205,7 +206,7 @@ def _relight(capture_dir: Path, out: Path, step) -> None:
 def _export(out: Path, step) -> None:
     """The session store as a training set, as ``booth export`` makes it."""
     from booth.export import export_sources, run_export
-    from learning.export import Settings
+    from learning.exporter import Settings
 
     step("exporting the session store as a training set (face crop, landmark channels, "
          "normal map)")

@@ -1,5 +1,5 @@
 """``booth export``: session stores -> a training dataset. The export itself is
-:func:`learning.export.export` (which also refuses an output folder that is neither new, empty
+:func:`learning.exporter.export` (which also refuses an output folder that is neither new, empty
 nor a dataset it made); this module gathers its sources and makes a run that exports nothing
 leave no trace.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from photometric.errors import InputError
-from photometric.files import check_output_dir, read_yaml
+from photometric.io.files import check_output_dir, read_yaml
 
 COMMAND = "export"
 _TOP = ("manifest.json", "README.md", "report.txt", "index.jsonl")
@@ -34,7 +34,7 @@ def export_sources(roots) -> tuple[list, list]:
     store) is offered once, the first time; a capture under another path with a key already
     offered (a copy of a store) is refused."""
     from booth.session import CALIBRATION_SUBJECT, SessionStore
-    from learning.export import Outcome, Source
+    from learning.exporter import Outcome, Source
 
     sources, rejected = [], []
     seen_sessions: set[Path] = set()
@@ -96,7 +96,7 @@ def _calibration(session) -> tuple[str | None, str]:
     be exported: a ``calibration_id`` whose ``calibration.yaml`` is missing, unreadable or
     invalid (``booth normals`` refuses it too)."""
     from booth.session import SessionError
-    from photometric.calibrate import Calibration
+    from photometric.calibration import Calibration
 
     try:
         cal = session.calibration_file()
@@ -116,7 +116,7 @@ def _calibration(session) -> tuple[str | None, str]:
 
 def check_out(out: str | Path) -> Path:
     """Refuse, before the slow checksums, what the export itself would refuse."""
-    from learning.export import is_old_dataset
+    from learning.exporter import is_old_dataset
 
     return check_output_dir(out, COMMAND, also_ours=is_old_dataset)
 
@@ -133,7 +133,7 @@ class _Undo:
                       for n in _TOP if (out / n).is_file()}
 
     def restore(self) -> None:
-        from photometric.files import write_bytes
+        from photometric.io.files import write_bytes
 
         if not self.existed:
             shutil.rmtree(self.out, ignore_errors=True)
@@ -153,9 +153,9 @@ class _Undo:
 
 def run_export(sources: Sequence, out: str | Path, settings, workers: int = 1,
                progress: Callable | None = None, rejected: Sequence = ()):
-    """:func:`learning.export.export`; when nothing at all was exported, the folder is put
+    """:func:`learning.exporter.export`; when nothing at all was exported, the folder is put
     back as it was (no new folder, marker or resume-log lines left behind)."""
-    from learning.export import ExportResult, export
+    from learning.exporter import ExportResult, export
 
     out = check_out(out)
     undo = _Undo(out)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from photometric import imageio
 from photometric.errors import InputError
-from photometric.files import check_output_file, make_dir, outputs_distinct, replace_files
+from photometric.io import imageio
+from photometric.io.files import check_output_file, make_dir, outputs_distinct, replace_files
 
 COMMAND = "landmarks"
 PNG_KEY, PNG_VALUE = "booth", "landmarks overlay"
@@ -78,7 +78,7 @@ def draw_mesh(img: np.ndarray, lm) -> np.ndarray:
     import cv2
     from mediapipe.python.solutions import face_mesh_connections as c
 
-    from learning import landmarks
+    from learning import facemesh as landmarks
 
     pic = landmarks.rgb8(img).copy()
     pts = np.round(lm.points[:, :2] * 16).astype(np.int32)  # 4 fractional bits
@@ -91,7 +91,7 @@ def draw_mesh(img: np.ndarray, lm) -> np.ndarray:
 
 def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | None = None):
     """Face Mesh landmarks of a photo -> JSON (and the mesh drawn over it, if asked)."""
-    from learning import landmarks
+    from learning import facemesh as landmarks
 
     out, overlay = check_out(out, overlay)
     img = imageio.read_image(image)

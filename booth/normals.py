@@ -7,7 +7,7 @@ booth. The method defaults to :data:`DEFAULT_METHOD`, ``lambertian``: least squa
 the calibrated light directions, which the simulated booth's sphere calibration brings to
 about 1° on a face, where the simplified method's clamped linear model is several degrees off.
 The dataset export computes the same normals in its own worker processes
-(:func:`learning.export.process`), given the same method and the session's calibration.
+(:func:`learning.exporter.process`), given the same method and the session's calibration.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from photometric import imageio, normalmap, stereo
-from photometric.calibrate import Calibration
+from photometric import stereo
+from photometric.calibration import Calibration
 from photometric.errors import InputError
-from photometric.files import (
+from photometric.io import imageio, normalmap
+from photometric.io.files import (
     OutputDir,
     atomic_write,
     check_output_dir,
@@ -29,7 +30,7 @@ from photometric.files import (
     naming,
     write_text,
 )
-from photometric.lights import load_rig
+from photometric.io.rigfile import load_rig
 
 COMMAND = "normals"
 DEFAULT_METHOD = stereo.DEFAULT_METHOD

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from booth.simulate import camera_files, check_options, write_capture
+from booth.simulation import camera_files, check_options, write_capture
 from learning.workers import context as worker_context
+from photometric import response
 from photometric.errors import InputError
-from photometric.files import MARKER, OutputDir, atomic_write, naming, write_text
+from photometric.io.files import MARKER, OutputDir, atomic_write, naming, write_text
 
 COMMAND = "simulate people"
 SHEET = "contact_sheet.png"
@@ -67,9 +68,9 @@ def check_out(out: str | Path, force: bool) -> OutputDir:
 def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
     import cv2
 
-    from photometric import imageio, normalmap
+    from photometric.io import normalmap
 
-    photo = imageio.encode_srgb8(np.asarray(images["center"]))
+    photo = response.encode_srgb8(np.asarray(images["center"]))
     nmap = normalmap.preview8(normals, mask)
     cells = [cv2.resize(a, (THUMB, THUMB), interpolation=cv2.INTER_AREA) for a in (photo, nmap)]
     return np.hstack(cells)
@@ -77,7 +78,7 @@ def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray
 
 def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: float,
                 bits: int, ambient: bool) -> Rendered:
-    from photometric import people
+    from photometric.sim import people
 
     name = folder_name(pid)
     sub = Path(stage) / name
@@ -93,8 +94,8 @@ def _render_files(pid: int, size: int, fmt: str, noise: float, ambient: bool
                   ) -> tuple[int, dict[str, bytes], dict[str, bytes]]:
     """Person ``pid`` as the simulated booth photographs them (exposed for their skin, the
     camera's files of ``fmt``): (pid, photos by file name, truth files)."""
-    from photometric import synthetic
     from photometric.render import Camera
+    from photometric.sim import synthetic
 
     surface = synthetic.face(pid, size)
     booth = synthetic.Booth()
@@ -143,9 +144,9 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
     """
     from booth.calibration import calibrate_folder
     from booth.session import CALIBRATION_FILE, SessionStore
-    from photometric import synthetic
     from photometric.lights import CHANNELS
     from photometric.render import Camera
+    from photometric.sim import synthetic
 
     if fmt not in ("jpeg", "dng", "raw+jpeg"):
         raise InputError(f"--format {fmt}: a session store holds camera files; expected jpeg, "
@@ -193,7 +194,7 @@ def _init_worker(counter) -> None:
     import torch
 
     from learning.workers import init_worker
-    from photometric import people
+    from photometric.sim import people
 
     init_worker(counter)
     torch.set_num_threads(1)
@@ -245,7 +246,7 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
                                for r in done]}
         with naming(final / MANIFEST):
             write_text(stage / MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
-        from photometric import imageio
+        from photometric.io import imageio
 
         sheet = contact_sheet(done)
         with naming(final / SHEET):

@@ -4,7 +4,7 @@ The camera originals are never touched; everything here is derived and can be re
 the files of ``booth normals`` (the same :func:`booth.normals.compute_normals`, so the same
 method and the session's calibration), ``landmarks.json`` (Face Mesh on the ring-flash photo)
 and ``qc.yaml`` (the warnings the operator saw). ``derived/`` is replaced whole
-(:class:`~photometric.files.OutputDir`), so its normals, landmarks and QC always belong to one
+(:class:`~photometric.io.files.OutputDir`), so its normals, landmarks and QC always belong to one
 run.
 """
 
@@ -29,7 +29,7 @@ from booth.normals import (
 )
 from photometric import stereo
 from photometric.errors import InputError
-from photometric.files import OutputDir, folder_of_names, naming, write_text
+from photometric.io.files import OutputDir, folder_of_names, naming, write_text
 
 DERIVED = "derived"
 COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
@@ -70,7 +70,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     doc = None
     no_face: Exception | None = None
     if face:
-        from learning.landmarks import detect
+        from learning.facemesh import detect
 
         try:
             portrait = loaded.display("center")

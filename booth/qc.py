@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from photometric import imageio
+from photometric.io import imageio
 
 #: Which third of the frame each flash lights more than the ring flash does: rows, columns.
 SIDES = {"left": (slice(None), 0), "right": (slice(None), 2), "top": (0, slice(None)),
@@ -98,7 +98,7 @@ def assess(images: Mapping[str, np.ndarray], limits: Limits = Limits(),
     center = grey(images["center"])
     lit = lit_region(center)
     if find_face is None:
-        from learning.landmarks import detect as find_face
+        from learning.facemesh import detect as find_face
     if find_face:
         try:
             find_face(images["center"])

@@ -1,12 +1,13 @@
 """``booth relight``: a capture, or any portrait with a normal map, re-rendered under new light.
 
-The files and the command line around :mod:`photometric.relight` (the arrays): reading a
+The files and the command line around :mod:`photometric.relighting.relighter` (the arrays):
+reading a
 capture (photometric stereo's normals and albedo, its ring-flash photo kept outside the face)
 or a portrait (with a normal map given, or predicted by the shipped model), parsing lights,
 and writing the pictures: ``relit.png`` (8-bit sRGB, for people), ``relit16.png`` (16-bit
 linear, for further work), the depth when it was integrated, and with ``--orbit N`` a light
 circling the face as ``orbit.gif`` and ``orbit.mp4`` plus a contact sheet of eight lightings.
-The output folder is replaced whole or not at all (:class:`photometric.files.OutputDir`).
+The output folder is replaced whole or not at all (:class:`photometric.io.files.OutputDir`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import cv2
 import numpy as np
 import yaml
 
-from photometric import imageio, normalmap, relight, sh
+from photometric import response
 from photometric.errors import InputError
-from photometric.files import OutputDir, atomic_write, write_text
+from photometric.io import environment, imageio, normalmap
+from photometric.io.files import OutputDir, atomic_write, write_text
 from photometric.lights import CHANNELS, DirectionalLight, Light, LightRig, PointLight
-from photometric.relight import Relighter, Scene, Specular
+from photometric.relighting import harmonics as sh
+from photometric.relighting import relighter as relight
+from photometric.relighting.relighter import Relighter, Scene, Specular
 from photometric.response import srgb_decode
 
 COMMAND = "relight"
@@ -139,8 +143,9 @@ def _capture_rig(capture: Path, calibration: str | None, lights: str | None
     files given; else its session's calibration; else a lights.yaml beside the photos (as a
     simulated capture has); else the nominal booth."""
     from booth.normals import resolve_calibration
-    from photometric.calibrate import Calibration
-    from photometric.lights import load_rig, nominal_rig
+    from photometric.calibration import Calibration
+    from photometric.io.rigfile import load_rig
+    from photometric.lights import nominal_rig
 
     calibration, source = resolve_calibration(capture, calibration, lights)
     if lights is None and calibration is None and (capture / "lights.yaml").is_file():
@@ -195,14 +200,14 @@ def _read_normals(path: str, shape: tuple[int, int]) -> np.ndarray:
 def load_portrait(image: Path, normals: str | None, mask: str | None, predict: bool,
                   model: str | None, device: str = "cpu") -> Portrait:
     """A portrait and its normals (given, or predicted); its albedo estimated."""
-    from learning.predict import read_portrait
+    from learning.prediction import read_portrait
 
     rgb8 = read_portrait(image)
     photo = srgb_decode(rgb8.astype(np.float32) / 255.0).astype(np.float32)
     shape = rgb8.shape[:2]
     if predict:
-        from learning.landmarks import NoFaceError
-        from learning.predict import Predictor, default_model
+        from learning.facemesh import NoFaceError
+        from learning.prediction import Predictor, default_model
 
         predictor = Predictor.load(model or default_model(), device)
         try:
@@ -255,7 +260,7 @@ def orbit_frames(r: Relighter, scene: Scene, n: int,
     for k, light in enumerate(relight.orbit(n, 25.0, key.intensity, key.color)):
         s = Scene([light, *scene.lights[1:]], scene.ambient, scene.sh, scene.specular,
                   scene.shadows)
-        frames.append(_fit(relight.to_srgb8(r.render(s, buf)), ORBIT_SIDE))
+        frames.append(_fit(response.to_srgb8(r.render(s, buf)), ORBIT_SIDE))
         if progress:
             progress(k + 1, n)
     return frames
@@ -283,7 +288,7 @@ def contact_sheet(r: Relighter, scene: Scene) -> np.ndarray:
     tiles = []
     for label, s in contact_lights():
         s.specular, s.shadows = scene.specular, scene.shadows
-        t = _fit(relight.to_srgb8(r.render(s)), SHEET_TILE)
+        t = _fit(response.to_srgb8(r.render(s)), SHEET_TILE)
         t = np.ascontiguousarray(t)
         cv2.putText(t, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(t, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
@@ -311,9 +316,9 @@ def run(portrait: Portrait, scene: Scene, target: OutputDir, orbit: int = 0,
     relit = r.render(scene)
     written = []
     with target as stage:
-        _png(stage / "relit.png", relight.to_srgb8(relit))
+        _png(stage / "relit.png", response.to_srgb8(relit))
         _png(stage / "relit16.png", imageio.to_uint(np.clip(relit, 0.0, 1.0), 16))
-        _png(stage / "albedo.png", relight.to_srgb8(portrait.albedo))
+        _png(stage / "albedo.png", response.to_srgb8(portrait.albedo))
         written += ["relit.png", "relit16.png", "albedo.png"]
         if r.depth is not None:
             d = r.depth
@@ -374,7 +379,7 @@ class SceneArgs:
         specs = [parse_light(t) for t in (lights or [])]
         coeffs = sh.load(sh_spec) if sh_spec else None
         if env:
-            found = sh.project(sh.read_environment(env))
+            found = sh.project(environment.read_environment(env))
             coeffs = found if coeffs is None else coeffs + found
         if not specs and coeffs is None:  # a key light and fill, unless told otherwise
             specs = [parse_light(DEFAULT_LIGHT)]

@@ -34,15 +34,15 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from photometric.errors import InputError
-from photometric.files import (
+from photometric.io.files import (
     atomic_write,
     fsync_dir,
     make_dir,
     read_yaml,
     write_new,
 )
+from photometric.io.schema import Schema, describe
 from photometric.lights import CHANNELS
-from photometric.schema import Schema, describe
 
 PARTIAL = ".partial"
 CALIBRATION_SUBJECT = "calibration-sphere"
@@ -365,7 +365,7 @@ class Session:
 
     def _check_calibrations(self, spheres: list[CaptureInfo]) -> None:
         """A fitted calibration.yaml must load; the session's calibration must exist."""
-        from photometric.calibrate import Calibration
+        from photometric.calibration import Calibration
 
         for info in spheres:
             file = info.path / CALIBRATION_FILE
@@ -439,14 +439,14 @@ def _check_files(d: Path, meta: CaptureFile, check: bool) -> list[str]:
 
 def _kind(name: str) -> str:
     """'RAW' or 'photo': a shot is one photo, or a RAW and its JPEG twin (RAW+JPEG)."""
-    from photometric.camerafile import is_raw_name
+    from photometric.io.camerafile import is_raw_name
 
     return "RAW" if is_raw_name(name) else "photo"
 
 
 def _check_pairs(meta: CaptureFile) -> list[str]:
     """Each shot listed once: one photo, or one RAW and one JPEG of the same exposure."""
-    from photometric.camerafile import JPEG_EXTENSIONS
+    from photometric.io.camerafile import JPEG_EXTENSIONS
 
     problems: list[str] = []
     by_channel: dict[str, list[ShotEntry]] = {}
@@ -472,7 +472,7 @@ def _check_shots(d: Path, meta: CaptureFile, partial: bool) -> list[str]:
     """Each planned shot listed once (all of them when complete); no photo or RAW in the
     folder that the record does not list (it would be read in place of, or beside, the real
     one)."""
-    from photometric.imageio import EXTENSIONS  # images and camera RAW files
+    from photometric.io.imageio import EXTENSIONS  # images and camera RAW files
 
     problems = _check_pairs(meta)
     listed = [s.channel for s in meta.shots]

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from booth.capture import CaptureConfig, CaptureEvent, CaptureResult, CaptureSequencer
 from booth.config import BoothConfig
 from booth.hardware.camera import Camera, CameraError, GPhoto2Camera
-from booth.hardware.flash import FlashController, FlashError
+from booth.hardware.flashlink import FlashController, FlashError
+from booth.sequencer import CaptureConfig, CaptureEvent, CaptureResult, CaptureSequencer
 from booth.session import Session
 from photometric.errors import InputError
-from photometric.files import free_bytes
+from photometric.io.files import free_bytes
 from photometric.lights import CHANNELS
 
 BACKENDS = ("sim", "gphoto2")
@@ -42,7 +42,7 @@ class SimOptions:
     image_format: str = "jpeg"
     per_subject: bool = True
     faults: object | None = None  # firmware_protocol.emulator.Faults
-    camera_faults: object | None = None  # booth.hardware.sim.CameraFaults
+    camera_faults: object | None = None  # booth.hardware.simulated.CameraFaults
     recycle_ms: int = 150
     controller: str = "emulator"  # or "firmware": the AVR build in simavr
 
@@ -80,7 +80,7 @@ class Station:
         self.port = port or self.config.flash.port
         self.sim_options = sim or SimOptions()
         self._takes: dict[str, int] = {}  # captures so far per simulated subject
-        self.sim = None  # booth.hardware.sim.SimulatedBooth
+        self.sim = None  # booth.hardware.simulated.SimulatedBooth
         self.flash: FlashController | None = None
         self.camera: Camera | None = None
         self._lock = threading.Lock()  # one capture at a time
@@ -92,7 +92,7 @@ class Station:
                     "heartbeat": fl.heartbeat_ms / 1e3}
         try:
             if self.backend == "sim":
-                from booth.hardware.sim import SimulatedBooth
+                from booth.hardware.simulated import SimulatedBooth
 
                 o = self.sim_options
                 self.sim = SimulatedBooth(seed=o.seed, size=o.size, faults=o.faults,
@@ -193,7 +193,7 @@ class Station:
     def _sim_subject(self, kind: str, subject: str = "") -> None:
         if self.sim is None:
             return
-        from photometric import synthetic
+        from photometric.sim import synthetic
 
         o = self.sim_options
         seed = o.seed

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from booth.capture import CaptureEvent, CaptureResult
 from booth.config import BoothConfig, as_dict
 from booth.processing import Processed, process_capture
+from booth.sequencer import CaptureEvent, CaptureResult
 from booth.session import CALIBRATION_FILE, Session, SessionStore
-from photometric.calibrate import Calibration
+from photometric.calibration import Calibration
 
 OnEvent = Callable[[CaptureEvent], None] | None
 

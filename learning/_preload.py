@@ -31,9 +31,9 @@ cv2.setNumThreads(1)  # before any OpenCV call: no thread pool in the process we
 import mediapipe  # noqa: E402, F401
 import numpy as np  # noqa: E402
 
-import learning.export  # noqa: E402, F401
-import learning.landmarks  # noqa: E402, F401
-import photometric.calibrate  # noqa: E402, F401
+import learning.exporter  # noqa: E402, F401
+import learning.facemesh  # noqa: E402, F401
+import photometric.calibration  # noqa: E402, F401
 from photometric import stereo  # noqa: E402
 from photometric.lights import CHANNELS  # noqa: E402
 

@@ -20,7 +20,7 @@ import yaml
 
 from learning.model import UNet
 from photometric.errors import InputError
-from photometric.files import atomic_write, write_text
+from photometric.io.files import atomic_write, write_text
 
 SOFTWARE_VERSION = "0.1.0"
 MAX_YAML_BYTES = 1 << 20

@@ -2,7 +2,7 @@
 
 Only the training side lives here (it runs on a GPU machine with torch and numpy, and imports
 no MediaPipe, camera or UI): the files are read through :mod:`learning.sample_format`, and the
-export that writes them is :mod:`learning.export`. A missing or malformed manifest or sample
+export that writes them is :mod:`learning.exporter`. A missing or malformed manifest or sample
 file is an InputError naming it, never a raw KeyError or FileNotFoundError.
 """
 
@@ -80,5 +80,5 @@ class SampleDataset:
 
 
 # TEMPORARY re-exports for booth/, removed once it imports the new modules
-from learning.export import Outcome, Settings, Source, export  # noqa: E402, F401
+from learning.exporter import Outcome, Settings, Source, export  # noqa: E402, F401
 from learning.workers import start_workers  # noqa: E402, F401

@@ -35,7 +35,7 @@ def derive(images) -> np.ndarray:
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    from learning.landmarks import detect
+    from learning.facemesh import detect
 
     perms = []
     for im in images:

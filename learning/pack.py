@@ -10,7 +10,7 @@ subjects in order, and the digest of the manifest they were packed from).
 
 Packing happens once, when training first meets a dataset or its manifest changed (a re-run
 of the export): :func:`open_split` checks the digest and repacks, whole, through the project's
-output folder rule (:class:`photometric.files.OutputDir`), so an interrupted pack leaves the
+output folder rule (:class:`photometric.io.files.OutputDir`), so an interrupted pack leaves the
 previous one or none.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from learning.sample_format import read_manifest, read_sample
 from learning.splits import SPLITS
 from photometric.errors import InputError
-from photometric.files import OutputDir
+from photometric.io.files import OutputDir
 
 PACK_VERSION = 2
 FOLDER = "packed"
@@ -74,7 +74,7 @@ def _settings(root: Path) -> tuple[dict, str, int]:
 
 def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
     """Pack every split of the dataset at ``root`` into ``root/packed``, replaced whole or
-    not at all (:class:`photometric.files.OutputDir`: built in an owner-only stage beside it,
+    not at all (:class:`photometric.io.files.OutputDir`: built in an owner-only stage beside it,
     which a killed run's successor removes)."""
     root = Path(root)
     manifest, encoding, size = _settings(root)

@@ -29,7 +29,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from photometric import imageio
+from photometric.io import imageio
 
 ENCODINGS = ("points", "dense", "none")
 PARTS = ("face", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "left_iris",

@@ -21,7 +21,7 @@ import numpy as np
 from learning import preprocess
 from learning.splits import SPLITS
 from photometric.errors import InputError
-from photometric.files import atomic_write
+from photometric.io.files import atomic_write
 
 #: The dataset format (manifest and sample files); the manifest records it.
 FORMAT_VERSION = 1
@@ -59,7 +59,7 @@ def from_half(a: np.ndarray) -> np.ndarray:
 def write_sample(path: str | Path, s: preprocess.Sample, meta: dict,
                  compress: bool = False) -> Path:
     """A standard ``.npz`` (``np.load`` reads it), each array deflated only where it pays,
-    written whole or not at all (owner-only, :func:`photometric.files.atomic_write`).
+    written whole or not at all (owner-only, :func:`photometric.io.files.atomic_write`).
 
     Written with ``zipfile`` rather than ``np.savez_compressed`` to choose per array: the sparse
     ones (landmark channels, mask) shrink 10-60x at zlib level 1 in about a millisecond, while

@@ -43,7 +43,7 @@ class Settings:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``booth train`` and ``python -m learning.train``."""
+    """The options of ``booth train`` and ``python -m learning.trainer``."""
     d = Settings()
     p.add_argument("dataset", help="a dataset folder made by 'booth export'")
     p.add_argument("--out", required=True, help="the run folder (new or empty; with --resume "

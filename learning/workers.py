@@ -2,7 +2,7 @@
 
 Separate from the export itself because this is process plumbing with its own measured
 trade-offs (a warm fork server, one core and one BLAS thread a worker, glibc keeping freed
-memory), shared by :mod:`learning.export` and the benchmark, and because the fork server
+memory), shared by :mod:`learning.exporter` and the benchmark, and because the fork server
 preloads :mod:`learning._preload`, which must stay in step with what the workers import.
 """
 

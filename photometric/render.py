@@ -95,7 +95,7 @@ class Camera:
     distance: float | None = None
 
 
-def _irradiance(
+def irradiance(
     surface: Surface, light: Light
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E · cos, unit direction per pixel or broadcastable, falloff) for one light."""
@@ -133,7 +133,7 @@ def shade(
             view = np.array([0.0, 0.0, camera.distance], np.float32) - surface.positions
             view = view / np.linalg.norm(view, axis=-1, keepdims=True)
     for light in lights:
-        e, d, falloff = _irradiance(surface, light)
+        e, d, falloff = irradiance(surface, light)
         seen = surface.lit(light)
         if seen is not None:
             e = np.where(seen, e, np.float32(0.0))

@@ -5,7 +5,7 @@ numba compiles a kernel the first time it meets a new input type and caches the 
 code beside the source; doing it once at install time (the Makefile does) spares the
 first ``booth normals`` on 8-bit, 16-bit or float images ~10 s of silent compiling. The
 simulated people's head model (anny) takes about a minute to build the first time on a
-machine and is kept in :func:`photometric.people.cache_dir`; a simulated face rendered here
+machine and is kept in :func:`photometric.sim.people.cache_dir`; a simulated face rendered here
 builds it, and compiles the rasteriser.
 """
 
@@ -15,8 +15,9 @@ import time
 
 import numpy as np
 
-from photometric import stereo, synthetic
+from photometric import stereo
 from photometric.response import linearize
+from photometric.sim import synthetic
 
 
 def main() -> None:

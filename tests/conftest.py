@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photometric import calibrate, synthetic
+from photometric.calibration import calibrate
 from photometric.lights import DIRECTIONAL
 from photometric.render import Camera
+from photometric.sim import synthetic
 
 
 def lit_by_all(normals: np.ndarray, mask: np.ndarray, rig=synthetic.SIM_RIG,

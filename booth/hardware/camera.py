@@ -9,7 +9,7 @@ camera that drops off the bus is re-initialised once (with a *new* ``gp.Camera``
 the same object crashes libgphoto2).
 
 In CI the same code runs against libgphoto2's virtual camera (``VCAMERADIR``; see
-``booth.hardware.sim``), which allows 26 shots per connection: ``reconnect_every`` handles it.
+``booth.hardware.simulated``), which allows 26 shots per connection: ``reconnect_every`` handles it.
 """
 
 from __future__ import annotations

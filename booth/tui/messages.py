@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from booth.capture import CaptureEvent, CaptureResult
-from booth.doctor import Check
+from booth.diagnostics import Check
 from booth.processing import Processed
+from booth.sequencer import CaptureEvent, CaptureResult
 from booth.station import HardwareStatus, Station
 from booth.workflows import CalibrationOutcome
 

@@ -12,16 +12,17 @@ import pytest
 import yaml
 from PIL import Image
 
-from booth.capture import CaptureConfig, CaptureSequencer, ShotRejected, one_shot
 from booth.cli import main
 from booth.hardware.camera import Photo
-from booth.hardware.flash import FlashController
-from booth.hardware.sim import PAD_STEP, SimulatedBooth
+from booth.hardware.flashlink import FlashController
+from booth.hardware.simulated import PAD_STEP, SimulatedBooth
+from booth.sequencer import CaptureConfig, CaptureSequencer, ShotRejected, one_shot
 from booth.session import SessionError, SessionStore
-from photometric import camerafile, imageio, synthetic
 from photometric.errors import InputError
+from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.response import srgb_decode
+from photometric.sim import synthetic
 
 SIZE = 96
 SHOTS = (*CHANNELS, "ambient")

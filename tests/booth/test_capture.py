@@ -12,16 +12,19 @@ import numpy as np
 import pytest
 import yaml
 
-from booth.capture import CaptureConfig, CaptureSequencer
 from booth.cli import main
-from booth.hardware.flash import FlashController
-from booth.hardware.sim import CameraFaults, SimulatedBooth
+from booth.hardware.flashlink import FlashController
+from booth.hardware.simulated import CameraFaults, SimulatedBooth
+from booth.sequencer import CaptureConfig, CaptureSequencer
 from booth.session import SessionStore
 from firmware_protocol.emulator import Faults
-from photometric import calibrate, camerafile, imageio, stereo, synthetic
+from photometric import stereo
+from photometric.calibration import calibrate
+from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.render import Camera
 from photometric.response import srgb_decode
+from photometric.sim import synthetic
 
 SIZE = 192
 

@@ -11,7 +11,8 @@ import yaml
 
 from booth import cli, normals
 from booth.cli import main
-from photometric import normalmap, stereo
+from photometric import stereo
+from photometric.io import normalmap
 from photometric.lights import CHANNELS
 from tests.booth.disk import run, snapshot
 

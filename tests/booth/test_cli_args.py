@@ -14,9 +14,9 @@ import pytest
 from booth import memory
 from booth.cli import EXIT_INTERNAL, main
 from booth.session import SessionStore
-from photometric import synthetic
 from photometric.errors import InputError
 from photometric.render import Camera
+from photometric.sim import synthetic
 from tests.booth.disk import run, snapshot
 
 
@@ -100,7 +100,7 @@ def test_session_and_subject_names_come_back_as_one_line(tmp_path, capsys):
 
 
 def test_an_unknown_port_scheme_is_one_clear_flash_error():
-    from booth.hardware.flash import FlashController, FlashError
+    from booth.hardware.flashlink import FlashController, FlashError
 
     with pytest.raises(FlashError, match="unknown URL scheme 'bogus://'.*/dev/ttyACM0"):
         FlashController("bogus://x")
@@ -116,7 +116,7 @@ def test_an_unknown_port_scheme_is_one_clear_flash_error():
 def test_a_malformed_network_url_is_worded_not_a_type_error(url, words):
     """pyserial's own errors for these read like a bug ("'<=' not supported between
     instances of 'int' and 'NoneType'"), wrapped in a SerialException or not."""
-    from booth.hardware.flash import FlashController, FlashError
+    from booth.hardware.flashlink import FlashController, FlashError
 
     with pytest.raises(FlashError) as exc:
         FlashController(url, heartbeat=None)
@@ -128,7 +128,7 @@ def test_a_malformed_network_url_is_worded_not_a_type_error(url, words):
 def test_a_network_port_nobody_answers_on_says_so():
     import socket
 
-    from booth.hardware.flash import FlashController, FlashError
+    from booth.hardware.flashlink import FlashController, FlashError
 
     with socket.socket() as s:  # a port just freed: nothing listens there
         s.bind(("127.0.0.1", 0))
@@ -211,12 +211,12 @@ def test_simulate_under_ulimit_v_is_refused_up_front(tmp_path):
 
 
 def test_running_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
-    import booth.simulate
+    import booth.simulation
 
     def greedy(*a, **k):
         raise MemoryError("Unable to allocate 12.0 GiB for an array with shape (40000, 40000)")
 
-    monkeypatch.setattr(booth.simulate, "simulate_subject", greedy)
+    monkeypatch.setattr(booth.simulation, "simulate_subject", greedy)
     code, _, err = run(capsys, "simulate", "subject", "--out", tmp_path / "o")
     assert code == 1
     assert err == ("booth: error: out of memory (Unable to allocate 12.0 GiB for an array with "
@@ -285,12 +285,12 @@ def test_sessions_list_and_verify_of_nothing_fail(tmp_path, capsys):
 
 # -- the last resort ----------------------------------------------------------------------
 def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path, capsys, monkeypatch):
-    import booth.simulate
+    import booth.simulation
 
     def broken(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(booth.simulate, "simulate_subject", broken)
+    monkeypatch.setattr(booth.simulation, "simulate_subject", broken)
     monkeypatch.delenv("BOOTH_DEBUG", raising=False)
     code, _, err = run(capsys, "simulate", "subject", "--out", tmp_path / "o")
     assert code == EXIT_INTERNAL

@@ -172,7 +172,8 @@ BAD_RIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_RIGS))
 def test_normals_refuses_a_bad_lights_or_calibration_file(capture_dir, tmp_path, capsys,
                                                           flag, case):
-    from photometric import calibrate, stereo
+    from photometric import stereo
+    from photometric.calibration import calibrate
 
     lights, field = BAD_RIGS[case]
     rig = nominal_rig()

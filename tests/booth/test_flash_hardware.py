@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from booth.hardware.flash import FlashController, FlashError
+from booth.hardware.flashlink import FlashController, FlashError
 from firmware_protocol import messages as m
 
 PORT = os.environ.get("BOOTH_FLASH_PORT")

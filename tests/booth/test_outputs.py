@@ -11,8 +11,8 @@ import yaml
 from booth import landmarks as booth_landmarks
 from booth import normals as booth_normals
 from booth.cli import main
-from photometric import imageio
-from photometric.files import MARKER, replace_files
+from photometric.io import imageio
+from photometric.io.files import MARKER, replace_files
 from tests.booth.disk import run, snapshot, user_folder
 
 
@@ -132,7 +132,7 @@ def test_replace_files_puts_back_what_it_replaced(tmp_path, monkeypatch):
             raise OSError(errno.EIO, "Input/output error")
         return real(src, dst)
 
-    monkeypatch.setattr("photometric.files.os.replace", second_fails)
+    monkeypatch.setattr("photometric.io.files.os.replace", second_fails)
     with pytest.raises(OSError) as info:
         replace_files([(a, lambda p: p.write_text("new a")), (b, lambda p: p.write_text("b"))])
     assert info.value.filename == str(b)

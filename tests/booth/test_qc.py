@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from booth import qc
-from photometric import synthetic
 from photometric.render import Camera
+from photometric.sim import synthetic
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,10 @@ def test_many_highlights_warn_of_a_misaligned_polariser():
     ambient frame): no warning; a shiny one (polarisers not crossed): a warning naming the
     polarisers."""
     from booth import qc
-    from photometric import camerafile, imageio, render, stereo, synthetic
+    from photometric import render, stereo
+    from photometric.io import camerafile, imageio
     from photometric.response import linearize
+    from photometric.sim import synthetic
 
     shares = {}
     for spec in (0.0, 0.3):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from photometric import camerafile, imageio, render, synthetic
+from photometric import render
+from photometric.io import camerafile, imageio
+from photometric.sim import synthetic
 from tests.booth.disk import run, snapshot
 
 SIZE = 128

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from booth import cli, relighting
-from photometric import normalmap
 from photometric.errors import InputError
+from photometric.io import normalmap
 from photometric.lights import CHANNELS
 from tests.booth.disk import run, snapshot
 

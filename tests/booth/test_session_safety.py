@@ -10,13 +10,13 @@ import stat
 import pytest
 import yaml
 
-from booth import capture as capture_mod
-from booth.capture import CaptureConfig, CaptureSequencer
+from booth import sequencer as capture_mod
 from booth.cli import main
-from booth.hardware.flash import FlashController
-from booth.hardware.sim import SimulatedBooth
+from booth.hardware.flashlink import FlashController
+from booth.hardware.simulated import SimulatedBooth
+from booth.sequencer import CaptureConfig, CaptureSequencer
 from booth.session import SessionError, SessionStore
-from photometric import files
+from photometric.io import files
 from photometric.lights import CHANNELS
 
 

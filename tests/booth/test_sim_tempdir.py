@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = """\
 import os, sys
 os.umask(0)  # the modes must not depend on the caller's umask
-from booth.hardware.sim import SimulatedBooth
+from booth.hardware.simulated import SimulatedBooth
 mode = sys.argv[1]
 with SimulatedBooth(size=64) as sim:
     print(os.environ["VCAMERADIR"], flush=True)
@@ -169,7 +169,7 @@ def test_vcameradir_from_the_environment_is_never_removed(tmp_path):
 def test_gphoto2_imported_first_is_still_an_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
     env["TMPDIR"] = str(_tmpdir(tmp_path))
-    code = ("import gphoto2\nfrom booth.hardware.sim import SimulatedBooth\n"
+    code = ("import gphoto2\nfrom booth.hardware.simulated import SimulatedBooth\n"
             "SimulatedBooth(size=64)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120)

@@ -7,7 +7,7 @@ from booth.cli import main
 from booth.session import SessionStore
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject
-from photometric import calibrate
+from photometric.calibration import calibrate
 
 SIZE = 160
 

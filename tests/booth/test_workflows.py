@@ -15,8 +15,9 @@ from booth.export import export_sources, run_export
 from booth.normals import DEFAULT_METHOD, compute_normals, session_calibration
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject, open_session
-from photometric import imageio, stereo
-from photometric.calibrate import Calibration
+from photometric import stereo
+from photometric.calibration import Calibration
+from photometric.io import imageio
 from tests.booth.disk import snapshot
 
 SIZE = 192
@@ -64,7 +65,7 @@ def test_booth_normals_on_a_stored_capture_is_its_derived_map(calibrated, tmp_pa
 
 
 def test_the_export_uses_the_same_calibration_and_normals(calibrated, tmp_path, monkeypatch):
-    from learning.export import Settings
+    from learning.exporter import Settings
 
     session, out = calibrated
     sources, rejected = export_sources([session.path.parent])

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from booth.hardware.flash import FlashController, FlashError
+from booth.hardware.flashlink import FlashController, FlashError
 from firmware_protocol import messages as m
 from firmware_protocol import simavr
 from firmware_protocol.controller import Controller

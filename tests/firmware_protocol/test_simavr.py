@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from booth.cli import main
-from booth.hardware.flash import FlashController, FlashError
+from booth.hardware.flashlink import FlashController, FlashError
 from firmware_protocol import messages as m
 from firmware_protocol import simavr
 from tests.firmware_protocol.differential import Link

@@ -4,9 +4,9 @@ the learning tests."""
 import cv2
 import pytest
 
-from learning import landmarks
-from photometric import synthetic
+from learning import facemesh as landmarks
 from photometric.render import Camera
+from photometric.sim import synthetic
 
 STORE_SIZE = 160
 
@@ -61,7 +61,7 @@ def store_sources(store):
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory, store_sources):
     """One face (p2) exported at 64 px, all in train. Read-only: copy it to change it."""
-    from learning import export
+    from learning import exporter as export
 
     out = tmp_path_factory.mktemp("small") / "ds"
     face = [s for s in store_sources[0] if s.subject == "p2"]

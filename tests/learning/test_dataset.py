@@ -10,7 +10,8 @@ import torch
 
 from booth.cli import main
 from booth.export import export_sources
-from learning import dataset, export, sample_format, splits, workers
+from learning import dataset, sample_format, splits, workers
+from learning import exporter as export
 
 
 def test_splits_are_by_subject_and_seeded():
@@ -94,7 +95,7 @@ def test_parallel_export_with_augmentation_and_torch_dataset(store, tmp_path):
 def test_cli_landmarks_and_export(store, tmp_path, capsys):
     import skimage.data
 
-    from photometric import imageio
+    from photometric.io import imageio
 
     img = tmp_path / "astronaut.png"
     imageio.write_image(img, skimage.data.astronaut())

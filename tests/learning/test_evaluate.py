@@ -88,6 +88,6 @@ def test_a_run_of_other_channels_is_refused(held_out, tmp_path, capsys):
     assert "trained on none inputs (3 channels)" in err and "points (5 channels)" in err
     assert not (tmp_path / "r").exists()
     with pytest.raises(InputError, match="split is empty"):
-        from learning.evaluate import score_run
+        from learning.evaluation import score_run
 
         score_run(rgb, held_out, split="val")

@@ -11,10 +11,10 @@ import stat
 import pytest
 import yaml
 
-from learning import export
+from learning import exporter as export
 from photometric import stereo
 from photometric.errors import InputError
-from photometric.files import MARKER, write_marker
+from photometric.io.files import MARKER, write_marker
 
 SMALL = export.Settings(size=64, split=(1.0, 0.0, 0.0))
 
@@ -154,7 +154,7 @@ def test_the_normals_method_is_selectable_and_lambertian_by_default(face, tmp_pa
 def calibration(tmp_path_factory):
     """A calibration file fitted on the simulated sphere, at the store's image size."""
     from booth.calibration import calibrate_folder
-    from booth.simulate import simulate_subject
+    from booth.simulation import simulate_subject
     from tests.learning.conftest import STORE_SIZE
 
     folder = tmp_path_factory.mktemp("cal")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from learning import landmarks
+from learning import facemesh as landmarks
 
 
 def test_astronaut_has_478_landmarks_in_pixels():
@@ -27,8 +27,8 @@ def test_no_face_is_a_clear_error():
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 7])
 def test_simulated_ring_flash_faces_have_478_landmarks(seed):
-    from photometric import synthetic
     from photometric.render import Camera
+    from photometric.sim import synthetic
 
     surf = synthetic.face(seed, 320)
     ring = synthetic.capture(surf, camera=Camera(noise=0.003, bits=8), seed=seed)["center"]
@@ -41,8 +41,8 @@ def test_simulated_ring_flash_faces_have_478_landmarks(seed):
 
 
 def test_calibration_sphere_is_not_a_face():
-    from photometric import synthetic
     from photometric.render import Camera
+    from photometric.sim import synthetic
 
     sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))["center"]
     with pytest.raises(landmarks.NoFaceError):

@@ -76,7 +76,7 @@ def test_the_loader_s_flip_of_a_dense_sample(tmp_path, store_sources):
     """The dense encoding (part map filled from the mesh, depth interpolated over it): the
     device flip agrees with the export's re-made channels on nearly every pixel (the hulls'
     rasterised edges are not mirror-exact)."""
-    from learning import export
+    from learning import exporter as export
 
     face = [s for s in store_sources[0] if s.subject == "p2"]
     ds = tmp_path / "dense"

@@ -11,10 +11,10 @@ import skimage.data
 from PIL import Image
 
 from booth.cli import main
-from learning.predict import read_portrait
-from learning.train import Settings, train
-from photometric import normalmap
+from learning.prediction import read_portrait
+from learning.trainer import Settings, train
 from photometric.errors import InputError
+from photometric.io import normalmap
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_nothing_to_predict_changes_nothing(run, photos, tmp_path, capsys):
 
 def test_the_default_model_predicts_out_of_the_box(photos, tmp_path, capsys):
     """A fresh clone predicts at once: the shipped model (trained on simulated people)."""
-    from learning.predict import Predictor, default_model
+    from learning.prediction import Predictor, default_model
 
     p = Predictor.load(default_model())
     assert p.encoding == "points" and p.size % 16 == 0

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from learning import checkpoint, metrics
-from learning.train import Settings, train
+from learning.trainer import Settings, train
 from photometric.errors import InputError
 
 
@@ -127,7 +127,7 @@ def test_metrics_on_hand_made_maps():
 def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", "-m", "learning.train", str(dataset), "--out", str(run), "--epochs", "1",
+           "2", "-m", "learning.trainer", str(dataset), "--out", str(run), "--epochs", "1",
            "--batch", "1", "--workers", "0", "--device", "cpu"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photometric import depth
 from photometric.errors import InputError
+from photometric.relighting import depth
 
 
 def sphere(h: int, w: int, radius: float, centre: tuple[float, float] | None = None):

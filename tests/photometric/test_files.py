@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from photometric import files
 from photometric.errors import InputError
+from photometric.io import files
 
 NAMES = ("a.txt", "b.txt")
 

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from photometric import imageio
 from photometric.errors import InputError
+from photometric.io import imageio
 from photometric.lights import CHANNELS
 
 
@@ -313,8 +313,9 @@ def test_a_folder_is_not_an_image(tmp_path):
 def test_a_raw_file_is_read_as_a_camera_shows_it(tmp_path):
     """``read_image`` on a DNG (``booth landmarks center.dng``): LibRaw's linear decode in
     8-bit sRGB, close to the sRGB rendering of the linear image it was made from."""
-    from photometric import camerafile, synthetic
+    from photometric.io import camerafile
     from photometric.response import srgb_encode
+    from photometric.sim import synthetic
 
     face = synthetic.face(0, 128)
     linear = synthetic.capture(face)["center"]

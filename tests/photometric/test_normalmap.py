@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from photometric import normalmap
 from photometric.errors import InputError
+from photometric.io import normalmap
 
 
 def random_normals(shape=(64, 48), seed=0):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photometric import people, stereo, synthetic
+from photometric import response, stereo
+from photometric.sim import people, synthetic
 from tests.conftest import lit_by_all
 
 SIZE = 384
@@ -117,15 +118,14 @@ def test_truth_holds_depth_and_albedo():
 def test_face_mesh_finds_the_faces_of_40_people():
     """The ring-flash photo of 40 different people, as the simulated camera's JPEG shows
     it (8-bit sRGB): Face Mesh finds at least 38."""
-    from learning.landmarks import NoFaceError, detect
-    from photometric import imageio
+    from learning.facemesh import NoFaceError, detect
 
     found = []
     for pid in range(40):
         s = synthetic.face(pid, 384)
         ring = synthetic.capture(s)["center"]
         try:
-            detect(imageio.encode_srgb8(ring))
+            detect(response.encode_srgb8(ring))
             found.append(pid)
         except NoFaceError:
             pass

@@ -1,8 +1,8 @@
 """The issue's radiometry checks end to end: camera files (sRGB JPEG, DNG) of a simulated
 person and sphere, made linear at the I/O edge, calibrated, solved.
 
-The renders are linear float images from ``photometric.synthetic``; the camera files are what
-``photometric.camerafile`` writes for the simulated camera; reading goes through
+The renders are linear float images from ``photometric.sim.synthetic``; the camera files are what
+``photometric.io.camerafile`` writes for the simulated camera; reading goes through
 ``imageio.load_capture`` exactly as ``booth normals``, capture processing and the export do.
 """
 
@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photometric import calibrate, camerafile, imageio, render, stereo, synthetic
+from photometric import calibration, render, stereo
+from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.response import LINEAR, SRGB, srgb_decode
+from photometric.sim import synthetic
 
 SIZE = 256
 SENSOR = render.Camera(noise=0.002, bits=None)
@@ -101,7 +103,7 @@ def test_normals_from_jpeg_with_fitted_response_and_from_raw(scenes):
     sphere_dir = _write(root / "sphere_jpeg", sphere, "jpeg")
     loaded = imageio.load_capture(sphere_dir)
     assert loaded.source == "jpeg" and loaded.codes is not None
-    cal = calibrate.calibrate(loaded.codes, encoded=True)
+    cal = calibration.calibrate(loaded.codes, encoded=True)
     assert cal.response.kind == "polynomial"
 
     where = _lit_by_all(face, synthetic.SIM_RIG)
@@ -117,7 +119,7 @@ def test_normals_from_jpeg_with_fitted_response_and_from_raw(scenes):
 
     raw_sphere = imageio.load_capture(_write(root / "sphere_raw", sphere, "raw"))
     assert raw_sphere.source == "raw"
-    raw_cal = calibrate.calibrate(raw_sphere.images)
+    raw_cal = calibration.calibrate(raw_sphere.images)
     both = imageio.load_capture(face_dir, cal.response)
     assert both.source == "raw"  # RAW is preferred when a shot has both
     raw = _mean_error(stereo.solve(both.images, rig=raw_cal.rig,
@@ -134,7 +136,7 @@ def test_fitted_response_is_close_to_srgb(scenes):
     within 0.01 of full scale over the codes the sphere shows."""
     root, sphere, _, _ = scenes
     loaded = imageio.load_capture(_write(root / "sphere_fit", sphere, "jpeg"))
-    cal = calibrate.calibrate(loaded.codes, encoded=True)
+    cal = calibration.calibrate(loaded.codes, encoded=True)
     v = np.linspace(0.05, 0.95, 91)
     assert np.abs(cal.response(v) - srgb_decode(v)).max() < 0.01
     assert cal.residuals["response_rms_fitted"] <= cal.residuals["response_rms_srgb"] + 1e-4

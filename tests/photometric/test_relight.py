@@ -1,17 +1,21 @@
-"""Relighting (photometric.relight): it reproduces the booth's own photos, light adds, the
-SH constant band is shading-free, and a single portrait's albedo comes out of its photo."""
+"""Relighting (photometric.relighting.relighter): it reproduces the booth's own photos, light
+adds, the SH constant band is shading-free, and a single portrait's albedo comes out of its
+photo."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from photometric import relight, sh, stereo, synthetic
+from photometric import response, stereo
 from photometric.errors import InputError
 from photometric.lights import DirectionalLight, PointLight
-from photometric.relight import Relighter, Scene, Specular
+from photometric.relighting import harmonics as sh
+from photometric.relighting import relighter as relight
+from photometric.relighting.relighter import Relighter, Scene, Specular
 from photometric.render import Camera
 from photometric.response import srgb_encode
+from photometric.sim import synthetic
 
 GAIN = Camera().gain  # the simulated camera's gain, in every flash photo
 
@@ -163,7 +167,7 @@ def test_check_normals_refuses_a_colour_photo():
 
 def test_to_srgb8_is_srgb_within_a_code():
     x = np.linspace(-0.1, 1.1, 5001, dtype=np.float32)
-    got = relight.to_srgb8(x).astype(int)
+    got = response.to_srgb8(x).astype(int)
     want = np.rint(srgb_encode(x) * 255).astype(int)
     assert np.abs(got - want).max() <= 1
 

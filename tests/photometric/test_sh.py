@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from photometric import sh
 from photometric.errors import InputError
+from photometric.io import environment
+from photometric.relighting import harmonics as sh
 from photometric.response import srgb_decode
 
 SQRT_PI = math.sqrt(math.pi)
@@ -190,7 +191,7 @@ def test_read_png_decodes_srgb(tmp_path, bits):
     code = gradient()
     top = (1 << bits) - 1
     stored = np.round(code * top).astype(np.uint8 if bits == 8 else np.uint16)
-    got = sh.read_environment(write(tmp_path / "env.png", stored))
+    got = environment.read_environment(write(tmp_path / "env.png", stored))
     assert got.dtype == np.float32 and got.shape == code.shape
     np.testing.assert_allclose(got, srgb_decode(stored / top), atol=1e-6)
 
@@ -198,35 +199,35 @@ def test_read_png_decodes_srgb(tmp_path, bits):
 def test_read_grey_and_rgba_png(tmp_path):
     grey = np.arange(16 * 32, dtype=np.uint16).reshape(16, 32) * 100
     assert cv2.imwrite(str(tmp_path / "g.png"), grey)
-    got = sh.read_environment(tmp_path / "g.png")
+    got = environment.read_environment(tmp_path / "g.png")
     assert got.shape == (16, 32, 3)
     np.testing.assert_allclose(got[..., 1], srgb_decode(grey / 65535), atol=1e-6)
     rgba = np.concatenate([np.round(gradient() * 255), np.full((16, 32, 1), 7)], -1)
     assert cv2.imwrite(str(tmp_path / "a.png"), rgba[..., [2, 1, 0, 3]].astype(np.uint8))
-    np.testing.assert_allclose(sh.read_environment(tmp_path / "a.png"),
+    np.testing.assert_allclose(environment.read_environment(tmp_path / "a.png"),
                                srgb_decode(np.round(gradient() * 255) / 255), atol=1e-6)
 
 
 def test_read_hdr_and_exr(tmp_path):
     rgb = (gradient() * 40 + 0.01).astype(np.float32)
-    got = sh.read_environment(write(tmp_path / "env.hdr", rgb))
+    got = environment.read_environment(write(tmp_path / "env.hdr", rgb))
     assert got.shape == rgb.shape and got.dtype == np.float32
     # RGBE: an 8-bit mantissa per channel and one exponent per pixel
     assert (np.abs(got - rgb) <= 0.01 * rgb.max(axis=-1, keepdims=True)).all()
     assert got[0, -1, 0] > got[0, -1, 2]  # RGB, not BGR
-    got = sh.read_environment(write(tmp_path / "env.exr", rgb))
+    got = environment.read_environment(write(tmp_path / "env.exr", rgb))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, rgb)
     # the kind comes from the bytes, not the name
     (tmp_path / "env.dat").write_bytes((tmp_path / "env.exr").read_bytes())
-    np.testing.assert_array_equal(sh.read_environment(tmp_path / "env.dat"), rgb)
+    np.testing.assert_array_equal(environment.read_environment(tmp_path / "env.dat"), rgb)
 
 
 def test_read_exr_without_the_opencv_flag(tmp_path):
     """A fresh process that never set OPENCV_IO_ENABLE_OPENEXR still reads an EXR."""
     path = write(tmp_path / "env.exr", np.full((8, 16, 3), 2.5, np.float32))
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_ENABLE_OPENEXR"}
-    code = ("import sys, cv2; from photometric.sh import read_environment; "
+    code = ("import sys, cv2; from photometric.io.environment import read_environment; "
             "print(read_environment(sys.argv[1]).mean())")
     out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True,
                          text=True, timeout=60, check=True)
@@ -236,7 +237,7 @@ def test_read_exr_without_the_opencv_flag(tmp_path):
 def test_read_environment_refusals(tmp_path):
     def refused(path, *words):
         with pytest.raises(InputError) as err:
-            sh.read_environment(path)
+            environment.read_environment(path)
         for w in (str(path), *words):
             assert w in str(err.value)
 
@@ -268,7 +269,8 @@ def test_read_environment_refusals(tmp_path):
 
 
 def test_read_environment_accepts_one_pixel_off(tmp_path):
-    got = sh.read_environment(write(tmp_path / "odd.exr", np.ones((16, 33, 3), np.float32)))
+    got = environment.read_environment(
+        write(tmp_path / "odd.exr", np.ones((16, 33, 3), np.float32)))
     assert got.shape == (16, 33, 3)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photometric import people, raster, skin
+from photometric import raster
+from photometric.sim import paint, people, skin
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
@@ -43,7 +44,7 @@ class FrontView:
         row = int(round((self.h - 1) / 2 - (y - self.CENTRE[1]) / self.MM))
         return row, col
 
-    def look(self, texture: skin.Texture, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def look(self, texture: paint.Texture, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Albedo (N, 3) and label (N,) at points (N, 2) x, y in mm."""
         rc = np.array([self.pixel(x, y) for x, y in np.atleast_2d(points)])
         face = self.frags.face[rc[:, 0], rc[:, 1]]
@@ -77,17 +78,17 @@ def test_a_seed_fixes_the_skin_and_its_texture(template):
     ph = phenotype(0.3, 0.3, 0.4)
     a, b = skin.draw(7, ph), skin.draw(7, ph)
     assert a == b
-    ta, tb = skin.paint(template, a), skin.paint(template, b)
+    ta, tb = paint.paint(template, a), paint.paint(template, b)
     for (la, ra, ia), (lb, rb, ib) in zip(ta.charts, tb.charts, strict=True):
         assert la == lb and ra == rb and np.array_equal(ia, ib)
     c = skin.draw(8, ph)
     assert c != a
-    tc = skin.paint(template, c)
+    tc = paint.paint(template, c)
     assert not np.array_equal(ta.charts[0][2], tc.charts[0][2])
 
 
 def test_texture_is_float32_in_the_unit_range(template):
-    tex = skin.paint(template, skin.draw(3, phenotype(0.9, 0.05, 0.05)))
+    tex = paint.paint(template, skin.draw(3, phenotype(0.9, 0.05, 0.05)))
     for _, _, img in tex.charts:
         assert img.dtype == np.float32 and img.ndim == 3 and img.shape[2] == 3
         assert img.min() >= 0.0 and img.max() <= 1.0
@@ -126,7 +127,7 @@ def test_the_painted_texture_holds_the_plain_skin_on_the_cheek(template, front):
     blotches, pores and flush."""
     for seed in (1, 2, 3):
         s = skin.draw(seed, phenotype(0.4, 0.2, 0.4, gender=1.0))
-        tex = skin.paint(template, s)
+        tex = paint.paint(template, s)
         cheeks, _ = front.look(tex, np.array([[x, template.eyes[0, 1] - 35.0]
                                               for x in (-45, -40, 40, 45)]))
         ratio = luma(cheeks).mean() / luma(s.albedo)
@@ -137,7 +138,7 @@ def test_the_painted_texture_holds_the_plain_skin_on_the_cheek(template, front):
 def test_features_land_where_they_belong(template, front, seed):
     tpl = template
     s = skin.draw(seed, phenotype(0.2, 0.2, 0.6, gender=float(seed % 2)))
-    tex = skin.paint(tpl, s)
+    tex = paint.paint(tpl, s)
     eye_y = float(tpl.eyes[:, 1].mean())
     cheek, _ = front.look(tex, np.array([[-42.0, eye_y - 35.0], [42.0, eye_y - 35.0]]))
     cheek = cheek.mean(0)
@@ -173,7 +174,7 @@ def test_hair_covers_the_scalp_and_not_the_face(template, front):
             break
     else:
         pytest.fail("no dark-haired light-skinned young man in 200 draws")
-    tex = skin.paint(template, s)
+    tex = paint.paint(template, s)
     top = float(template.neutral[:, 1].max())
     eye_y = float(template.eyes[:, 1].mean())
     scalp, _ = front.look(tex, np.array([[x, top - 8.0] for x in (-15.0, 0.0, 15.0)]))

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from photometric import stereo, synthetic
+from photometric import stereo
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig, nominal_rig
 from photometric.render import Camera
+from photometric.sim import synthetic
 from tests.conftest import lit_by_all
 
 

@@ -6,10 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from photometric import stereo, synthetic
+from photometric import stereo
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig
 from photometric.render import Camera
+from photometric.sim import synthetic
 
 RIG = synthetic.SIM_RIG
 LUMA = stereo.LUMA / stereo.LUMA.sum()
@@ -254,11 +255,11 @@ def test_a_sphere_at_one_percent_of_range_calibrates():
     """Calibration follows the data too: a sphere shot at 1 % of a 16-bit range gives the
     same light directions as at full range, and solves its own sphere to a fraction of a
     degree (tiny calibrated intensities must not fail the solver's determinant test)."""
-    from photometric import calibrate
+    from photometric import calibration
 
     shots = synthetic.capture(synthetic.sphere(160), synthetic.Booth(), Camera(), seed=1)
-    full = calibrate.calibrate(to_uint16(shots))
-    dim = calibrate.calibrate(to_uint16(shots, 0.01))
+    full = calibration.calibrate(to_uint16(shots))
+    dim = calibration.calibrate(to_uint16(shots, 0.01))
     for c in CHANNELS:
         assert np.degrees(np.arccos(np.clip(full.rig.direction(c) @ dim.rig.direction(c),
                                             -1, 1))) < 0.5

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from photometric import synthetic
 from photometric.lights import CHANNELS
 from photometric.render import Camera
+from photometric.sim import synthetic
 
 
 def test_sphere_normals_are_analytic(sphere_subject):

@@ -17,7 +17,7 @@ from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.shots import ShotList
 from booth.tui.widgets.thumbs import Thumbnails
 from booth.workflows import capture_subject
-from photometric import imageio
+from photometric.io import imageio
 
 log = logging.getLogger(__name__)
 

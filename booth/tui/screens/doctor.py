@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
-from booth import doctor
+from booth import diagnostics as doctor
 from booth.tui.messages import DoctorFinished
 
 

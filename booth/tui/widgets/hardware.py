@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from booth.doctor import MIN_FREE_BYTES
+from booth.diagnostics import MIN_FREE_BYTES
 from booth.station import HardwareStatus
 from photometric.lights import CHANNELS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from textual.widgets import Static
 
-from booth.capture import CaptureEvent
+from booth.sequencer import CaptureEvent
 
 MARKS = {"pending": ("·", "dim"), "shooting": ("▶", "yellow"), "retry": ("↻", "yellow"),
          "stored": ("✓", "green"), "failed": ("✗", "red")}

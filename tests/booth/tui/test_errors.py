@@ -3,7 +3,7 @@ leaves the flashes disarmed."""
 
 from textual.worker import WorkerState
 
-from booth.hardware.sim import CameraFaults
+from booth.hardware.simulated import CameraFaults
 from booth.session import SessionStore
 from booth.tui.screens.doctor import DoctorScreen
 from booth.tui.screens.session import SessionScreen

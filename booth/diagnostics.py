@@ -35,7 +35,7 @@ def check_port(port: str | None) -> Check:
 
 def check_flash(fc) -> Check:
     """An open FlashController: it answers, and which flashes are ready."""
-    from booth.hardware.flash import FlashError
+    from booth.hardware.flashlink import FlashError
 
     try:
         st = fc.status()
@@ -47,7 +47,7 @@ def check_flash(fc) -> Check:
 
 
 def check_controller(port: str) -> Check:
-    from booth.hardware.flash import FlashController, FlashError
+    from booth.hardware.flashlink import FlashController, FlashError
 
     try:
         with FlashController(port) as fc:
@@ -73,7 +73,7 @@ MIN_FREE_BYTES = 2 * 2**30
 def check_disk(root: Path, need_bytes: int = MIN_FREE_BYTES) -> Check:
     """Free space under the sessions root; a root that is a file (or under one) fails, since
     no session could be stored there however much space is free."""
-    from photometric.files import existing_parent
+    from photometric.io.files import existing_parent
 
     probe = existing_parent(root)
     if not probe.is_dir():

@@ -1,5 +1,5 @@
 """Training the normal-map generator: ``booth train DATASET --out RUN`` or, for several
-processes, ``torchrun --nproc-per-node N -m learning.train DATASET --out RUN``.
+processes, ``torchrun --nproc-per-node N -m learning.trainer DATASET --out RUN``.
 
 One code path from one CPU to many GPUs and nodes: torchrun's environment makes it
 DistributedDataParallel (gloo on CPU, NCCL on CUDA), each rank training on its
@@ -36,7 +36,7 @@ from learning.pack import open_split
 from learning.sample_format import read_manifest
 from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
-from photometric.files import MARKER, make_dir, write_marker, write_text
+from photometric.io.files import MARKER, make_dir, write_marker, write_text
 
 COMMAND = "train"
 CSV_FIELDS = ("epoch", "step", "lr", "train_loss", "train_mean_deg", "val_cosine",
@@ -60,7 +60,7 @@ def _schedule(step: int, total: int, warmup: int) -> float:
 
 def _check_run(out: Path, resume: bool) -> None:
     """A new or empty folder, or (only with ``resume``) a run of this command."""
-    from photometric.files import check_output_dir
+    from photometric.io.files import check_output_dir
 
     if resume:
         if not (out / "state.yaml").is_file():
@@ -271,7 +271,7 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m learning.train",
+    p = argparse.ArgumentParser(prog="python -m learning.trainer",
                                 description="Train the normal-map U-Net on a booth dataset.")
     add_train_arguments(p)
     return p
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         train(args.dataset, args.out, settings_from(args), args.resume,
               progress=lambda msg: print(msg, flush=True))
     except InputError as exc:
-        print(f"learning.train: error: {exc}", file=sys.stderr)
+        print(f"learning.trainer: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

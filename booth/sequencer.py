@@ -24,12 +24,13 @@ import numpy as np
 
 from booth import qc
 from booth.hardware.camera import Camera, CameraError, Photo
-from booth.hardware.flash import FlashController, FlashError
+from booth.hardware.flashlink import FlashController, FlashError
 from booth.session import CaptureWriter, Session
 from firmware_protocol import messages as m
-from photometric import camerafile, imageio
+from photometric import response
 from photometric.errors import InputError
-from photometric.files import check_free
+from photometric.io import camerafile, imageio
+from photometric.io.files import check_free
 from photometric.lights import CHANNELS
 
 #: What one shot may take on disk when the camera cannot say exactly (a 45 MP camera's
@@ -329,7 +330,7 @@ class CaptureSequencer:
         except InputError as exc:
             raise ShotRejected(str(exc)) from None
         self._wb = self._wb or raw.white_balance
-        grey = cv2.cvtColor(imageio.encode_srgb8(raw.rgb), cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(response.encode_srgb8(raw.rgb), cv2.COLOR_RGB2GRAY)
         h, w = grey.shape
         return cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 

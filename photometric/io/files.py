@@ -508,6 +508,6 @@ def read_yaml(path: str | Path, schema: type[T] | None = None,
     data = parse_yaml(text, str(p))
     if schema is None:
         return data
-    from photometric.schema import validate  # pydantic only where a schema is asked for
+    from photometric.io.schema import validate  # pydantic only where a schema is asked for
 
     return validate(schema, data, str(p))

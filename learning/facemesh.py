@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photometric import imageio
 from photometric.errors import InputError
+from photometric.io import imageio
 
 N_LANDMARKS = 478
 MAX_FACES = 4

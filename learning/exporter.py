@@ -52,7 +52,7 @@ from learning import workers as _workers
 from learning.sample_format import FORMAT_VERSION, README, read_manifest, write_sample
 from learning.splits import SPLITS, assign_splits
 from photometric.errors import InputError
-from photometric.files import MARKER, check_output_dir, make_dir, write_marker, write_text
+from photometric.io.files import MARKER, check_output_dir, make_dir, write_marker, write_text
 from photometric.stereo import DEFAULT_METHOD, METHODS
 
 COMMAND = "export"  # the output folder's marker names it
@@ -181,9 +181,10 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     out = Outcome(source.key, source.subject, source.checksum, settings.digest(),
                   calibration_sha256=calibration_digest(source.calibration))
     try:
-        from learning.landmarks import detect
-        from photometric import imageio, stereo
-        from photometric.calibrate import Calibration
+        from learning.facemesh import detect
+        from photometric import stereo
+        from photometric.calibration import Calibration
+        from photometric.io import imageio
 
         cal = Calibration.load(source.calibration) if source.calibration else None
         # Linear pixels for the normals (RAW, or JPEG through the calibrated response); the

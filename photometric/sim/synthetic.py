@@ -4,8 +4,8 @@ A subject is a :class:`~photometric.render.Surface`; its normals *are* the groun
 because every simulated photo is rendered from them. Two kinds:
 
 * a white matte sphere, for calibration;
-* faces: simulated people (:mod:`photometric.people`: a head mesh per person from the anny
-  parametric human model, skin painted in its UV layout by :mod:`photometric.skin`),
+* faces: simulated people (:mod:`photometric.sim.people`: a head mesh per person from the anny
+  parametric human model, skin painted in its UV layout by :mod:`photometric.sim.skin`),
   rasterised under the booth camera's perspective with exact normals, depth, albedo and the
   mesh to cast each flash's shadows. A seed is a person; a take is one sitting of them.
 """
@@ -147,14 +147,14 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
          still: bool = False) -> Surface:
     """Simulated person ``seed`` as seen by the booth's camera in capture ``take``.
 
-    The person (shape and skin) is fixed by ``seed`` (:func:`photometric.people.person`);
+    The person (shape and skin) is fixed by ``seed`` (:func:`photometric.sim.people.person`);
     ``take`` moves the head, shifts it and changes the expression a little
-    (:func:`photometric.people.sitting`), ``still`` gives the neutral pose. The mesh is
+    (:func:`photometric.sim.people.sitting`), ``still`` gives the neutral pose. The mesh is
     rasterised (:mod:`photometric.raster`) under a perspective camera
     ``CAMERA_DISTANCE_MM`` away: per pixel the interpolated smooth normal (toward the camera
     on a surface seen from inside), position, depth and the albedo painted in the mesh's UV
-    layout (:mod:`photometric.skin`); the mesh goes with the surface to cast shadows."""
-    from photometric import people
+    layout (:mod:`photometric.sim.skin`); the mesh goes with the surface to cast shadows."""
+    from photometric.sim import people
 
     who = people.person(seed)
     head = people.mesh(who, people.sitting(who, take, still))
@@ -164,14 +164,14 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
 @lru_cache(maxsize=4)
 def person_texture(pid: int):
     """Person ``pid``'s skin texture (kept for their next takes)."""
-    from photometric import people, skin
+    from photometric.sim import paint, people, skin
 
     who = people.person(pid)
-    return skin.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
+    return paint.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
 
 
 def render_mesh(head, texture, size: int, specular: float = 0.0) -> Surface:
-    """A head (:class:`photometric.people.Mesh`) with its ``texture`` (``skin.Texture``)
+    """A head (:class:`photometric.sim.people.Mesh`) with its ``texture`` (``paint.Texture``)
     through the booth camera, as a :class:`Surface` that casts its own shadows."""
     tpl = head.template
     cam = camera_for(size)
@@ -200,13 +200,13 @@ def render_mesh(head, texture, size: int, specular: float = 0.0) -> Surface:
 def lit_bits(surface: Surface, booth: Booth = Booth()) -> np.ndarray:
     """(H, W) uint8: bit k set where flash ``CHANNELS[k]`` lights the surface (faces it and
     is not hidden from it by the subject itself), bit 0 the ring flash."""
-    from photometric.render import _irradiance
+    from photometric.render import irradiance
 
     bits = np.zeros(surface.shape, np.uint8)
     for k, channel in enumerate(CHANNELS):
         any_light = np.zeros(surface.shape, bool)
         for light in booth.lights(channel):
-            e, _, _ = _irradiance(surface, light)
+            e, _, _ = irradiance(surface, light)
             seen = surface.lit(light)
             any_light |= (e > 0) if seen is None else ((e > 0) & seen)
         bits |= np.where(any_light & surface.mask, np.uint8(1 << k), np.uint8(0))

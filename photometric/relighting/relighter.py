@@ -7,11 +7,12 @@ The image model is the forward model's (:mod:`photometric.render`), in linear li
 with ``albedo`` in image units (a white matte surface facing a light of intensity 1 shows 1),
 as photometric stereo measures it, so relighting a capture with one of its flashes' direction
 and intensity gives back that flash's photo. ``V`` is 1 where the light reaches the pixel
-(cast shadows from a depth map integrated from the normals, :mod:`photometric.depth`, when
-asked for), ``S_sh`` the shading of a second-order spherical-harmonics environment
-(:mod:`photometric.sh`), and ``specular`` an optional GGX microfacet lobe (Cook–Torrance with
-Smith–Schlick masking and Schlick's Fresnel, skin's F0 = 0.028), white, not tinted by the
-albedo. The view is orthographic along +z (a camera about a metre from a face sees it within a
+(cast shadows from a depth map integrated from the normals,
+:mod:`photometric.relighting.depth`, when asked for), ``S_sh`` the shading of a second-order
+spherical-harmonics environment (:mod:`photometric.relighting.harmonics`), and ``specular`` an
+optional GGX microfacet lobe (Cook–Torrance with Smith–Schlick masking and Schlick's Fresnel,
+skin's F0 = 0.028), white, not tinted by the albedo. The view is orthographic along +z (a
+camera about a metre from a face sees it within a
 few degrees of that).
 
 Outside the mask the original photo's pixels are kept; at the mask's edge the two are blended
@@ -34,9 +35,9 @@ import cv2
 import numpy as np
 from numba import njit
 
-from photometric import sh
 from photometric.errors import InputError
 from photometric.lights import DirectionalLight, Light, PointLight
+from photometric.relighting import harmonics as sh
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
 #: Skin's reflectance at normal incidence (refractive index about 1.4).
@@ -70,7 +71,7 @@ class Scene:
 
     lights: Sequence[Light] = ()
     ambient: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    sh: np.ndarray | None = None  # (9, 3) radiance coefficients (photometric.sh)
+    sh: np.ndarray | None = None  # (9, 3) radiance coefficients (photometric.relighting.harmonics)
     specular: Specular | None = None
     shadows: bool = False
 
@@ -256,7 +257,7 @@ class Relighter:
     def depth_map(self) -> np.ndarray:
         """The depth (pixel widths, away from the camera), integrated once when first asked."""
         if self.depth is None:
-            from photometric import depth
+            from photometric.relighting import depth
 
             self.depth = depth.integrate(self.normals, self.mask)
         return self.depth
@@ -293,7 +294,7 @@ class Relighter:
         d = d / np.linalg.norm(d)
         key = tuple(np.round(d, 6))
         if key not in self._lit:
-            from photometric import depth
+            from photometric.relighting import depth
 
             self._lit[key] = depth.lit(self.depth_map(), self.mask, d).reshape(-1).astype(
                 np.uint8)
@@ -366,10 +367,10 @@ def portrait_albedo(photo: np.ndarray, normals: np.ndarray, mask: np.ndarray,
                     floor: float = 0.08) -> tuple[np.ndarray, PortraitLight]:
     """The albedo of a single portrait from its photo and (predicted) normals.
 
-    Assumptions: the photo's light is distant and smooth (second-order spherical harmonics
-    hold about 98 % of the shading a distant environment gives a convex Lambertian surface),
-    white, and the face's skin is of one albedo on the scale of that shading: so the fitted
-    SH shading of the face (:func:`photometric.sh.fit`, robust to eyes, brows, lips and
+    Assumptions: the photo's light is distant and smooth (second-order spherical harmonics hold
+    about 98 % of the shading a distant environment gives a convex Lambertian surface), white,
+    and the face's skin is of one albedo on the scale of that shading: so the fitted SH shading
+    of the face (:func:`photometric.relighting.harmonics.fit`, robust to eyes, brows, lips and
     hair) is the light, and the photo divided by it is the albedo. Its luminance is divided
     out, so the skin keeps its colour; its scale is set so the best-lit 2 % of the face have
     shading 1 (the albedo there equals the photo). Limits: hard cast shadows (under the nose,
@@ -411,33 +412,3 @@ def direction(azimuth_deg: float, elevation_deg: float) -> tuple[float, float, f
     """A unit vector from azimuth (from the view axis toward +x) and elevation (toward +y)."""
     az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
     return (float(np.cos(el) * np.sin(az)), float(np.sin(el)), float(np.cos(el) * np.cos(az)))
-
-
-@njit(**_JIT)
-def _srgb8_kernel(lin, lut, out):
-    scale = np.float32(lut.shape[0] - 1)
-    for p in range(lin.shape[0]):
-        v = lin[p]
-        if v <= 0.0:
-            out[p] = lut[0]
-        elif v >= 1.0:
-            out[p] = lut[-1]
-        else:
-            out[p] = lut[int(v * scale + 0.5)]
-
-
-_LUT = None
-
-
-def to_srgb8(linear: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Linear [0, 1] to 8-bit sRGB through a 4096-entry table (one numba pass; exact to
-    within one code value), for showing frames as fast as they are relit."""
-    global _LUT
-    if _LUT is None:
-        from photometric.response import srgb_encode
-
-        _LUT = np.rint(srgb_encode(np.linspace(0.0, 1.0, 4096)) * 255).astype(np.uint8)
-    if out is None:
-        out = np.empty(linear.shape, np.uint8)
-    _srgb8_kernel(np.ascontiguousarray(linear, np.float32).reshape(-1), _LUT, out.reshape(-1))
-    return out

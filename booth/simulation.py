@@ -1,10 +1,10 @@
 """``booth simulate subject``: a synthetic subject under the five flashes, as a capture folder.
 
 The photos are linear PNGs (``--format png``, the renders as they are) or the files a camera
-writes (:mod:`photometric.camerafile`): sRGB JPEGs with EXIF (``jpeg``), DNG RAWs (``dng``),
+writes (:mod:`photometric.io.camerafile`): sRGB JPEGs with EXIF (``jpeg``), DNG RAWs (``dng``),
 or both (``raw+jpeg``), so that what reads captures is tested on camera radiometry.
 
-The folder is written whole or not at all (:class:`~photometric.files.OutputDir`): without
+The folder is written whole or not at all (:class:`~photometric.io.files.OutputDir`): without
 ``--force`` it must be new or empty; with ``--force`` it may also hold an earlier simulate
 output, which is replaced entirely, so no file of the earlier run (an ``ambient.png`` that
 this run did not make, say) survives to be read as part of this one.
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from photometric import camerafile, imageio, synthetic
 from photometric.errors import InputError
-from photometric.files import (
+from photometric.io import camerafile, imageio
+from photometric.io.files import (
     MARKER,
     OutputDir,
     atomic_write,
@@ -31,6 +31,7 @@ from photometric.files import (
 )
 from photometric.lights import CHANNELS
 from photometric.render import Camera, Surface
+from photometric.sim import synthetic
 
 COMMAND = "simulate"
 #: --format -> the extensions of the files of one shot.
@@ -151,7 +152,7 @@ def simulate_subject(
     the photos (``fmt``: linear PNGs of ``bits``, or camera files), ``truth/`` (normals,
     mask, depth, albedo) and ``lights.yaml`` (the rig and how it was simulated). ``images``
     are the renders: uint PNG pixels, or the linear floats the camera files were encoded
-    from. A face ``seed`` is a person (:mod:`photometric.people`)."""
+    from. A face ``seed`` is a person (:mod:`photometric.sim.people`)."""
     check_options(size, bits, noise, fmt)
     target = check_out(out, force)
     with target as stage:

@@ -3,7 +3,7 @@
 A *person* (a subject id) fixes who sits in the booth: phenotype (gender, age, muscle,
 weight, height, proportions and the African / Asian / European mix that MakeHuman's data
 exposes), the face's local changes (nose, mouth, chin, cheeks, eyes, ears, brows, forehead,
-head shape) and the skin (:mod:`photometric.skin`). A *sitting* is one capture of that
+head shape) and the skin (:mod:`photometric.sim.skin`). A *sitting* is one capture of that
 person: the head turned and tilted a few degrees, a slight expression (ARKit facial actions)
 and a small shift, as a real sitter moves between shots. :func:`mesh` gives the triangles.
 
@@ -55,6 +55,19 @@ _EXPRESSIONS: dict[str, float] = {
 
 #: Triangle labels of the head mesh (anny's body-part segmentation of its UV layout).
 SKIN, EYE, CAVITY = 0, 1, 2
+
+
+#: anny's age parameter against age in years: the anchors of the morphological-age mapping
+#: of anny's ``SimpleShapeDistribution`` (anny 0.6.2), which :func:`person` draws ages 16 to
+#: 80 through (so adults are 0.67 to 0.89). MakeHuman's own reading of the parameter (0.5 is
+#: 25 years, 1 is 90) does not apply to those draws.
+_ANNY_AGE = (0.0, 0.05, 0.215, 0.415, 0.67, 0.77, 0.83, 1.0)
+_YEARS = (0.0, 1.0, 4.0, 11.0, 16.0, 18.0, 64.0, 110.0)
+
+
+def years(age: float) -> float:
+    """anny's age parameter (0..1) in years (see ``_ANNY_AGE``)."""
+    return float(np.interp(age, _ANNY_AGE, _YEARS))
 
 
 def cache_dir() -> Path:
@@ -125,7 +138,7 @@ def _prune(root: Path) -> None:
 @dataclass(frozen=True)
 class Template:
     """What every head shares: triangles, their UV corners, labels; and the neutral head's
-    vertices (mm, face toward +z, y up), in which :mod:`photometric.skin` places features."""
+    vertices (mm, face toward +z, y up), in which :mod:`photometric.sim.skin` places features."""
 
     faces: np.ndarray  # (F, 3) int64 vertex indices, counter-clockwise seen from outside
     uv: np.ndarray  # (T, 2) float32 texture coordinates, v up
@@ -187,7 +200,6 @@ class Person:
     skin_seed: int
 
     def describe(self) -> str:
-        from photometric.skin import years
 
         p = self.phenotype
         mix = max(("african", "asian", "caucasian"), key=lambda k: p[k])

@@ -28,9 +28,9 @@ from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.pack import open_split
 from learning.regions import REGIONS, region_masks
-from photometric import normalmap
 from photometric.errors import InputError
-from photometric.files import OutputDir
+from photometric.io import normalmap
+from photometric.io.files import OutputDir
 
 COMMAND = "evaluate"
 NAMES = ("report.md", "report.html", "metrics.json", "figure.png")

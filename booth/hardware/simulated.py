@@ -10,7 +10,7 @@ the capture's ``truth/`` folder.
 
 The camera serves what a real one writes (``image_format``): an sRGB JPEG with EXIF
 (``jpeg``), a DNG Bayer mosaic that LibRaw reads like any camera's RAW (``raw``), or both
-(``raw+jpeg``); see :mod:`photometric.camerafile`. The renders are linear floats
+(``raw+jpeg``); see :mod:`photometric.io.camerafile`. The renders are linear floats
 (:attr:`SimulatedBooth.images`, kept as the reference), encoded once per subject.
 
 How libgphoto2's virtual camera (``vcamera.c``) constrains this:
@@ -21,7 +21,7 @@ How libgphoto2's virtual camera (``vcamera.c``) constrains this:
   :class:`SimulatedCamera` renames it by content (TIFF magic -> ``.DNG``), as a real camera
   names its RAW files.
 * It reads the file's size once, at ``init()`` (a fresh ``init()`` re-reads it). So every
-  file of a subject is padded (:func:`~photometric.camerafile.pad`: bytes after a JPEG's
+  file of a subject is padded (:func:`~photometric.io.camerafile.pad`: bytes after a JPEG's
   end-of-image marker or a DNG's last strip are ignored by readers) to one size, the
   subject's largest file rounded up to 4 KiB, and the camera reconnects when the size it
   serves changes (a new subject: the sphere, then a person).
@@ -62,13 +62,14 @@ from booth.hardware.camera import CameraError, GPhoto2Camera, Photo
 from firmware_protocol import messages as m
 from firmware_protocol.controller import Controller
 from firmware_protocol.emulator import Emulator, Faults
-from photometric import camerafile, synthetic
-from photometric.camerafile import CameraInfo, Sensor
 from photometric.errors import InputError
-from photometric.files import pid_alive
+from photometric.io import camerafile
+from photometric.io.camerafile import CameraInfo, Sensor
+from photometric.io.files import pid_alive
 from photometric.lights import CHANNELS
 from photometric.render import Camera as SensorModel
 from photometric.render import Surface
+from photometric.sim import synthetic
 
 SHOT_NAME = "shot.jpg"
 #: What the simulated camera saves per exposure (its "image quality" setting).
@@ -334,7 +335,7 @@ class SimulatedBooth:
     def load_subject(self, subject: Surface, seed: int = 0, meter: bool = False) -> None:
         """Put a subject in front of the camera (between captures): a person, the sphere.
         ``meter``: expose for the subject as an operator would for a sitter's skin
-        (:func:`photometric.synthetic.metered`); the sphere keeps the booth's exposure."""
+        (:func:`photometric.sim.synthetic.metered`); the sphere keeps the booth's exposure."""
         h, w = subject.mask.shape[:2]
         if "raw" in self.image_format and (h % 2 or w % 2):
             raise InputError(f"a RAW (Bayer) image needs an even width and height; the "
@@ -407,7 +408,7 @@ class SimulatedBooth:
 
     def truth_files(self) -> dict[str, bytes]:
         """The subject's ground truth, for the capture's ``truth/`` (normals, mask, depth,
-        albedo): :func:`photometric.synthetic.truth_files`."""
+        albedo): :func:`photometric.sim.synthetic.truth_files`."""
         return synthetic.truth_files(self.subject, self.booth)
 
 

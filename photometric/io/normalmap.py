@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from photometric import imageio
 from photometric.errors import InputError
+from photometric.io import imageio
 
 CONVENTION = ("camera space, x right, y up, z toward the camera; "
               "PNG RGB = (n + 1) / 2 * 65535, (0, 0, 0) = no normal")

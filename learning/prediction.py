@@ -27,8 +27,8 @@ import torch
 
 from learning import checkpoint, preprocess
 from learning.model import CHANNELS
-from photometric import normalmap
 from photometric.errors import InputError
+from photometric.io import normalmap
 
 #: The model ``booth predict`` uses without ``--model``: the small preset trained on
 #: simulated people (its model card beside it, ``learning/models/README.md``).
@@ -106,7 +106,7 @@ class Predictor:
         return cls(model, encoding, size, float(ds.get("margin", 0.25)), torch.device(device))
 
     def faces(self, rgb: np.ndarray, max_faces: int = 1) -> list[Face]:
-        from learning.landmarks import detect_all
+        from learning.facemesh import detect_all
 
         found = detect_all(rgb, max_faces)
         return [self.face(rgb, pts) for pts in found]
@@ -184,7 +184,7 @@ def write_face(stage: Path, name: str, face: Face) -> list[str]:
 def predict(photos: list[Path], predictor: Predictor, stage: Path, max_faces: int = 1,
             progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
     """Predict every photo into ``stage``; a photo that fails is an Outcome with its error."""
-    from learning.landmarks import NoFaceError
+    from learning.facemesh import NoFaceError
 
     results = []
     stems: dict[str, int] = {}

@@ -23,10 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from photometric import camerafile
 from photometric.errors import InputError
+from photometric.io import camerafile
 from photometric.lights import CHANNELS
-from photometric.response import SRGB, Response, linearize, srgb_encode
+from photometric.response import SRGB, Response, encode_srgb8, linearize
 
 #: Images OpenCV decodes.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -356,18 +356,6 @@ class LoadedCapture:
         if self.source == "jpeg":
             return f"JPEG linearised by the camera response: {self.response.describe()}"
         return "linear images (PNG/TIFF, used as stored)"
-
-
-def encode_srgb8(img: np.ndarray, white_level: float | None = None) -> np.ndarray:
-    """A linear image (uint8, uint16 or float) as 8-bit sRGB, ``white_level`` mapping to 255
-    (default: the type's full scale). Integer images go through a lookup table."""
-    if img.dtype.kind == "f":
-        scale = 1.0 / (white_level or 1.0)
-        return np.rint(srgb_encode(img * scale) * 255.0).astype(np.uint8)
-    top = float(np.iinfo(img.dtype).max)
-    codes = np.arange(int(top) + 1, dtype=np.float64) / (white_level or top)
-    lut = np.rint(srgb_encode(codes) * 255.0).astype(np.uint8)
-    return np.take(lut, img)
 
 
 def load_capture(folder: str | Path, response: Response | None = None,
