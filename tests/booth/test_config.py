@@ -172,16 +172,15 @@ BAD_RIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_RIGS))
 def test_normals_refuses_a_bad_lights_or_calibration_file(capture_dir, tmp_path, capsys,
                                                           flag, case):
-    from photometric import stereo
-    from photometric.calibration import calibrate
+    from photometric import calibration, stereo
 
     lights, field = BAD_RIGS[case]
     rig = nominal_rig()
     if flag == "--lights":
         data = rig.to_dict()
     else:
-        data = calibrate.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
-                                     calibrate.Circle(32, 32, 20), (64, 64)).to_dict()
+        data = calibration.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
+                                     calibration.Circle(32, 32, 20), (64, 64)).to_dict()
     data["lights"].update(lights)
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))
