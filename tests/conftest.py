@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photometric import calibration
+from photometric.calibration import calibrate
 from photometric.lights import DIRECTIONAL
 from photometric.render import Camera
 from photometric.sim import synthetic
@@ -39,7 +39,7 @@ def sphere_images(sphere_subject):
 
 @pytest.fixture(scope="session")
 def calibration(sphere_images):
-    return calibration.calibrate(sphere_images)
+    return calibrate(sphere_images)
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +57,7 @@ NOISY = Camera(noise=0.01, bits=8)
 
 @pytest.fixture(scope="session")
 def noisy_calibration(sphere_subject):
-    return calibration.calibrate(synthetic.capture(sphere_subject, camera=NOISY, seed=11))
+    return calibrate(synthetic.capture(sphere_subject, camera=NOISY, seed=11))
 
 
 @pytest.fixture(scope="session")
