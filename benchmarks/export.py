@@ -37,7 +37,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 import cv2  # noqa: E402
 
-from booth.export import export_sources  # noqa: E402
+from booth.dataset_sources import export_sources  # noqa: E402
 from booth.session import SessionStore  # noqa: E402
 from booth.tui.run import stderr_to  # noqa: E402
 from learning import exporter as dataset_export  # noqa: E402

@@ -48,7 +48,8 @@ import tracemalloc  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from photometric import calibration, stereo  # noqa: E402
+from photometric import calibration as calib  # noqa: E402
+from photometric import stereo  # noqa: E402
 from photometric.lights import CHANNELS  # noqa: E402
 from photometric.render import Camera  # noqa: E402
 from photometric.sim import synthetic  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> None:
                     help="skip the camera-file decoding benchmark")
     args = ap.parse_args()
 
-    cal = calibration.calibrate(synthetic.capture(synthetic.sphere(512)))
+    cal = calib.calibrate(synthetic.capture(synthetic.sphere(512)))
     print(f"one core (pid affinity {sorted(os.sched_getaffinity(0))}), numpy {np.__version__}")
     header = (f"{'size':>10} {'method':<11}{'median':>11}{'min':>11}{'× floor':>9}"
               f"{'× lstsq':>9}{'peak MB':>9}{'× input':>9}")

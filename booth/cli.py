@@ -4,8 +4,8 @@ Each command lives in its own module, :mod:`booth.commands.<verb>` (``tui``'s is
 :mod:`booth.commands.terminal`), which holds its parser (``register``) and its handler
 (``cmd_*``, set with ``set_defaults(handler=...)``); options that several commands share are
 parent parsers in :mod:`booth.commands.shared`. The work itself lives in the modules by job
-(:mod:`booth.workflows`, :mod:`booth.processing`, :mod:`booth.relighting`, ...), which the
-Textual app and the demo call too. This module only gathers the commands and turns failures
+(:mod:`booth.workflows`, :mod:`booth.processing`, :mod:`booth.lighting`, ...), which
+the Textual app and the demo call too. This module only gathers the commands and turns failures
 into exit statuses.
 
 Errors: numbers and names are checked where they are parsed (:mod:`booth.options`), a job

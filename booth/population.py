@@ -142,8 +142,8 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
     ``fmt``, ``truth/``, consent recorded as subject ``person-NNNN``), after a calibration
     sphere photographed and fitted as the session's calibration: what ``booth export`` reads.
     """
-    from booth.calibration import calibrate_folder
     from booth.session import CALIBRATION_FILE, SessionStore
+    from booth.workflows import calibrate_folder
     from photometric.lights import CHANNELS
     from photometric.render import Camera
     from photometric.sim import synthetic

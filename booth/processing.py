@@ -1,11 +1,20 @@
 """After a capture: its normal map and quality checks, written to the capture's ``derived/``.
 
 The camera originals are never touched; everything here is derived and can be recomputed:
-the files of ``booth normals`` (the same :func:`booth.normals.compute_normals`, so the same
+the files of ``booth normals`` (the same :func:`compute_normals`, so the same
 method and the session's calibration), ``landmarks.json`` (Face Mesh on the ring-flash photo)
 and ``qc.yaml`` (the warnings the operator saw). ``derived/`` is replaced whole
 (:class:`~photometric.io.files.OutputDir`), so its normals, landmarks and QC always belong to one
 run.
+
+Normals from a capture (:func:`compute_normals`) are what ``booth normals``, this processing
+and ``booth relight`` use: the light model is the ``calibration`` and/or ``lights`` files
+given; else, for a capture inside a session store, the session's calibration; else the
+nominal booth. The chain itself (linear photos, then photometric stereo) is
+:func:`photometric.pipeline.solve_capture`, which the dataset export calls too. The method
+defaults to ``lambertian``: least squares over the calibrated light directions, which the
+simulated booth's sphere calibration brings to about 1° on a face, where the simplified
+method's clamped linear model is several degrees off.
 """
 
 from __future__ import annotations
@@ -14,27 +23,215 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from booth import qc
-from booth.landmarks import landmarks_doc
-from booth.normals import (
-    DEFAULT_METHOD,
-    FILES,
-    Normals,
-    compute_normals,
-    load_capture,
-    resolve_calibration,
-    write_files,
-)
-from photometric import stereo
+from learning.facemesh import landmarks_doc
+from photometric import pipeline, stereo
+from photometric.calibration import Calibration
 from photometric.errors import InputError
-from photometric.io.files import OutputDir, folder_of_names, naming, write_text
+from photometric.io import imageio, normalmap
+from photometric.io.files import (
+    OutputDir,
+    atomic_write,
+    check_output_dir,
+    folder_of_names,
+    naming,
+    write_text,
+)
+from photometric.io.rigfile import load_rig
+
+NORMALS_COMMAND = "normals"  # booth normals --out
+DEFAULT_METHOD = stereo.DEFAULT_METHOD
+METHODS = stereo.METHODS
+#: The files :func:`write_files` writes, in the order it writes them.
+FILES = ("normals.png", "normals.npy", "normals_preview.png", "albedo.png", "mask.png",
+         "confidence.png", "normals.yaml")
+
 
 DERIVED = "derived"
-COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
+DERIVED_COMMAND = "capture"  # derived/ is made by the capture's processing, in the CLI or the app
 #: What derived/ holds: the normal-map files, the landmarks and the QC.
 NAMES = (*FILES, "landmarks.json", "qc.yaml")
+
+
+@dataclass
+class Normals:
+    """A capture's normal map and where its light model came from."""
+
+    result: stereo.StereoResult
+    capture: Path
+    method: str
+    calibration: Path | None = None  # the calibration file used, if any
+    lights: Path | None = None  # the lights file used, if any
+    source: str = "nominal"  # given, session, nominal
+    ambient: str | None = None  # the ambient frame subtracted, if any
+    loaded: imageio.LoadedCapture | None = None  # the photos, and how they were made linear
+
+    @property
+    def valid_pixels(self) -> int:
+        return int(self.result.mask.sum())
+
+    def describe(self) -> str:
+        """One line saying which light model was used."""
+        if self.lights is not None:
+            text = f"lights {self.lights}"
+            if self.calibration is not None:
+                text += f" (in place of calibration {self.calibration}'s)"
+            return text
+        if self.source == "session":
+            return f"calibration {self.calibration} (the session's)"
+        if self.calibration is not None:
+            return f"calibration {self.calibration}"
+        return "no calibration: the nominal booth's light directions"
+
+    def provenance(self) -> dict:
+        return {
+            "capture": str(self.capture),
+            "calibration": str(self.calibration) if self.calibration else None,
+            "calibration_source": self.source,
+            "lights": str(self.lights) if self.lights else None,
+            "ambient_subtracted": self.ambient is not None,
+            **(linearisation(self.loaded) if self.loaded is not None else {}),
+        }
+
+
+def linearisation(loaded: imageio.LoadedCapture) -> dict:
+    """How a capture's pixels were made proportional to light, for the outputs' records."""
+    out: dict = {"pixels_from": loaded.source, "linearisation": loaded.describe()}
+    if loaded.white_balance is not None:
+        out["white_balance"] = [round(v, 5) for v in loaded.white_balance]
+    if loaded.response is not None:
+        out["response"] = loaded.response.to_dict()
+    return out
+
+
+def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
+    """For a capture inside a session store (``<root>/<session>/subjects/<subject>/captures/
+    <id>/`` or ``<root>/<session>/calibration/<id>/``): (True, the session's calibration file
+    or None when it has none). (False, None) for a folder outside any session."""
+    from booth.session import SessionStore
+
+    d = Path(capture_dir).absolute()
+    parts = d.parts
+    if len(parts) >= 6 and parts[-2] == "captures" and parts[-4] == "subjects":
+        session_dir = d.parents[3]
+    elif len(parts) >= 4 and parts[-2] == "calibration":
+        session_dir = d.parents[1]
+    else:
+        return False, None
+    if not (session_dir / "session.yaml").is_file():
+        return False, None
+    session = SessionStore(session_dir.parent).session(session_dir.name)
+    return True, session.calibration_file()
+
+
+def resolve_calibration(capture: Path, calibration: str | Path | None,
+                        lights: str | Path | None = None) -> tuple[str | Path | None, str]:
+    """The calibration file a capture is processed with, and where it came from: the one
+    given ('given'); else, with no lights file either, its session's ('session'); else none
+    ('nominal')."""
+    if calibration is not None or lights is not None:
+        return calibration, "given"
+    in_session, found = session_calibration(capture)
+    return found, ("session" if in_session and found else "nominal")
+
+
+def compute_normals(
+    capture_dir: str | Path,
+    method: str = DEFAULT_METHOD,
+    calibration: str | Path | None = None,
+    lights: str | Path | None = None,
+    loaded: imageio.LoadedCapture | None = None,
+) -> Normals:
+    """Photometric stereo on a capture folder (``loaded``: its photos, when the caller has
+    already read them with :func:`load_capture`). ``method`` defaults to ``lambertian``.
+    Without ``calibration`` or ``lights``, a capture in a session store uses the session's
+    calibration, whose fitted camera response makes its JPEGs linear (RAW needs none).
+
+    A map with no valid pixel is an error, not a result."""
+    capture = Path(capture_dir)
+    calibration, source = resolve_calibration(capture, calibration, lights)
+    cal = Calibration.load(calibration) if calibration else None
+    rig = load_rig(lights) if lights else None
+    solved = pipeline.solve_capture(capture, method, cal, rig, loaded)
+    loaded, result, images = solved.loaded, solved.result, solved.loaded.images
+    ambient = None
+    if "ambient" in images:
+        found = imageio.find_image(capture, "ambient") if capture.is_dir() else None
+        ambient = found.name if found is not None else "ambient"
+    out = Normals(result, capture, method, Path(calibration) if calibration else None,
+                  Path(lights) if lights else None, source, ambient, loaded)
+    if out.valid_pixels == 0:
+        raise InputError(f"{capture}: no pixel has a valid normal ({method} method, "
+                         f"{out.describe()}); are the photos lit by the flashes and is the "
+                         "subject in frame?")
+    return out
+
+
+def load_capture(capture: Path, calibration: str | Path | None) -> imageio.LoadedCapture:
+    """A capture's photos made linear: RAW as it is, JPEGs through ``calibration``'s camera
+    response (sRGB's inverse without one)."""
+    return pipeline.load_capture(capture,
+                                 Calibration.load(calibration) if calibration else None)
+
+
+def write_files(normals: Normals, folder: Path, final: Path | None = None) -> None:
+    """Write :data:`FILES` into ``folder`` (a staging folder); an error names the file under
+    ``final``, the folder the user asked for."""
+    result = normals.result
+    final = final or folder
+    flags = result.flags
+    meta = {
+        "method": result.method,
+        "convention": normalmap.CONVENTION,
+        **normals.provenance(),
+        "pixels": int(result.mask.size),
+        "valid_pixels": normals.valid_pixels,
+        "flagged_pixels": {
+            "shadowed": int(((flags & stereo.SHADOWED) != 0).sum()),
+            "saturated": int(((flags & stereo.SATURATED) != 0).sum()),
+            "underdetermined": int(((flags & stereo.UNDERDETERMINED) != 0).sum()),
+            "clamped": int(((flags & stereo.CLAMPED) != 0).sum()),
+            "filled": int(((flags & stereo.FILLED) != 0).sum()),
+            "specular": int(((flags & stereo.SPECULAR) != 0).sum()),
+        },
+    }
+    writers = {
+        "normals.png": lambda p: normalmap.write_png16(p, result.normals, result.mask),
+        "normals.npy": lambda p: normalmap.write_npy(p, result.normals),
+        "normals_preview.png": lambda p: imageio.write_image(
+            p, normalmap.preview8(result.normals, result.mask)),
+        "albedo.png": lambda p: imageio.write_image(p, imageio.to_uint(result.albedo, 16)),
+        "mask.png": lambda p: imageio.write_image(p, result.mask.astype(np.uint8) * 255),
+        "confidence.png": lambda p: imageio.write_image(
+            p, imageio.to_uint(result.confidence, 8)),
+    }
+    for name in FILES:
+        with naming(final / name):
+            if name == "normals.yaml":
+                write_text(folder / name, yaml.safe_dump(meta, sort_keys=False))
+            else:
+                atomic_write(folder / name, writers[name])
+
+
+def _earlier_output(folder: Path) -> bool:
+    """A ``booth normals`` output from before output folders had a marker."""
+    return folder_of_names(folder, FILES, lambda p: (p / "normals.yaml").is_file())
+
+
+def check_normals_out(out: str | Path) -> Path:
+    """Refuse, before any work, an ``--out`` that is neither new, empty nor ours."""
+    return check_output_dir(out, NORMALS_COMMAND, _earlier_output, FILES)
+
+
+def write_normals(normals: Normals, out: str | Path) -> Path:
+    """``booth normals --out``: the folder replaced whole, or left exactly as it was."""
+    target = OutputDir(out, NORMALS_COMMAND, FILES, also_ours=_earlier_output)
+    with target as stage:
+        write_files(normals, stage, Path(out))
+    return Path(out)
 
 
 @dataclass
@@ -63,7 +260,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     one capture, into its ``derived/``."""
     capture_dir = Path(capture_dir)
     final = capture_dir / DERIVED
-    target = OutputDir(final, COMMAND, NAMES, also_ours=_earlier_derived)
+    target = OutputDir(final, DERIVED_COMMAND, NAMES, also_ours=_earlier_derived)
     loaded = load_capture(capture_dir, resolve_calibration(capture_dir, calibration)[0])
     images = loaded.images
     normals = compute_normals(capture_dir, method, calibration, loaded=loaded)

@@ -20,13 +20,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from booth.config import BoothConfig, as_dict
 from booth.processing import Processed, process_capture
 from booth.sequencer import CaptureEvent, CaptureResult
 from booth.session import CALIBRATION_FILE, Session, SessionStore
-from photometric.calibration import Calibration
+from photometric.calibration import Calibration, Circle, calibrate
+from photometric.errors import InputError
+from photometric.io import imageio
+from photometric.io.files import check_output_file, make_dir, write_text
 
 OnEvent = Callable[[CaptureEvent], None] | None
+
+
+CALIBRATE_COMMAND = "calibrate"
 
 
 def open_session(root: str | Path, name: str, operator: str = "",
@@ -96,7 +104,6 @@ def calibrate_session(station, session: Session, on_event: OnEvent = None,
     """Photograph the calibration sphere and fit it; the fit is written atomically beside
     the photos (``calibration.yaml``). ``use`` makes it the session's calibration at once
     (the command line); the app asks the operator first."""
-    from booth.calibration import calibrate_folder
 
     result = station.capture_sphere(session, on_event, cancel, ambient=ambient)
     out = CalibrationOutcome(result)
@@ -112,3 +119,42 @@ def calibrate_session(station, session: Session, on_event: OnEvent = None,
     if use:
         session.set_calibration(out.calibration_id)
     return out
+
+
+# -- calibrating on a sphere capture folder (``booth calibrate``) ---------------------------
+def is_calibration(path: Path) -> bool:
+    """Whether ``path`` holds a calibration this tool wrote (it loads as one)."""
+    try:
+        Calibration.load(path)
+    except (InputError, OSError):
+        return False
+    return True
+
+
+def check_calibration_out(out: str | Path) -> Path:
+    """Refuse, before any work, an ``--out`` that is neither new nor a calibration."""
+    return check_output_file(out, CALIBRATE_COMMAND, is_calibration)
+
+
+def calibrate_folder(sphere_dir: str | Path, out: str | Path,
+                     circle: str | None = None) -> Calibration:
+    """Calibrate from a sphere capture folder and write the calibration YAML to ``out``.
+
+    Camera JPEGs are calibrated on their code values, so the camera's response is fitted
+    with the lights; RAW and linear PNG/TIFF shots are linear already and keep sRGB's
+    inverse for JPEGs read later (the calibration says it was not fitted)."""
+    out = check_calibration_out(out)
+    loaded = imageio.load_capture(sphere_dir)
+    try:
+        parsed = Circle.parse(circle) if circle is not None else None
+        if loaded.source == "jpeg" and loaded.codes is not None:
+            cal = calibrate(loaded.codes, parsed, encoded=True)
+        else:
+            cal = calibrate(loaded.images, parsed, white_level=loaded.white_level)
+    except InputError as exc:
+        raise InputError(f"{sphere_dir}: {exc}") from None
+    if out.parent != Path(""):
+        make_dir(out.parent)
+    check_calibration_out(out)  # still not somebody else's file after the fit
+    write_text(out, yaml.safe_dump(cal.to_dict(), sort_keys=False))
+    return cal

@@ -182,16 +182,14 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
                   calibration_sha256=calibration_digest(source.calibration))
     try:
         from learning.facemesh import detect
-        from photometric import stereo
+        from photometric import pipeline
         from photometric.calibration import Calibration
-        from photometric.io import imageio
 
         cal = Calibration.load(source.calibration) if source.calibration else None
         # Linear pixels for the normals (RAW, or JPEG through the calibrated response); the
         # network's input is the portrait as a camera shows it, 8-bit sRGB.
-        loaded = imageio.load_capture(source.path, cal.response if cal else None)
-        result = stereo.solve(loaded.images, settings.method, cal.rig if cal else None,
-                              cal.simplified if cal else None, white_level=loaded.white_level)
+        solved = pipeline.solve_capture(source.path, settings.method, cal)
+        loaded, result = solved.loaded, solved.result
         portrait = loaded.display("center")
         lm = detect(portrait).points
         sample = preprocess.make_sample(portrait, result.normals, result.mask, lm,

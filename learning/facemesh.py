@@ -92,3 +92,14 @@ def detect_all(image: np.ndarray, max_faces: int = 1) -> list[np.ndarray]:
              for f in found]
     faces.sort(key=lambda f: -float(np.ptp(f[:, 0]) * np.ptp(f[:, 1])))
     return faces[:max(1, max_faces)]
+
+
+#: How ``landmarks.json`` (``booth landmarks``, a capture's derived/) states its coordinates.
+CONVENTION = ("x, y in pixels from the top-left corner; z in pixels, smaller = nearer the "
+              "camera (MediaPipe Face Mesh, refined: 478 points)")
+
+def landmarks_doc(image: str, shape: tuple[int, ...], lm) -> dict:
+    """The JSON form of Face Mesh landmarks (``booth landmarks``, a capture's derived/)."""
+    return {"image": image, "width": shape[1], "height": shape[0],
+            "faces_found": lm.faces_found, "convention": CONVENTION,
+            "landmarks": [[round(float(v), 3) for v in p] for p in lm.points]}

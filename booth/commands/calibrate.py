@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from booth.calibration import calibrate_folder
+    from booth.workflows import calibrate_folder
 
     cal = calibrate_folder(args.sphere_dir, args.out, args.circle)
     c = cal.circle

@@ -1,4 +1,4 @@
-"""``booth demo``: the booth's main job on the simulated booth (:mod:`booth.demo`)."""
+"""``booth demo``: the booth's main job on the simulated booth (:mod:`booth.demo_day`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from booth import demo
+    from booth import demo_day as demo
 
     demo.check_out(args.out)
     memory.check_memory("demo", args.size)

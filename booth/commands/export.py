@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from booth.export import check_out, cpu_workers, export_sources, run_export
+    from booth.dataset_sources import check_out, cpu_workers, export_sources, run_export
     from learning.exporter import Settings
     from learning.workers import start_workers
 

@@ -34,12 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_normals(args: argparse.Namespace) -> int:
-    from booth import normals
+    from booth import processing
 
-    normals.check_out(args.out)
+    processing.check_normals_out(args.out)
     t = time.perf_counter()
-    res = normals.compute_normals(args.capture_dir, args.method, args.calibration, args.lights)
-    normals.write_normals(res, args.out)
+    res = processing.compute_normals(args.capture_dir, args.method, args.calibration, args.lights)
+    processing.write_normals(res, args.out)
     mask = res.result.mask
     print(f"{res.method}: {mask.shape[1]}×{mask.shape[0]}, {100.0 * mask.mean():.1f}% of "
           f"pixels valid, {time.perf_counter() - t:.2f} s -> {args.out}")

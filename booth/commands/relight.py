@@ -1,5 +1,5 @@
 """``booth relight``: a capture, or any portrait with its normal map, re-rendered under new
-light (:mod:`booth.relighting`, :mod:`photometric.relighting`)."""
+light (:mod:`booth.lighting`, :mod:`photometric.relighting`)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def cmd_relight(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from booth import relighting
+    from booth import lighting
 
     src = Path(args.source)
     if not src.exists():
@@ -95,24 +95,24 @@ def cmd_relight(args: argparse.Namespace) -> int:
                          "'booth predict') or --predict")
     if args.predict and args.normals:
         raise InputError("give --normals or --predict, not both")
-    lighting = relighting.SceneArgs.parse(args.light, args.sh, args.env, args.ambient,
+    scene_args = lighting.SceneArgs.parse(args.light, args.sh, args.env, args.ambient,
                                           args.specular, args.shadows)
-    named = [s.text for s in lighting.specs if s.flash is not None]
+    named = [s.text for s in scene_args.specs if s.flash is not None]
     if named and not capture:
         raise InputError(f"--light {named[0]}: a flash is named, but {src} is a photo, which "
                          "has no flashes; give a capture folder, or az=,el= / dir= / pos=")
-    target = relighting.output(args.out)
+    target = lighting.output(args.out)
     if capture:
-        portrait = relighting.load_capture(src, args.calibration, args.lights, args.albedo)
+        portrait = lighting.load_capture(src, args.calibration, args.lights, args.albedo)
     else:
-        portrait = relighting.load_portrait(src, args.normals, args.mask, args.predict,
+        portrait = lighting.load_portrait(src, args.normals, args.mask, args.predict,
                                             args.model,
                                             device(args.device) if args.predict else "cpu")
-    scene = lighting.scene(portrait.rig, str(src))
+    scene = scene_args.scene(portrait.rig, str(src))
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                   transient=True) as bar:
         task = bar.add_task("orbit", total=args.orbit or 1, visible=bool(args.orbit))
-        written = relighting.run(portrait, scene, target, args.orbit,
+        written = lighting.run(portrait, scene, target, args.orbit,
                                  lambda done, total: bar.update(task, completed=done))
     print(f"relit {src} ({portrait.source['normals']}; albedo: {portrait.source['albedo']}) "
           f"-> {args.out}: {', '.join(written)}")

@@ -82,7 +82,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_simulate_people(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from booth.export import cpu_workers
+    from booth.dataset_sources import cpu_workers
     from booth.population import SHEET, check_out, simulate_people
 
     if (args.out is None) == (args.store is None):
@@ -111,7 +111,7 @@ def cmd_simulate_people(args: argparse.Namespace) -> int:
 def _simulate_people_store(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from booth.export import cpu_workers
+    from booth.dataset_sources import cpu_workers
     from booth.population import simulate_people_store
 
     fmt = "jpeg" if args.format == "png" else args.format

@@ -18,7 +18,8 @@ from booth.hardware.simulated import CameraFaults, SimulatedBooth
 from booth.sequencer import CaptureConfig, CaptureSequencer
 from booth.session import SessionStore
 from firmware_protocol.emulator import Faults
-from photometric import calibration, stereo
+from photometric import calibration as calib
+from photometric import stereo
 from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.render import Camera
@@ -77,7 +78,7 @@ def test_capture_stores_each_photo_under_its_flash_and_normals_match_truth(sessi
     assert (result.path / "truth" / "normals.npy").is_file()
     # The booth's calibration: a sphere shot on the same simulated rig.
     sphere = synthetic.capture(synthetic.sphere(SIZE), camera=Camera(bits=8))
-    calibration.calibrate(sphere).save(tmp_path / "cal.yaml")
+    calib.calibrate(sphere).save(tmp_path / "cal.yaml")
     out = tmp_path / "normals"
     assert main(["normals", str(result.path), "--method", "lambertian",
                  "--calibration", str(tmp_path / "cal.yaml"), "--out", str(out)]) == 0

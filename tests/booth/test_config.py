@@ -5,6 +5,7 @@ import yaml
 
 from booth.cli import main
 from booth.config import BoothConfig, CaptureSection, as_dict, exposure_seconds, load_config
+from photometric import calibration as calib
 from photometric.errors import InputError
 from photometric.lights import nominal_rig
 
@@ -41,7 +42,7 @@ def test_empty_sections_and_numbers_as_camera_text(tmp_path):
 
 
 def test_code_built_config_and_plain_data():
-    cfg = BoothConfig(capture=CaptureSection(ambient=True))  # as booth.demo builds it
+    cfg = BoothConfig(capture=CaptureSection(ambient=True))  # as booth.demo_day builds it
     assert cfg.capture.ambient and cfg.capture.order == list(BoothConfig().capture.order)
     data = as_dict(cfg)
     assert data == dataclasses.asdict(cfg) and data["flash"]["timeout_ms"] == 100
@@ -172,15 +173,15 @@ BAD_RIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_RIGS))
 def test_normals_refuses_a_bad_lights_or_calibration_file(capture_dir, tmp_path, capsys,
                                                           flag, case):
-    from photometric import calibration, stereo
+    from photometric import stereo
 
     lights, field = BAD_RIGS[case]
     rig = nominal_rig()
     if flag == "--lights":
         data = rig.to_dict()
     else:
-        data = calibration.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
-                                     calibration.Circle(32, 32, 20), (64, 64)).to_dict()
+        data = calib.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
+                                     calib.Circle(32, 32, 20), (64, 64)).to_dict()
     data["lights"].update(lights)
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))

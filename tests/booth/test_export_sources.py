@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from booth.cli import main
-from booth.export import export_sources
+from booth.dataset_sources import export_sources
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject, open_session
 from tests.booth.disk import snapshot

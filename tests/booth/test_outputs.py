@@ -8,9 +8,9 @@ import os
 import pytest
 import yaml
 
-from booth import landmarks as booth_landmarks
-from booth import normals as booth_normals
+from booth import processing as booth_normals
 from booth.cli import main
+from booth.commands import landmarks as booth_landmarks
 from photometric.io import imageio
 from photometric.io.files import MARKER, replace_files
 from tests.booth.disk import run, snapshot, user_folder

@@ -72,7 +72,7 @@ def test_bad_counts_are_one_line_errors(tmp_path, capsys):
 
 
 def test_people_into_a_session_store_that_export_reads(tmp_path, capsys):
-    from booth.export import export_sources
+    from booth.dataset_sources import export_sources
     from booth.session import SessionStore
 
     root = tmp_path / "store"

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from booth import cli, relighting
+from booth import cli
+from booth import lighting as relighting
 from photometric.errors import InputError
 from photometric.io import normalmap
 from photometric.lights import CHANNELS

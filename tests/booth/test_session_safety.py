@@ -118,7 +118,7 @@ def test_a_record_that_is_not_a_capture_is_broken_not_a_crash(session):
 
 
 def test_a_broken_capture_is_not_exported(session, capsys):
-    from booth.export import export_sources
+    from booth.dataset_sources import export_sources
 
     path = make_capture(session).commit()
     meta = yaml.safe_load((path / "capture.yaml").read_text())

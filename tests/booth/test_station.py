@@ -7,7 +7,7 @@ from booth.cli import main
 from booth.session import SessionStore
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject
-from photometric import calibration
+from photometric import calibration as calib
 
 SIZE = 160
 
@@ -28,7 +28,7 @@ def test_status_calibration_capture_and_processing(tmp_path):
         session.set_calibration(out.calibration_id)
         assert yaml.safe_load((session.path / "session.yaml").read_text())[
             "calibration_id"] == out.calibration_id
-        cal = calibration.Calibration.load(session.calibration_file())
+        cal = calib.Calibration.load(session.calibration_file())
         assert set(cal.rig.directions) == {"center", "left", "right", "top", "bottom"}
         captured = capture_subject(st, session, "p1")
     assert captured.capture.status == "complete" and captured.error is None

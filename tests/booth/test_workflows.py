@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
-from booth import normals as booth_normals
 from booth import processing
+from booth import processing as booth_normals
 from booth.cli import main
-from booth.export import export_sources, run_export
-from booth.normals import DEFAULT_METHOD, compute_normals, session_calibration
+from booth.dataset_sources import export_sources, run_export
+from booth.processing import DEFAULT_METHOD, compute_normals, session_calibration
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject, open_session
 from photometric import stereo

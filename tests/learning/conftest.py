@@ -53,7 +53,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="session")
 def store_sources(store):
     """``export_sources`` of the store: (sources, rejected)."""
-    from booth.export import export_sources
+    from booth.dataset_sources import export_sources
 
     return export_sources([store])
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from booth.cli import main
-from booth.export import export_sources
+from booth.dataset_sources import export_sources
 from learning import dataset, sample_format, splits, workers
 from learning import exporter as export
 

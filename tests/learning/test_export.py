@@ -153,8 +153,8 @@ def test_the_normals_method_is_selectable_and_lambertian_by_default(face, tmp_pa
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory):
     """A calibration file fitted on the simulated sphere, at the store's image size."""
-    from booth.calibration import calibrate_folder
     from booth.simulation import simulate_subject
+    from booth.workflows import calibrate_folder
     from tests.learning.conftest import STORE_SIZE
 
     folder = tmp_path_factory.mktemp("cal")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from photometric import calibration, response
+from photometric import calibration as calib
+from photometric import response
 from photometric.errors import InputError
 from photometric.lights import CHANNELS
 from photometric.sim import synthetic
@@ -28,7 +29,7 @@ def test_recovers_lights_from_noisy_8bit_sphere(noisy_calibration):
 
 def test_recovers_lights_from_point_light_booth():
     sphere = synthetic.sphere(256)
-    cal = calibration.calibrate(synthetic.capture(sphere, synthetic.Booth(distance=2000.0)))
+    cal = calib.calibrate(synthetic.capture(sphere, synthetic.Booth(distance=2000.0)))
     for c in CHANNELS:
         # Flashes 2 m from a 10 cm sphere: across it the direction varies by ±1.4° and the
         # 1/d² falloff by ±5%, which one distant light can only approximate.
@@ -44,13 +45,13 @@ def test_finds_the_sphere(calibration):
 def test_finds_an_off_centre_sphere():
     s = synthetic.sphere(256, radius=60)
     images = {k: np.roll(v, (30, -40), axis=(0, 1)) for k, v in synthetic.capture(s).items()}
-    c = calibration.find_sphere(images)
+    c = calib.find_sphere(images)
     assert (c.cx, c.cy, c.r) == pytest.approx((127.5 - 40, 127.5 + 30, 60), abs=0.5)
 
 
 def test_circle_override_is_used(sphere_images):
-    cal = calibration.calibrate(sphere_images, calibration.Circle(191.5, 191.5, 153.6))
-    assert cal.circle == calibration.Circle(191.5, 191.5, 153.6)
+    cal = calib.calibrate(sphere_images, calib.Circle(191.5, 191.5, 153.6))
+    assert cal.circle == calib.Circle(191.5, 191.5, 153.6)
     assert cal.residuals["lambertian_mean_deg"] < 0.1
 
 
@@ -64,7 +65,7 @@ def test_reports_residuals(calibration):
 def test_yaml_round_trip(calibration, tmp_path):
     path = tmp_path / "calibration.yaml"
     calibration.save(path)
-    back = calibration.Calibration.load(path)
+    back = calib.Calibration.load(path)
     for c in CHANNELS:
         np.testing.assert_allclose(back.rig.direction(c), calibration.rig.direction(c), atol=1e-5)
         assert back.rig.intensity(c) == pytest.approx(calibration.rig.intensity(c), abs=1e-5)
@@ -85,7 +86,7 @@ def test_malformed_calibration_files(tmp_path, text, message):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     with pytest.raises(InputError, match=message) as exc:
-        calibration.Calibration.load(p)
+        calib.Calibration.load(p)
     assert str(p) in str(exc.value)
 
 
@@ -93,13 +94,13 @@ def test_bad_coefficients_rejected(calibration, tmp_path):
     data = calibration.to_dict()
     data["simplified"]["coeffs"] = [[1, 2, 3]]
     with pytest.raises(InputError, match="3 rows of 5"):
-        calibration.Calibration.from_dict(data, "x.yaml")
+        calib.Calibration.from_dict(data, "x.yaml")
 
 
 def test_no_sphere_in_a_dark_capture():
     images = {c: np.zeros((64, 64, 3), np.uint8) for c in CHANNELS}
     with pytest.raises(InputError, match="no sphere found"):
-        calibration.calibrate(images)
+        calib.calibrate(images)
 
 
 def test_no_sphere_when_the_bright_region_is_not_round():
@@ -107,11 +108,11 @@ def test_no_sphere_when_the_bright_region_is_not_round():
     for img in images.values():
         img[60:68, 10:120] = 200  # a bright bar
     with pytest.raises(InputError, match="not round"):
-        calibration.calibrate(images)
+        calib.calibrate(images)
 
 
 def test_parse_circle():
-    assert calibration.Circle.parse("10,20.5,30") == calibration.Circle(10, 20.5, 30)
+    assert calib.Circle.parse("10,20.5,30") == calib.Circle(10, 20.5, 30)
     for bad in ("10,20", "a,b,c", "1,2,-3"):
         with pytest.raises(InputError, match="--circle"):
-            calibration.Circle.parse(bad)
+            calib.Circle.parse(bad)

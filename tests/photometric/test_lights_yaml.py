@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from photometric import calibration, stereo
+from photometric import calibration as calib
+from photometric import stereo
 from photometric.errors import InputError
 from photometric.io.rigfile import MIN_SPREAD, load_rig, rig_from_dict, save_rig, spread
 from photometric.lights import CHANNELS, nominal_rig
@@ -25,8 +26,8 @@ def lights_data() -> dict:
 
 def calibration_data() -> dict:
     rig = nominal_rig()
-    cal = calibration.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
-                                calibration.Circle(32.0, 32.0, 20.0), (64, 64))
+    cal = calib.Calibration(rig, stereo.SimplifiedModel.nominal(rig),
+                                calib.Circle(32.0, 32.0, 20.0), (64, 64))
     return cal.to_dict()
 
 
@@ -95,7 +96,7 @@ def test_bad_lights_file(tmp_path, edits, expect):
 
 @pytest.mark.parametrize("edits, expect", RIG_CASES)
 def test_bad_lights_in_a_calibration(tmp_path, edits, expect):
-    refused(calibration.Calibration.load, write(tmp_path, edited(calibration_data(), **edits)),
+    refused(calib.Calibration.load, write(tmp_path, edited(calibration_data(), **edits)),
             *expect)
 
 
@@ -107,7 +108,7 @@ def test_bad_lights_in_a_calibration(tmp_path, edits, expect):
     (DEEP, "nested more than"),
     ("lights: {left: [0, 0, 1], left: [0, 0, 1]}\n", "appears twice"),
 ])
-@pytest.mark.parametrize("load", [load_rig, calibration.Calibration.load])
+@pytest.mark.parametrize("load", [load_rig, calib.Calibration.load])
 def test_not_a_settings_mapping(tmp_path, text, expect, load):
     refused(load, write(tmp_path, text), expect)
 
@@ -146,7 +147,7 @@ def test_not_a_settings_mapping(tmp_path, text, expect, load):
     ({"simplified": DELETE, "sphere": DELETE}, ["missing key(s) ['sphere', 'simplified']"]),
 ])
 def test_bad_calibration_fields(tmp_path, edits, expect):
-    refused(calibration.Calibration.load, write(tmp_path, edited(calibration_data(), **edits)),
+    refused(calib.Calibration.load, write(tmp_path, edited(calibration_data(), **edits)),
             *expect)
 
 
@@ -155,7 +156,7 @@ def test_good_files_load(tmp_path):
     for c in CHANNELS:
         np.testing.assert_allclose(rig.direction(c), nominal_rig().direction(c), atol=1e-5)
         assert np.linalg.norm(rig.direction(c)) == pytest.approx(1.0, abs=1e-12)
-    cal = calibration.Calibration.load(write(tmp_path, calibration_data(), "cal.yaml"))
+    cal = calib.Calibration.load(write(tmp_path, calibration_data(), "cal.yaml"))
     assert cal.image_size == (64, 64) and cal.circle.r == 20.0
     # Intensities may be left out or null; the ring flash may be left out.
     rig = load_rig(write(tmp_path, edited(lights_data(), intensities=None,
@@ -167,10 +168,10 @@ def test_residuals_round_trip(tmp_path):
     data = calibration_data()
     data["residuals"] = {"fit_rms": {c: 0.01 for c in CHANNELS}, "lambertian_mean_deg": 0.5,
                          "simplified_median_deg": 1.25}
-    cal = calibration.Calibration.load(write(tmp_path, data, "cal.yaml"))
+    cal = calib.Calibration.load(write(tmp_path, data, "cal.yaml"))
     assert cal.residuals == data["residuals"]
     data["residuals"] = None  # written empty: none
-    assert calibration.Calibration.load(write(tmp_path, data, "cal.yaml")).residuals == {}
+    assert calib.Calibration.load(write(tmp_path, data, "cal.yaml")).residuals == {}
 
 
 def test_simulated_capture_lights_load_with_their_simulation_block(tmp_path):
@@ -198,7 +199,7 @@ def test_from_dict_uses_the_same_schema():
     with pytest.raises(InputError, match=r"^x\.yaml: lights\.left: .*length 2"):
         rig_from_dict(edited(lights_data(), lights__left=[0, 0, 2]), "x.yaml")
     with pytest.raises(InputError, match=r"^x\.yaml: simplified\.coeffs: .*3 rows of 5"):
-        calibration.Calibration.from_dict(edited(calibration_data(), simplified__coeffs=[[1]]),
+        calib.Calibration.from_dict(edited(calibration_data(), simplified__coeffs=[[1]]),
                                         "x.yaml")
 
 
@@ -207,7 +208,7 @@ def test_saves_are_atomic_and_round_trip(tmp_path, monkeypatch):
     save_rig(synthetic.SIM_RIG, path)
     assert load_rig(path).intensity("right") == pytest.approx(1.06)
     cal_path = tmp_path / "cal.yaml"
-    calibration.Calibration.from_dict(calibration_data()).save(cal_path)
+    calib.Calibration.from_dict(calibration_data()).save(cal_path)
     before = path.read_text(), cal_path.read_text()
 
     import photometric.io.files
@@ -223,6 +224,6 @@ def test_saves_are_atomic_and_round_trip(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="lights.yaml"):
         save_rig(nominal_rig(), path)
     with pytest.raises(OSError, match="cal.yaml"):
-        calibration.Calibration.from_dict(calibration_data()).save(cal_path)
+        calib.Calibration.from_dict(calibration_data()).save(cal_path)
     assert (path.read_text(), cal_path.read_text()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml", "lights.yaml"]

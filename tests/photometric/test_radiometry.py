@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photometric import calibration, render, stereo
+from photometric import calibration as calib
+from photometric import render, stereo
 from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.response import LINEAR, SRGB, srgb_decode
@@ -103,7 +104,7 @@ def test_normals_from_jpeg_with_fitted_response_and_from_raw(scenes):
     sphere_dir = _write(root / "sphere_jpeg", sphere, "jpeg")
     loaded = imageio.load_capture(sphere_dir)
     assert loaded.source == "jpeg" and loaded.codes is not None
-    cal = calibration.calibrate(loaded.codes, encoded=True)
+    cal = calib.calibrate(loaded.codes, encoded=True)
     assert cal.response.kind == "polynomial"
 
     where = _lit_by_all(face, synthetic.SIM_RIG)
@@ -119,7 +120,7 @@ def test_normals_from_jpeg_with_fitted_response_and_from_raw(scenes):
 
     raw_sphere = imageio.load_capture(_write(root / "sphere_raw", sphere, "raw"))
     assert raw_sphere.source == "raw"
-    raw_cal = calibration.calibrate(raw_sphere.images)
+    raw_cal = calib.calibrate(raw_sphere.images)
     both = imageio.load_capture(face_dir, cal.response)
     assert both.source == "raw"  # RAW is preferred when a shot has both
     raw = _mean_error(stereo.solve(both.images, rig=raw_cal.rig,
@@ -136,7 +137,7 @@ def test_fitted_response_is_close_to_srgb(scenes):
     within 0.01 of full scale over the codes the sphere shows."""
     root, sphere, _, _ = scenes
     loaded = imageio.load_capture(_write(root / "sphere_fit", sphere, "jpeg"))
-    cal = calibration.calibrate(loaded.codes, encoded=True)
+    cal = calib.calibrate(loaded.codes, encoded=True)
     v = np.linspace(0.05, 0.95, 91)
     assert np.abs(cal.response(v) - srgb_decode(v)).max() < 0.01
     assert cal.residuals["response_rms_fitted"] <= cal.residuals["response_rms_srgb"] + 1e-4

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from photometric import calibration, response
+from photometric import calibration as calib
+from photometric import response
 from photometric.errors import InputError
 from photometric.io import camerafile, imageio
 from photometric.render import Camera
@@ -77,7 +78,7 @@ def test_fits_srgb_on_camera_jpegs(linear_sphere, linear_sphere_with_room_light,
     # 0.0024 before and after (sRGB is the truth: nothing to gain).
     images = linear_sphere_with_room_light if room_light else linear_sphere
     codes = camera_jpegs(images)
-    cal = calibration.calibrate(codes, encoded=True)
+    cal = calib.calibrate(codes, encoded=True)
     assert cal.response_fitted and cal.response.kind == "polynomial"
     assert cal.response.monotonic()
     v = codes_seen(codes)
@@ -100,10 +101,10 @@ def test_recovers_a_camera_tone_curve(linear_sphere, curve, inverse):
     # RMS 0.0070 -> 0.0020 | 0.0065 -> 0.0025; lambertian mean error assuming sRGB 1.67° |
     # 1.63°, with the fitted curve 0.29° | 0.55°.
     codes = toned_jpegs(linear_sphere, curve)
-    cal = calibration.calibrate(codes, encoded=True)
-    srgb = calibration.calibrate({k: response.linearize(c) for k, c in codes.items()})
+    cal = calib.calibrate(codes, encoded=True)
+    srgb = calib.calibrate({k: response.linearize(c) for k, c in codes.items()})
     assert cal.response_fitted and cal.response.monotonic()
-    if len(cal.response.coeffs) < calibration.responsefit.RESPONSE_DEGREE - 1:
+    if len(cal.response.coeffs) < calib.responsefit.RESPONSE_DEGREE - 1:
         assert any("not monotonic" in n for n in cal.notes)
     v = codes_seen(codes)
     g, truth = cal.response(v), inverse(v)
@@ -127,7 +128,7 @@ def test_a_dim_sphere_fits_the_codes_it_shows_and_says_so():
     lin = synthetic.capture(synthetic.sphere(SIZE), synthetic.Booth(),
                             Camera(gain=0.5, noise=0.002, bits=None), seed=1)
     codes = toned_jpegs(lin, lambda x: x ** (1 / 1.8))
-    fit = calibration.fit_response(codes, calibration.Circle(127.5, 127.5, 0.4 * SIZE))
+    fit = calib.fit_response(codes, calib.Circle(127.5, 127.5, 0.4 * SIZE))
     assert fit.fitted and any("extrapolated above" in n for n in fit.notes)
     v = codes_seen(codes)
     g, truth = fit.response(v), v**1.8
@@ -138,7 +139,7 @@ def test_a_dim_sphere_fits_the_codes_it_shows_and_says_so():
 def test_a_sphere_too_dark_for_a_curve_is_not_fitted():
     lin = synthetic.capture(synthetic.sphere(128), synthetic.Booth(),
                             Camera(gain=0.05, noise=0.002, bits=None), seed=1)
-    fit = calibration.fit_response(camera_jpegs(lin), calibration.Circle(63.5, 63.5, 51.2))
+    fit = calib.fit_response(camera_jpegs(lin), calib.Circle(63.5, 63.5, 51.2))
     assert not fit.fitted and fit.response == response.SRGB
     assert "brightest code values are" in fit.notes[0] and "not fitted" in fit.notes[0]
 
@@ -152,13 +153,13 @@ def test_linear_images_keep_srgb_not_fitted(calibration):
 def test_encoded_images_must_be_8_bit(sphere_images):
     as16 = {k: imageio.to_uint(v, 16) for k, v in sphere_images.items()}
     with pytest.raises(InputError, match="8-bit code values"):
-        calibration.calibrate(as16, encoded=True)
+        calib.calibrate(as16, encoded=True)
 
 
 # -- calibration.yaml --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted(linear_sphere):
-    return calibration.calibrate(toned_jpegs(linear_sphere, lambda x: x ** (1 / 1.8)),
+    return calib.calibrate(toned_jpegs(linear_sphere, lambda x: x ** (1 / 1.8)),
                                encoded=True)
 
 
@@ -168,7 +169,7 @@ def test_yaml_round_trip_with_a_response(fitted, tmp_path):
     data = yaml.safe_load(path.read_text())
     assert data["format_version"] == 2
     assert data["response"]["kind"] == "polynomial" and data["response"]["fitted"] is True
-    back = calibration.Calibration.load(path)
+    back = calib.Calibration.load(path)
     assert back.response == fitted.response and back.response_fitted
     assert back.residuals["response_rms_fitted"] == fitted.residuals["response_rms_fitted"]
     codes = np.arange(256, dtype=np.uint8)
@@ -182,7 +183,7 @@ def test_version_1_file_loads_as_srgb(calibration):
     del data["response"]
     for key in ("response_rms_srgb", "response_rms_fitted"):
         data["residuals"].pop(key, None)
-    back = calibration.Calibration.from_dict(data, "old.yaml")
+    back = calib.Calibration.from_dict(data, "old.yaml")
     assert back.response == response.SRGB and not back.response_fitted
 
 
@@ -190,7 +191,7 @@ def test_unknown_version_is_refused(calibration):
     data = calibration.to_dict()
     data["format_version"] = 3
     with pytest.raises(InputError, match=r"format_version: version 3 is not supported.*1, 2"):
-        calibration.Calibration.from_dict(data, "new.yaml")
+        calib.Calibration.from_dict(data, "new.yaml")
 
 
 @pytest.mark.parametrize("resp, message", [
@@ -209,7 +210,7 @@ def test_bad_response_is_a_clear_error(calibration, resp, message):
     data = calibration.to_dict()
     data["response"] = resp
     with pytest.raises(InputError, match=message) as exc:
-        calibration.Calibration.from_dict(data, "cal.yaml")
+        calib.Calibration.from_dict(data, "cal.yaml")
     assert str(exc.value).startswith("cal.yaml: ")
 
 
@@ -217,7 +218,7 @@ def test_typed_response_residuals(calibration):
     data = calibration.to_dict()
     data["residuals"]["response_rms_fitted"] = "small"
     with pytest.raises(InputError, match=r"residuals\.response_rms_fitted"):
-        calibration.Calibration.from_dict(data, "cal.yaml")
+        calib.Calibration.from_dict(data, "cal.yaml")
 
 
 def test_room_light_without_an_ambient_frame_is_not_taken_for_a_curve(
@@ -228,7 +229,7 @@ def test_room_light_without_an_ambient_frame_is_not_taken_for_a_curve(
     0.05-0.9 (it came out 30 % low at code 0.05 before the pedestal was modelled)."""
     shots = dict(linear_sphere_with_room_light)
     shots.pop("ambient")
-    cal = calibration.calibrate(camera_jpegs(shots), encoded=True)
+    cal = calib.calibrate(camera_jpegs(shots), encoded=True)
     v = np.linspace(0.05, 0.9, 18)
     ratio = cal.response(v) / response.srgb_decode(v)
     print(f"room light, no ambient frame: fitted / sRGB {ratio.min():.3f}..{ratio.max():.3f}")

@@ -255,11 +255,11 @@ def test_a_sphere_at_one_percent_of_range_calibrates():
     """Calibration follows the data too: a sphere shot at 1 % of a 16-bit range gives the
     same light directions as at full range, and solves its own sphere to a fraction of a
     degree (tiny calibrated intensities must not fail the solver's determinant test)."""
-    from photometric import calibration
+    from photometric import calibration as calib
 
     shots = synthetic.capture(synthetic.sphere(160), synthetic.Booth(), Camera(), seed=1)
-    full = calibration.calibrate(to_uint16(shots))
-    dim = calibration.calibrate(to_uint16(shots, 0.01))
+    full = calib.calibrate(to_uint16(shots))
+    dim = calib.calibrate(to_uint16(shots, 0.01))
     for c in CHANNELS:
         assert np.degrees(np.arccos(np.clip(full.rig.direction(c) @ dim.rig.direction(c),
                                             -1, 1))) < 0.5

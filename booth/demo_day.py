@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth.calibration import calibrate_folder
-from booth.normals import compute_normals, load_capture, write_normals
+from booth.processing import compute_normals, load_capture, write_normals
 from booth.simulation import simulate_subject
+from booth.workflows import calibrate_folder
 from photometric import stereo
 from photometric.io import imageio, normalmap
 from photometric.io.files import (
@@ -192,20 +192,20 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
 def _relight(capture_dir: Path, out: Path, step) -> None:
     """The capture relit from its measured normals and albedo, as ``booth relight`` does it:
     a key light with cast shadows and skin's specular lobe, and a 24-frame light orbit."""
-    from booth import relighting
+    from booth import lighting
 
     step("relighting the capture from its normal map (key light, shadows, specular; a "
          "24-frame orbit)")
-    portrait = relighting.load_capture(capture_dir, None, None)
-    lighting = relighting.SceneArgs.parse(None, None, None, None, 0.55, True)
-    written = relighting.run(portrait, lighting.scene(portrait.rig, str(capture_dir)),
-                             relighting.output(out / "relight"), orbit=24)
+    portrait = lighting.load_capture(capture_dir, None, None)
+    lighting = lighting.SceneArgs.parse(None, None, None, None, 0.55, True)
+    written = lighting.run(portrait, lighting.scene(portrait.rig, str(capture_dir)),
+                             lighting.output(out / "relight"), orbit=24)
     step(f"  {', '.join(written)} -> {out / 'relight'}")
 
 
 def _export(out: Path, step) -> None:
     """The session store as a training set, as ``booth export`` makes it."""
-    from booth.export import export_sources, run_export
+    from booth.dataset_sources import export_sources, run_export
     from learning.exporter import Settings
 
     step("exporting the session store as a training set (face crop, landmark channels, "

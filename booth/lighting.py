@@ -142,7 +142,7 @@ def _capture_rig(capture: Path, calibration: str | None, lights: str | None
     """The flashes a capture's names mean, and the files its normals are computed with: the
     files given; else its session's calibration; else a lights.yaml beside the photos (as a
     simulated capture has); else the nominal booth."""
-    from booth.normals import resolve_calibration
+    from booth.processing import resolve_calibration
     from photometric.calibration import Calibration
     from photometric.io.rigfile import load_rig
     from photometric.lights import nominal_rig
@@ -160,7 +160,7 @@ def _capture_rig(capture: Path, calibration: str | None, lights: str | None
 def load_capture(capture: Path, calibration: str | None, lights: str | None,
                  albedo: str = "stereo") -> Portrait:
     """Photometric stereo's normals and albedo (or the ring flash's albedo) of a capture."""
-    from booth.normals import compute_normals
+    from booth.processing import compute_normals
 
     rig, calibration, lights, source = _capture_rig(capture, calibration, lights)
     n = compute_normals(capture, calibration=calibration, lights=lights)
