@@ -2,7 +2,7 @@
 
 The app owns the :class:`~booth.station.Station` (opened in a worker thread at start) and
 the session store; screens ask it to start work and it keeps the log. Every blocking call runs
-in a thread worker; workers report with the typed messages of :mod:`booth.tui.messages`. On
+in a thread worker; workers report with the typed messages of :mod:`booth.tui.events`. On
 every exit the running capture is stopped and the station closed, which disarms the flashes.
 """
 
@@ -19,9 +19,9 @@ from textual.app import App
 from booth.config import BoothConfig
 from booth.session import Session, SessionError, SessionStore
 from booth.station import HardwareStatus, SimOptions, Station
-from booth.tui.messages import HardwareUpdated, StationFailed, StationOpened
+from booth.tui.events import HardwareUpdated, StationFailed, StationOpened
 from booth.tui.screens.sessions import SessionsScreen
-from booth.tui.widgets.hardware import HardwarePanel
+from booth.tui.widgets.hardware_panel import HardwarePanel
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.thumbs import IMAGE_MODES
 from booth.workflows import open_session
@@ -150,7 +150,7 @@ class BoothApp(App):
             self.notify(text, severity=severity, timeout=8)
 
     def open_session(self, name: str, operator: str | None) -> None:
-        from booth.tui.screens.session import SessionScreen
+        from booth.tui.screens.session_main import SessionScreen
 
         try:
             if operator is None:

@@ -27,7 +27,7 @@ async def until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 60.0,
 
 
 async def open_session(pilot: Pilot, name: str = "s1") -> None:
-    from booth.tui.screens.session import SessionScreen
+    from booth.tui.screens.session_main import SessionScreen
 
     app = pilot.app
     await until(pilot, lambda: app.station is not None or app.station_error != "",

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from booth import cli, normals
+from booth import cli, processing
 from booth.cli import main
+from booth.commands import shared
 from photometric import stereo
 from photometric.io import normalmap
 from photometric.lights import CHANNELS
@@ -182,7 +183,7 @@ def test_demo_twice_in_one_folder(tmp_path, capsys):
 
 
 def test_one_default_method():
-    assert cli.DEFAULT_METHOD == normals.DEFAULT_METHOD == "lambertian"
+    assert shared.DEFAULT_METHOD == processing.DEFAULT_METHOD == "lambertian"
     assert "default lambertian" in cli.build_parser()._subparsers._group_actions[0].choices[
         "normals"].format_help()
 

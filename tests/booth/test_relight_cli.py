@@ -13,6 +13,7 @@ import yaml
 
 from booth import cli
 from booth import lighting as relighting
+from booth.commands import shared
 from photometric.errors import InputError
 from photometric.io import normalmap
 from photometric.lights import CHANNELS
@@ -138,7 +139,7 @@ def test_light_specs_parse():
 
 
 def test_default_ambient_is_the_helps():
-    assert relighting.DEFAULT_AMBIENT == cli.DEFAULT_RELIGHT_AMBIENT
+    assert relighting.DEFAULT_AMBIENT == shared.DEFAULT_RELIGHT_AMBIENT
 
 
 def bad_input_cases(capture: Path, tmp: Path) -> list[tuple[list, str]]:

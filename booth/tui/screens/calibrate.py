@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
 from booth.session import Session, SessionError
-from booth.tui.messages import CalibrationFinished, CaptureProgress
+from booth.tui.events import CalibrationFinished, CaptureProgress
 from booth.tui.screens.capture import shot_names
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.shots import ShotList

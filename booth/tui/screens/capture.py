@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
 
 from booth.session import Session
-from booth.tui.messages import CaptureFinished, CaptureProgress
+from booth.tui.events import CaptureFinished, CaptureProgress
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.shots import ShotList
 from booth.tui.widgets.thumbs import Thumbnails

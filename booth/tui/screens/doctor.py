@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
 from booth import diagnostics as doctor
-from booth.tui.messages import DoctorFinished
+from booth.tui.events import DoctorFinished
 
 
 class DoctorScreen(Screen):

@@ -6,7 +6,7 @@ from textual.worker import WorkerState
 from booth.hardware.simulated import CameraFaults
 from booth.session import SessionStore
 from booth.tui.screens.doctor import DoctorScreen
-from booth.tui.screens.session import SessionScreen
+from booth.tui.screens.session_main import SessionScreen
 from booth.tui.script import add_subject, open_session, until
 from booth.tui.widgets.log import LogPanel
 

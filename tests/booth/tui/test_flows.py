@@ -5,7 +5,7 @@ import yaml
 from booth.session import SessionStore
 from booth.tui.screens.calibrate import CalibrateScreen
 from booth.tui.screens.capture import CaptureScreen
-from booth.tui.screens.session import SessionScreen
+from booth.tui.screens.session_main import SessionScreen
 from booth.tui.script import add_subject, open_session, until
 from booth.tui.widgets.thumbs import Thumbnail
 

@@ -8,7 +8,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
 from booth.session import Session
-from booth.tui.widgets.hardware import HardwarePanel
+from booth.tui.widgets.hardware_panel import HardwarePanel
 from booth.tui.widgets.log import LogPanel
 
 HELP = ("a add subject   c capture   r retake   k calibrate   d doctor   "
