@@ -42,13 +42,13 @@ from booth.session import SessionStore  # noqa: E402
 from booth.tui.run import stderr_to  # noqa: E402
 from learning import exporter as dataset_export  # noqa: E402
 from learning import workers as export_workers  # noqa: E402
-from photometric.render import Camera  # noqa: E402
+from photometric.render import SensorModel  # noqa: E402
 from photometric.sim import synthetic  # noqa: E402
 
 
 def build_store(root: Path, n: int, size: int) -> None:
     session = SessionStore(root).create_session("bench")
-    cam = Camera(noise=0.003, bits=8)
+    cam = SensorModel(noise=0.003, bits=8)
     for i in range(n):
         subject = f"p{i:03d}"
         session.add_subject(subject, consent=True)

@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 from photometric import calibration as calib  # noqa: E402
 from photometric import stereo  # noqa: E402
 from photometric.lights import CHANNELS  # noqa: E402
-from photometric.render import Camera  # noqa: E402
+from photometric.render import SensorModel  # noqa: E402
 from photometric.sim import synthetic  # noqa: E402
 
 cv2.setNumThreads(1)
@@ -59,7 +59,7 @@ cv2.setNumThreads(1)
 
 def make_capture(width: int, height: int) -> dict[str, np.ndarray]:
     side = 512
-    shots = synthetic.capture(synthetic.face(0, side), camera=Camera(noise=0.005, bits=8),
+    shots = synthetic.capture(synthetic.face(0, side), camera=SensorModel(noise=0.005, bits=8),
                               ambient=False, seed=1)
     if (width, height) == (side, side):
         return shots

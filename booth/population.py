@@ -94,12 +94,12 @@ def _render_files(pid: int, size: int, fmt: str, noise: float, ambient: bool
                   ) -> tuple[int, dict[str, bytes], dict[str, bytes]]:
     """Person ``pid`` as the simulated booth photographs them (exposed for their skin, the
     camera's files of ``fmt``): (pid, photos by file name, truth files)."""
-    from photometric.render import Camera
+    from photometric.render import SensorModel
     from photometric.sim import synthetic
 
     surface = synthetic.face(pid, size)
     booth = synthetic.Booth()
-    camera = synthetic.metered(surface, booth, Camera(noise=noise))
+    camera = synthetic.metered(surface, booth, SensorModel(noise=noise))
     images = synthetic.capture(surface, booth, camera, ambient, pid)
     photos = {f"{name}{ext}": data for name, img in images.items()
               for ext, data in camera_files(img, fmt)}
@@ -145,7 +145,7 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
     from booth.session import CALIBRATION_FILE, SessionStore
     from booth.workflows import calibrate_folder
     from photometric.lights import CHANNELS
-    from photometric.render import Camera
+    from photometric.render import SensorModel
     from photometric.sim import synthetic
 
     if fmt not in ("jpeg", "dng", "raw+jpeg"):
@@ -159,7 +159,7 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
         raise InputError(f"{Path(root) / session}: the session exists; give a new --session")
     sess = store.create_session(session)
     # The calibration sphere, as the booth photographs it.
-    shots = synthetic.capture(synthetic.sphere(size), synthetic.Booth(), Camera(noise=noise),
+    shots = synthetic.capture(synthetic.sphere(size), synthetic.Booth(), SensorModel(noise=noise),
                               ambient, seed)
     w = sess.begin_calibration()
     for ch in CHANNELS:

@@ -30,7 +30,7 @@ from photometric.io.files import (
     write_text,
 )
 from photometric.lights import CHANNELS
-from photometric.render import Camera, Surface
+from photometric.render import SensorModel, Surface
 from photometric.sim import synthetic
 
 COMMAND = "simulate"
@@ -109,7 +109,7 @@ def write_capture(stage: Path, final: Path, kind: str, seed: int, size: int, amb
     the file under ``final``, where it will be)."""
     surface = synthetic.subject(kind, seed, size, specular, take=take)
     booth = synthetic.Booth(distance=distance)
-    camera = Camera(noise=noise, bits=bits if fmt == "png" else None)
+    camera = SensorModel(noise=noise, bits=bits if fmt == "png" else None)
     images = synthetic.capture(surface, booth, camera, ambient, seed)
     rig = booth.rig.to_dict()
     depth = {"png": bits, "jpeg": 8}.get(fmt, _RAW_BITS)  # of the files written

@@ -81,7 +81,7 @@ class Surface:
 
 
 @dataclass(frozen=True)
-class Camera:
+class SensorModel:
     """Sensor model: linear gain, additive Gaussian noise (fraction of full scale), bit depth.
 
     ``bits=None`` returns float32 in [0, 1] after clipping; 8 or 16 returns uint8/uint16.
@@ -121,7 +121,7 @@ def shade(
     surface: Surface,
     lights: Sequence[Light],
     ambient: Sequence[float] = (0.0, 0.0, 0.0),
-    camera: Camera = Camera(),
+    camera: SensorModel = SensorModel(),
 ) -> np.ndarray:
     """Noise-free linear radiance (H, W, 3) float32 of ``surface`` under ``lights``."""
     h, w = surface.shape
@@ -152,7 +152,8 @@ def shade(
 
 
 def expose(
-    radiance: np.ndarray, camera: Camera = Camera(), rng: np.random.Generator | None = None
+    radiance: np.ndarray, camera: SensorModel = SensorModel(),
+    rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """Apply gain, noise, clipping and quantisation to a radiance image."""
     img = radiance * np.float32(camera.gain)
@@ -171,7 +172,7 @@ def expose(
 def render(
     surface: Surface,
     lights: Sequence[Light],
-    camera: Camera = Camera(),
+    camera: SensorModel = SensorModel(),
     ambient: Sequence[float] = (0.0, 0.0, 0.0),
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:

@@ -25,6 +25,9 @@ import numpy as np
 from numba import njit
 
 KINDS = ("srgb", "linear", "polynomial")
+#: Fraction of full scale at or above which a pixel counts as clipped: a camera's codes
+#: flatten there, on its tone curve's shoulder (photometric stereo's default threshold).
+CLIP_LEVEL = 0.98
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 from photometric import _kernels
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, DIRECTIONAL, LightRig, nominal_rig
+from photometric.response import CLIP_LEVEL
 
 SHADOWED = _kernels.SHADOWED
 SATURATED = _kernels.SATURATED
@@ -78,7 +79,7 @@ class Thresholds:
 
     dark: float = 0.04
     relative_dark: float = 0.05
-    saturated: float = 0.98
+    saturated: float = CLIP_LEVEL
     specular_ratio: float = 1.1
     specular_margin: float = 0.02
     specular_half_angle: float = 45.0

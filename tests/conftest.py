@@ -7,7 +7,7 @@ import pytest
 
 from photometric.calibration import calibrate
 from photometric.lights import DIRECTIONAL
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 
@@ -52,7 +52,7 @@ def face_images(face_subject):
     return synthetic.capture(face_subject)
 
 
-NOISY = Camera(noise=0.01, bits=8)
+NOISY = SensorModel(noise=0.01, bits=8)
 
 
 @pytest.fixture(scope="session")

@@ -67,8 +67,7 @@ from photometric.io import camerafile
 from photometric.io.camerafile import CameraInfo, Sensor
 from photometric.io.files import pid_alive
 from photometric.lights import CHANNELS
-from photometric.render import Camera as SensorModel
-from photometric.render import Surface
+from photometric.render import SensorModel, Surface
 from photometric.sim import synthetic
 
 SHOT_NAME = "shot.jpg"

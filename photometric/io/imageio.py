@@ -26,7 +26,7 @@ import numpy as np
 from photometric.errors import InputError
 from photometric.io import camerafile
 from photometric.lights import CHANNELS
-from photometric.response import SRGB, Response, encode_srgb8, linearize
+from photometric.response import CLIP_LEVEL, SRGB, Response, encode_srgb8, linearize
 
 #: Images OpenCV decodes.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -426,9 +426,7 @@ def jpeg_white_level(response: Response) -> float:
     (250), not at 98 % of linear full scale (code 253 under sRGB): a camera's codes flatten
     there, on its tone curve's shoulder and in JPEG's ringing beside clipped highlights. The
     calibration applies the same rule to its sphere."""
-    from photometric.stereo import Thresholds
-
-    sat = Thresholds.saturated
+    sat = CLIP_LEVEL
     return float(response(np.array([sat]))[0]) / sat * 65535.0
 
 

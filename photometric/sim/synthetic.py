@@ -19,7 +19,7 @@ import numpy as np
 
 from photometric import raster
 from photometric.lights import CHANNELS, DirectionalLight, Light, LightRig, PointLight, ring_flash
-from photometric.render import Camera, Occluder, Surface, render
+from photometric.render import Occluder, SensorModel, Surface, render
 
 
 def _direction(azimuth_deg: float, off_axis_deg: float) -> np.ndarray:
@@ -69,7 +69,7 @@ class Booth:
 def capture(
     subject: Surface,
     booth: Booth = Booth(),
-    camera: Camera = Camera(),
+    camera: SensorModel = SensorModel(),
     ambient: bool = False,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
@@ -93,8 +93,8 @@ def capture(
 METER_TARGET = 0.18
 
 
-def metered(surface: Surface, booth: Booth = Booth(), camera: Camera = Camera(),
-            target: float = METER_TARGET) -> Camera:
+def metered(surface: Surface, booth: Booth = Booth(), camera: SensorModel = SensorModel(),
+            target: float = METER_TARGET) -> SensorModel:
     """``camera`` with its gain set so that the subject's median in the ring-flash photo is
     ``target`` of full scale (gain kept within 0.25..4)."""
     from dataclasses import replace

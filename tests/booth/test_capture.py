@@ -22,7 +22,7 @@ from photometric import calibration as calib
 from photometric import stereo
 from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.response import srgb_decode
 from photometric.sim import synthetic
 
@@ -77,7 +77,7 @@ def test_capture_stores_each_photo_under_its_flash_and_normals_match_truth(sessi
     assert_photos_match_their_flash(sim, result.path)
     assert (result.path / "truth" / "normals.npy").is_file()
     # The booth's calibration: a sphere shot on the same simulated rig.
-    sphere = synthetic.capture(synthetic.sphere(SIZE), camera=Camera(bits=8))
+    sphere = synthetic.capture(synthetic.sphere(SIZE), camera=SensorModel(bits=8))
     calib.calibrate(sphere).save(tmp_path / "cal.yaml")
     out = tmp_path / "normals"
     assert main(["normals", str(result.path), "--method", "lambertian",

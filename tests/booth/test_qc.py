@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from booth import qc
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 
 @pytest.fixture(scope="module")
 def images():
     face = synthetic.face(1, 256)
-    return qc.as_float(synthetic.capture(face, camera=Camera(noise=0.003, bits=8),
+    return qc.as_float(synthetic.capture(face, camera=SensorModel(noise=0.003, bits=8),
                                          ambient=True, seed=1))
 
 
@@ -36,7 +36,7 @@ def test_swapped_flashes_clipping_darkness_and_no_face(images):
     assert ("clipped", "bottom") in checks(hot, find_face=False)
     dim = {k: v * 0.2 for k, v in images.items()}
     assert ("dark", "center") in checks(dim, find_face=False)
-    sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))
+    sphere = synthetic.capture(synthetic.sphere(256), camera=SensorModel(bits=8))
     assert ("face", "center") in checks(sphere)
 
 
@@ -53,7 +53,7 @@ def test_many_highlights_warn_of_a_misaligned_polariser():
     shares = {}
     for spec in (0.0, 0.3):
         face = synthetic.face(2, 192, specular=spec)
-        shots = synthetic.capture(face, synthetic.Booth(), render.Camera(noise=0.003),
+        shots = synthetic.capture(face, synthetic.Booth(), render.SensorModel(noise=0.003),
                                   ambient=True, seed=1)
         shots.pop("ambient")
         images = {k: linearize(imageio.decode_image(camerafile.encode_jpeg(v), f"{k}.jpg"))

@@ -5,7 +5,7 @@ import cv2
 import pytest
 
 from learning import facemesh as landmarks
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 STORE_SIZE = 160
@@ -15,7 +15,7 @@ STORE_SIZE = 160
 def face_capture():
     """(images, surface, landmarks) of synthetic face 2 at 384 px, 8-bit."""
     surf = synthetic.face(2, 384)
-    imgs = synthetic.capture(surf, camera=Camera(noise=0.003, bits=8), seed=2)
+    imgs = synthetic.capture(surf, camera=SensorModel(noise=0.003, bits=8), seed=2)
     return imgs, surf, landmarks.detect(imgs["center"]).points
 
 
@@ -36,7 +36,7 @@ def store(tmp_path_factory):
     from booth.session import SessionStore
 
     root = tmp_path_factory.mktemp("store")
-    cam = Camera(noise=0.003, bits=8)
+    cam = SensorModel(noise=0.003, bits=8)
     a = SessionStore(root).create_session("a")
     b = SessionStore(root).create_session("b")
     for i, (session, subject) in enumerate([(a, "p1"), (a, "p2"), (b, "p3"), (b, "p1"),

@@ -27,11 +27,11 @@ def test_no_face_is_a_clear_error():
 
 @pytest.mark.parametrize("seed", [0, 3, 5, 7])
 def test_simulated_ring_flash_faces_have_478_landmarks(seed):
-    from photometric.render import Camera
+    from photometric.render import SensorModel
     from photometric.sim import synthetic
 
     surf = synthetic.face(seed, 320)
-    ring = synthetic.capture(surf, camera=Camera(noise=0.003, bits=8), seed=seed)["center"]
+    ring = synthetic.capture(surf, camera=SensorModel(noise=0.003, bits=8), seed=seed)["center"]
     lm = landmarks.detect(ring)
     assert lm.points.shape == (478, 3)
     # Every landmark lies on the synthetic face (its mask), not on the background.
@@ -41,9 +41,9 @@ def test_simulated_ring_flash_faces_have_478_landmarks(seed):
 
 
 def test_calibration_sphere_is_not_a_face():
-    from photometric.render import Camera
+    from photometric.render import SensorModel
     from photometric.sim import synthetic
 
-    sphere = synthetic.capture(synthetic.sphere(256), camera=Camera(bits=8))["center"]
+    sphere = synthetic.capture(synthetic.sphere(256), camera=SensorModel(bits=8))["center"]
     with pytest.raises(landmarks.NoFaceError):
         landmarks.detect(sphere)

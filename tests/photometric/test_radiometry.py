@@ -21,7 +21,7 @@ from photometric.response import LINEAR, SRGB, srgb_decode
 from photometric.sim import synthetic
 
 SIZE = 256
-SENSOR = render.Camera(noise=0.002, bits=None)
+SENSOR = render.SensorModel(noise=0.002, bits=None)
 
 
 def _write(folder: Path, images: dict[str, np.ndarray], fmt: str) -> Path:
@@ -152,7 +152,7 @@ def test_a_jpeg_clips_at_code_250_not_at_linear_98_percent(tmp_path):
     assert lut[249] < cut <= lut[250]
     folder = tmp_path / "c"
     folder.mkdir()
-    bright = render.Camera(gain=1.5, noise=0.002, bits=None)  # over-exposed: it clips
+    bright = render.SensorModel(gain=1.5, noise=0.002, bits=None)  # over-exposed: it clips
     shots = synthetic.capture(synthetic.sphere(96), synthetic.Booth(), bright, seed=1)
     for name, img in shots.items():
         (folder / f"{name}.jpg").write_bytes(camerafile.encode_jpeg(img))

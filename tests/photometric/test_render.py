@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from photometric.lights import DirectionalLight, PointLight, ring_flash
-from photometric.render import Camera, Surface, expose, render, shade
+from photometric.render import SensorModel, Surface, expose, render, shade
 
 
 def flat(n=(0.0, 0.0, 1.0), size=8, albedo=0.5, z=0.0):
@@ -17,7 +17,7 @@ def flat(n=(0.0, 0.0, 1.0), size=8, albedo=0.5, z=0.0):
 def test_directional_light_is_lambertian():
     s = flat()
     d = np.array([np.sin(0.5), 0.0, np.cos(0.5)])
-    img = render(s, [DirectionalLight(tuple(d), intensity=1.5)], Camera(gain=0.8))
+    img = render(s, [DirectionalLight(tuple(d), intensity=1.5)], SensorModel(gain=0.8))
     np.testing.assert_allclose(img, 0.8 * 0.5 * 1.5 * np.cos(0.5), rtol=1e-5)
 
 
@@ -78,16 +78,16 @@ def test_mask_blackens_outside():
 
 def test_quantisation_and_clipping():
     rad = np.array([[[0.0, 0.5, 2.0]]], np.float32)
-    img8 = expose(rad, Camera(gain=1.0, bits=8))
+    img8 = expose(rad, SensorModel(gain=1.0, bits=8))
     assert img8.dtype == np.uint8 and img8.tolist() == [[[0, 128, 255]]]
-    img16 = expose(rad, Camera(gain=1.0, bits=16))
+    img16 = expose(rad, SensorModel(gain=1.0, bits=16))
     assert img16.dtype == np.uint16 and img16.tolist() == [[[0, 32768, 65535]]]
     with pytest.raises(ValueError):
-        expose(rad, Camera(bits=12))
+        expose(rad, SensorModel(bits=12))
 
 
 def test_noise_has_requested_spread():
     rad = np.full((200, 200, 3), 0.5, np.float32)
-    img = expose(rad, Camera(gain=1.0, noise=0.01), np.random.default_rng(0))
+    img = expose(rad, SensorModel(gain=1.0, noise=0.01), np.random.default_rng(0))
     assert img.std() == pytest.approx(0.01, rel=0.05)
     assert abs(img.mean() - 0.5) < 1e-3

@@ -16,7 +16,7 @@ SIZE = 128
 def _capture(folder, fmt: str, scale: float = 1.0):
     folder.mkdir()
     shots = synthetic.capture(synthetic.face(1, SIZE), synthetic.Booth(),
-                              render.Camera(noise=0.002, bits=None), seed=3)
+                              render.SensorModel(noise=0.002, bits=None), seed=3)
     for name, img in shots.items():
         img = np.clip(img * scale, 0, 1)
         if fmt == "jpeg":

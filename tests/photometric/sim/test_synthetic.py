@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from photometric.lights import CHANNELS
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 
@@ -51,7 +51,7 @@ def test_normals_from_height_of_a_tilted_plane():
 
 
 def test_capture_has_five_flashes_and_optional_ambient(face_subject):
-    shots = synthetic.capture(face_subject, camera=Camera(bits=8), ambient=True)
+    shots = synthetic.capture(face_subject, camera=SensorModel(bits=8), ambient=True)
     assert set(shots) == {*CHANNELS, "ambient"}
     assert all(im.dtype == np.uint8 and im.shape == (384, 384, 3) for im in shots.values())
     # The room light is in every flash photo and alone in the ambient frame.
@@ -77,7 +77,7 @@ def test_mediapipe_finds_the_synthetic_faces():
     found = 0
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
         for seed in range(6):
-            shots = synthetic.capture(synthetic.face(seed, 384), camera=Camera(bits=8))
+            shots = synthetic.capture(synthetic.face(seed, 384), camera=SensorModel(bits=8))
             result = mesh.process(shots["center"])
             found += result.multi_face_landmarks is not None
     assert found == 6

@@ -18,7 +18,7 @@ from photometric import calibration as calib
 from photometric import response
 from photometric.errors import InputError
 from photometric.io import camerafile, imageio
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 SIZE = 256
@@ -27,13 +27,13 @@ SIZE = 256
 @pytest.fixture(scope="module")
 def linear_sphere():
     return synthetic.capture(synthetic.sphere(SIZE), synthetic.Booth(),
-                             Camera(noise=0.002, bits=None), seed=1)
+                             SensorModel(noise=0.002, bits=None), seed=1)
 
 
 @pytest.fixture(scope="module")
 def linear_sphere_with_room_light():
     return synthetic.capture(synthetic.sphere(SIZE), synthetic.Booth(),
-                             Camera(noise=0.002, bits=None), ambient=True, seed=2)
+                             SensorModel(noise=0.002, bits=None), ambient=True, seed=2)
 
 
 def camera_jpegs(images: dict) -> dict:
@@ -126,7 +126,7 @@ def test_recovers_a_camera_tone_curve(linear_sphere, curve, inverse):
 def test_a_dim_sphere_fits_the_codes_it_shows_and_says_so():
     # Measured: brightest code 169/255; shape error 0.0024, scale 1.20 (free, it was 1.9).
     lin = synthetic.capture(synthetic.sphere(SIZE), synthetic.Booth(),
-                            Camera(gain=0.5, noise=0.002, bits=None), seed=1)
+                            SensorModel(gain=0.5, noise=0.002, bits=None), seed=1)
     codes = toned_jpegs(lin, lambda x: x ** (1 / 1.8))
     fit = calib.fit_response(codes, calib.Circle(127.5, 127.5, 0.4 * SIZE))
     assert fit.fitted and any("extrapolated above" in n for n in fit.notes)
@@ -138,7 +138,7 @@ def test_a_dim_sphere_fits_the_codes_it_shows_and_says_so():
 
 def test_a_sphere_too_dark_for_a_curve_is_not_fitted():
     lin = synthetic.capture(synthetic.sphere(128), synthetic.Booth(),
-                            Camera(gain=0.05, noise=0.002, bits=None), seed=1)
+                            SensorModel(gain=0.05, noise=0.002, bits=None), seed=1)
     fit = calib.fit_response(camera_jpegs(lin), calib.Circle(63.5, 63.5, 51.2))
     assert not fit.fitted and fit.response == response.SRGB
     assert "brightest code values are" in fit.notes[0] and "not fitted" in fit.notes[0]

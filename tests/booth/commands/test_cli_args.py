@@ -15,7 +15,7 @@ from booth import memory
 from booth.cli import EXIT_INTERNAL, main
 from booth.session import SessionStore
 from photometric.errors import InputError
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 from tests.booth.disk import run, snapshot
 
@@ -247,7 +247,7 @@ def _store_capture(session, subject, images, alter=False):
 
 
 def test_export_with_every_capture_skipped_fails_and_writes_nothing(tmp_path, capsys):
-    cam = Camera(noise=0.003, bits=8)
+    cam = SensorModel(noise=0.003, bits=8)
     faces = SessionStore(tmp_path / "faces").create_session("a")
     _store_capture(faces, "p1", synthetic.capture(synthetic.face(1, 160), camera=cam))
     balls = SessionStore(tmp_path / "balls").create_session("b")

@@ -13,11 +13,11 @@ from photometric.lights import DirectionalLight, PointLight
 from photometric.relighting import harmonics as sh
 from photometric.relighting import relighter as relight
 from photometric.relighting.relighter import Relighter, Scene, Specular
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.response import srgb_encode
 from photometric.sim import synthetic
 
-GAIN = Camera().gain  # the simulated camera's gain, in every flash photo
+GAIN = SensorModel().gain  # the simulated camera's gain, in every flash photo
 
 
 def psnr(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import pytest
 from photometric import stereo
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 
 RIG = synthetic.SIM_RIG
@@ -42,7 +42,7 @@ def face():
 
 @pytest.fixture(scope="module")
 def face_render(face):
-    return synthetic.capture(face, camera=Camera(noise=0.003), seed=2)
+    return synthetic.capture(face, camera=SensorModel(noise=0.003), seed=2)
 
 
 # --- thresholds relative to the data ------------------------------------------------------
@@ -70,7 +70,7 @@ def test_highlights_at_full_scale_do_not_shadow_a_dim_face(face):
     from photometric.render import shade
 
     surf = replace(face, albedo=face.albedo * 0.1, specular=1.2, shininess=500.0)
-    images = synthetic.capture(surf, camera=Camera(gain=1.0, noise=0.0002, bits=16), seed=1)
+    images = synthetic.capture(surf, camera=SensorModel(gain=1.0, noise=0.0002, bits=16), seed=1)
     grey = np.stack([(images[c] / 65535.0) @ LUMA for c in CHANNELS])
     assert grey.max() > 0.98 and np.median(grey.max(axis=0)[face.mask]) < 0.04
     res = stereo.solve(images, "lambertian", RIG)
@@ -99,7 +99,7 @@ def test_white_level_marks_clipping_below_full_scale(face):
     """A 12-bit sensor's data stored in uint16 without scaling clips at 4095, not 65535."""
     hot = synthetic.Booth(LightRig(dict(RIG.directions), {**RIG.intensities, "left": 1.6}))
     rig = LightRig(dict(hot.rig.directions), dict(hot.rig.intensities))
-    camera = synthetic.metered(face, camera=Camera(), target=0.4)  # 'left' clips the cheek
+    camera = synthetic.metered(face, camera=SensorModel(), target=0.4)  # 'left' clips the cheek
     images = to_uint16(synthetic.capture(face, hot, camera), top=4095)
     given = stereo.lambertian(images, rig, white_level=4095)
     default = stereo.lambertian(images, rig)
@@ -130,8 +130,8 @@ def test_no_usable_pixel_is_an_input_error(method):
 
 # --- specular highlights -------------------------------------------------------------------
 
-@pytest.mark.parametrize("weight, camera", [(0.1, Camera()),
-                                            (0.15, Camera(noise=0.005, bits=16))])
+@pytest.mark.parametrize("weight, camera", [(0.1, SensorModel()),
+                                            (0.15, SensorModel(noise=0.005, bits=16))])
 def test_specular_highlights_are_left_out(face, weight, camera):
     shiny = synthetic.face(3, 192, specular=weight)
     sel = lit_by_five(face)
@@ -174,10 +174,10 @@ def lit_pixels(images, result, surface) -> np.ndarray:
 
 SPHERES = {
     # name: (specular weight, camera, bound on the filled pixels' mean error; measured)
-    "matte": (0.0, Camera(), 4.0),  # 2.4° over 24 px
-    "shiny": (0.6, Camera(bits=16), 4.0),  # 2.3° over 32 px
-    "shiny, overexposed": (0.6, Camera(gain=1.0, bits=16), 12.0),  # 9.2° over 494 px
-    "very shiny, overexposed": (1.5, Camera(gain=1.0, bits=16), 12.0),  # 10.3° over 1545 px
+    "matte": (0.0, SensorModel(), 4.0),  # 2.4° over 24 px
+    "shiny": (0.6, SensorModel(bits=16), 4.0),  # 2.3° over 32 px
+    "shiny, overexposed": (0.6, SensorModel(gain=1.0, bits=16), 12.0),  # 9.2° over 494 px
+    "very shiny, overexposed": (1.5, SensorModel(gain=1.0, bits=16), 12.0),  # 10.3° over 1545 px
 }
 
 
@@ -210,7 +210,7 @@ def test_every_lit_pixel_of_a_sphere_has_a_normal(name):
 
 def test_simplified_fills_with_the_neighbours():
     sphere = replace(synthetic.sphere(192), specular=0.6)
-    images = synthetic.capture(sphere, camera=Camera(gain=1.0, bits=16), seed=3)
+    images = synthetic.capture(sphere, camera=SensorModel(gain=1.0, bits=16), seed=3)
     res = stereo.simplified(images, rig=RIG)
     lit = lit_pixels(images, res, sphere)
     err = stereo.angular_error(res.normals, sphere.normals)
@@ -241,7 +241,7 @@ def test_a_dark_patch_inside_the_subject_is_no_hole(face, method):
     yy, xx = np.mgrid[:192, :192]
     patch = (yy - cy) ** 2 + (xx - cx - 20) ** 2 < 8 ** 2
     surface.albedo[patch] = 0.003
-    images = to_uint16(synthetic.capture(surface, synthetic.Booth(), Camera(), seed=1))
+    images = to_uint16(synthetic.capture(surface, synthetic.Booth(), SensorModel(), seed=1))
     res = stereo.solve(images, method, RIG)
     assert res.mask[patch].all() and res.filled[patch].all()
     assert (res.confidence[patch] <= 0.25).all()
@@ -257,7 +257,7 @@ def test_a_sphere_at_one_percent_of_range_calibrates():
     degree (tiny calibrated intensities must not fail the solver's determinant test)."""
     from photometric import calibration as calib
 
-    shots = synthetic.capture(synthetic.sphere(160), synthetic.Booth(), Camera(), seed=1)
+    shots = synthetic.capture(synthetic.sphere(160), synthetic.Booth(), SensorModel(), seed=1)
     full = calib.calibrate(to_uint16(shots))
     dim = calib.calibrate(to_uint16(shots, 0.01))
     for c in CHANNELS:

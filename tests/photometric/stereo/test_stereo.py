@@ -6,7 +6,7 @@ import pytest
 from photometric import stereo
 from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig, nominal_rig
-from photometric.render import Camera
+from photometric.render import SensorModel
 from photometric.sim import synthetic
 from tests.conftest import lit_by_all
 
@@ -86,7 +86,7 @@ def test_noisy_8bit_simplified(face_subject, noisy_face_images, noisy_calibratio
 
 
 def test_noisy_8bit_sphere(sphere_subject, noisy_calibration):
-    images = synthetic.capture(sphere_subject, camera=Camera(noise=0.01, bits=8), seed=5)
+    images = synthetic.capture(sphere_subject, camera=SensorModel(noise=0.01, bits=8), seed=5)
     for name, res in (("lambertian", stereo.lambertian(images, noisy_calibration.rig)),
                       ("simplified", stereo.simplified(images, noisy_calibration.simplified))):
         inner, _ = report(f"{name} sphere, 1% noise, 8 bit", res, sphere_subject)
@@ -139,7 +139,7 @@ def _left_too_bright(face_subject):
     (images, the rig, where 'left' is clipped)."""
     hot = synthetic.Booth(LightRig(dict(synthetic.SIM_RIG.directions),
                                    {**synthetic.SIM_RIG.intensities, "left": 1.6}))
-    camera = synthetic.metered(face_subject, camera=Camera(bits=16), target=0.4)
+    camera = synthetic.metered(face_subject, camera=SensorModel(bits=16), target=0.4)
     images = synthetic.capture(face_subject, hot, camera)
     clipped = (images["left"] >= 0.98 * 65535).any(-1) & face_subject.mask
     return images, LightRig(dict(hot.rig.directions), dict(hot.rig.intensities)), clipped
@@ -179,7 +179,7 @@ def test_ring_flash_direction_unknown_uses_four_lights(face_subject, face_images
 
 @pytest.mark.parametrize("bits", [None, 8, 16])
 def test_dtypes_and_grey_images(face_subject, bits):
-    images = synthetic.capture(face_subject, camera=Camera(bits=bits))
+    images = synthetic.capture(face_subject, camera=SensorModel(bits=bits))
     res = stereo.lambertian(images, synthetic.SIM_RIG)
     grey = stereo.lambertian({k: v[..., 1].copy() for k, v in images.items()},
                              synthetic.SIM_RIG)
