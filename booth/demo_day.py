@@ -197,9 +197,9 @@ def _relight(capture_dir: Path, out: Path, step) -> None:
     step("relighting the capture from its normal map (key light, shadows, specular; a "
          "24-frame orbit)")
     portrait = lighting.load_capture(capture_dir, None, None)
-    lighting = lighting.SceneArgs.parse(None, None, None, None, 0.55, True)
-    written = lighting.run(portrait, lighting.scene(portrait.rig, str(capture_dir)),
-                             lighting.output(out / "relight"), orbit=24)
+    scene_args = lighting.SceneArgs.parse(None, None, None, None, 0.55, True)
+    written = lighting.run(portrait, scene_args.scene(portrait.rig, str(capture_dir)),
+                           lighting.output(out / "relight"), orbit=24)
     step(f"  {', '.join(written)} -> {out / 'relight'}")
 
 

@@ -106,14 +106,14 @@ def cmd_relight(args: argparse.Namespace) -> int:
         portrait = lighting.load_capture(src, args.calibration, args.lights, args.albedo)
     else:
         portrait = lighting.load_portrait(src, args.normals, args.mask, args.predict,
-                                            args.model,
-                                            device(args.device) if args.predict else "cpu")
+                                          args.model,
+                                          device(args.device) if args.predict else "cpu")
     scene = scene_args.scene(portrait.rig, str(src))
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                   transient=True) as bar:
         task = bar.add_task("orbit", total=args.orbit or 1, visible=bool(args.orbit))
         written = lighting.run(portrait, scene, target, args.orbit,
-                                 lambda done, total: bar.update(task, completed=done))
+                               lambda done, total: bar.update(task, completed=done))
     print(f"relit {src} ({portrait.source['normals']}; albedo: {portrait.source['albedo']}) "
           f"-> {args.out}: {', '.join(written)}")
     return 0
