@@ -147,7 +147,7 @@ def run(out: str | Path = "out", seed: int = 0, size: int = 512) -> dict[str, di
         t = time.perf_counter()
         computed = compute_normals(capture_dir, method, out / "calibration.yaml",
                                    loaded=loaded)
-        write_normals(computed, out / "normals" / method)
+        write_normals(computed, out / "normals" / method, force=True)  # the demo owns out/
         ms = (time.perf_counter() - t) * 1e3
         res = computed.result
         err = stereo.angular_error(res.normals, truth)

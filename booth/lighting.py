@@ -142,19 +142,22 @@ def _capture_rig(capture: Path, calibration: str | None, lights: str | None
     """The flashes a capture's names mean, and the files its normals are computed with: the
     files given; else its session's calibration; else a lights.yaml beside the photos (as a
     simulated capture has); else the nominal booth."""
-    from booth.processing import resolve_calibration
+    from booth.processing import resolve_light_model
     from photometric.calibration import Calibration
     from photometric.io.rigfile import load_rig
     from photometric.lights import nominal_rig
 
-    calibration, source = resolve_calibration(capture, calibration, lights)
-    if lights is None and calibration is None and (capture / "lights.yaml").is_file():
-        lights, source = str(capture / "lights.yaml"), "lights.yaml beside the photos"
+    model = resolve_light_model(capture, calibration, lights)
+    source = {"beside": "lights.yaml beside the photos",
+              "nominal": "the nominal booth (no calibration found)"}.get(model.source,
+                                                                          model.source)
+    calibration = str(model.calibration) if model.calibration else None
+    lights = str(model.lights) if model.lights else None
     if lights is not None:
         return load_rig(lights), calibration, lights, source
     if calibration is not None:
         return Calibration.load(calibration).rig, calibration, None, source
-    return nominal_rig(), None, None, "the nominal booth (no calibration found)"
+    return nominal_rig(), None, None, source
 
 
 def load_capture(capture: Path, calibration: str | None, lights: str | None,

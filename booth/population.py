@@ -22,7 +22,7 @@ from booth.simulation import camera_files, check_options, write_capture
 from learning.workers import context as worker_context
 from photometric import response
 from photometric.errors import InputError
-from photometric.io.files import MARKER, OutputDir, atomic_write, naming, write_text
+from photometric.io.files import OutputDir, atomic_write, naming, write_text
 
 COMMAND = "simulate people"
 SHEET = "contact_sheet.png"
@@ -52,17 +52,18 @@ def _names(out: Path) -> list[str]:
     return [SHEET, MANIFEST, *found]
 
 
-def check_out(out: str | Path, force: bool) -> OutputDir:
+def people_source(count: int, seed: int, size: int, fmt: str, noise: float, bits: int,
+                  ambient: bool) -> str:
+    """What a population was made from, as its output folder's marker records it."""
+    return (f"people {seed}..{seed + count - 1}, {size}×{size}, {fmt}"
+            + (f" {bits}-bit" if fmt == "png" else "") + f", noise {noise:g}"
+            + (", ambient" if ambient else ""))
+
+
+def check_out(out: str | Path, force: bool, source: str | None = None) -> OutputDir:
     """The output folder, refused before any rendering if it is not ours; an earlier
-    population is replaced (whole) only with ``force``."""
-    folder = Path(out)
-    target = OutputDir(out, COMMAND, _names(folder))
-    if not force and folder.is_dir() and any(folder.iterdir()):
-        listing = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:4])
-        raise InputError(f"{folder}: holds an earlier 'booth simulate people' output "
-                         f"({listing}); nothing was changed. Pass --force to replace it "
-                         "whole, or give a new or empty folder")
-    return target
+    population of other settings (``source``) is replaced (whole) only with ``force``."""
+    return OutputDir(out, COMMAND, _names(Path(out)), source=source, force=force)
 
 
 def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -233,7 +234,7 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
     if workers < 1:
         raise InputError(f"--workers: expected at least 1, got {workers}")
     check_options(size, bits, noise, fmt)
-    target = check_out(out, force)
+    target = check_out(out, force, people_source(count, seed, size, fmt, noise, bits, ambient))
     final = Path(out)
     ids = list(range(seed, seed + count))
     with target as stage:

@@ -65,7 +65,7 @@ class Normals:
     method: str
     calibration: Path | None = None  # the calibration file used, if any
     lights: Path | None = None  # the lights file used, if any
-    source: str = "nominal"  # given, session, nominal
+    source: str = "nominal"  # given, session, beside, nominal (see LightModel)
     ambient: str | None = None  # the ambient frame subtracted, if any
     loaded: imageio.LoadedCapture | None = None  # the photos, and how they were made linear
 
@@ -79,6 +79,8 @@ class Normals:
             text = f"lights {self.lights}"
             if self.calibration is not None:
                 text += f" (in place of calibration {self.calibration}'s)"
+            if self.source == "beside":
+                text += " (beside the photos; no calibration given)"
             return text
         if self.source == "session":
             return f"calibration {self.calibration} (the session's)"
@@ -127,15 +129,38 @@ def session_calibration(capture_dir: str | Path) -> tuple[bool, Path | None]:
     return True, session.calibration_file()
 
 
-def resolve_calibration(capture: Path, calibration: str | Path | None,
-                        lights: str | Path | None = None) -> tuple[str | Path | None, str]:
-    """The calibration file a capture is processed with, and where it came from: the one
-    given ('given'); else, with no lights file either, its session's ('session'); else none
-    ('nominal')."""
+#: The lights file a capture folder may carry beside its photos (a simulated capture does).
+LIGHTS_BESIDE = "lights.yaml"
+
+
+@dataclass(frozen=True)
+class LightModel:
+    """The files a capture's normals are computed with, and where they came from: 'given'
+    (``--calibration``/``--lights``), 'session' (its session's calibration), 'beside' (a
+    lights.yaml beside the photos) or 'nominal' (none: the nominal booth)."""
+
+    calibration: Path | None
+    lights: Path | None
+    source: str
+
+
+def resolve_light_model(capture: Path, calibration: str | Path | None = None,
+                        lights: str | Path | None = None) -> LightModel:
+    """The one rule for a capture's light model, for ``booth normals``, ``derived/`` and
+    ``booth relight``: the files given; else its session's calibration; else a lights.yaml
+    beside the photos; else the nominal booth."""
+    def path(p: str | Path | None) -> Path | None:
+        return Path(p) if p is not None else None
+
     if calibration is not None or lights is not None:
-        return calibration, "given"
+        return LightModel(path(calibration), path(lights), "given")
     in_session, found = session_calibration(capture)
-    return found, ("session" if in_session and found else "nominal")
+    if in_session and found:
+        return LightModel(Path(found), None, "session")
+    beside = Path(capture) / LIGHTS_BESIDE
+    if not in_session and beside.is_file():
+        return LightModel(None, beside, "beside")
+    return LightModel(None, None, "nominal")
 
 
 def compute_normals(
@@ -148,11 +173,14 @@ def compute_normals(
     """Photometric stereo on a capture folder (``loaded``: its photos, when the caller has
     already read them with :func:`load_capture`). ``method`` defaults to ``lambertian``.
     Without ``calibration`` or ``lights``, a capture in a session store uses the session's
-    calibration, whose fitted camera response makes its JPEGs linear (RAW needs none).
+    calibration, whose fitted camera response makes its JPEGs linear (RAW needs none), and a
+    folder outside a session the lights.yaml beside its photos, if it has one
+    (:func:`resolve_light_model`).
 
     A map with no valid pixel is an error, not a result."""
     capture = Path(capture_dir)
-    calibration, source = resolve_calibration(capture, calibration, lights)
+    model = resolve_light_model(capture, calibration, lights)
+    calibration, lights, source = model.calibration, model.lights, model.source
     cal = Calibration.load(calibration) if calibration else None
     rig = load_rig(lights) if lights else None
     solved = pipeline.solve_capture(capture, method, cal, rig, loaded)
@@ -161,8 +189,7 @@ def compute_normals(
     if "ambient" in images:
         found = imageio.find_image(capture, "ambient") if capture.is_dir() else None
         ambient = found.name if found is not None else "ambient"
-    out = Normals(result, capture, method, Path(calibration) if calibration else None,
-                  Path(lights) if lights else None, source, ambient, loaded)
+    out = Normals(result, capture, method, calibration, lights, source, ambient, loaded)
     if out.valid_pixels == 0:
         raise InputError(f"{capture}: no pixel has a valid normal ({method} method, "
                          f"{out.describe()}); are the photos lit by the flashes and is the "
@@ -221,14 +248,24 @@ def _earlier_output(folder: Path) -> bool:
     return folder_of_names(folder, FILES, lambda p: (p / "normals.yaml").is_file())
 
 
-def check_normals_out(out: str | Path) -> Path:
-    """Refuse, before any work, an ``--out`` that is neither new, empty nor ours."""
-    return check_output_dir(out, NORMALS_COMMAND, _earlier_output, FILES)
+def capture_source(capture: str | Path) -> str:
+    """What a ``booth normals`` output was made from, as its folder's marker records it."""
+    return f"capture {Path(capture).resolve()}"
 
 
-def write_normals(normals: Normals, out: str | Path) -> Path:
-    """``booth normals --out``: the folder replaced whole, or left exactly as it was."""
-    target = OutputDir(out, NORMALS_COMMAND, FILES, also_ours=_earlier_output)
+def check_normals_out(out: str | Path, capture: str | Path | None = None,
+                      force: bool = False) -> Path:
+    """Refuse, before any work, an ``--out`` that is neither new, empty nor ours; ours made
+    from another capture only with ``force``."""
+    return check_output_dir(out, NORMALS_COMMAND, _earlier_output, FILES,
+                            capture_source(capture) if capture is not None else None, force)
+
+
+def write_normals(normals: Normals, out: str | Path, force: bool = False) -> Path:
+    """``booth normals --out``: the folder replaced whole, or left exactly as it was; an
+    earlier output of another capture only with ``force``."""
+    target = OutputDir(out, NORMALS_COMMAND, FILES, also_ours=_earlier_output,
+                       source=capture_source(normals.capture), force=force)
     with target as stage:
         write_files(normals, stage, Path(out))
     return Path(out)
@@ -261,7 +298,7 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
     capture_dir = Path(capture_dir)
     final = capture_dir / DERIVED
     target = OutputDir(final, DERIVED_COMMAND, NAMES, also_ours=_earlier_derived)
-    loaded = load_capture(capture_dir, resolve_calibration(capture_dir, calibration)[0])
+    loaded = load_capture(capture_dir, resolve_light_model(capture_dir, calibration).calibration)
     images = loaded.images
     normals = compute_normals(capture_dir, method, calibration, loaded=loaded)
     doc = None

@@ -5,9 +5,10 @@ writes (:mod:`photometric.io.camerafile`): sRGB JPEGs with EXIF (``jpeg``), DNG 
 or both (``raw+jpeg``), so that what reads captures is tested on camera radiometry.
 
 The folder is written whole or not at all (:class:`~photometric.io.files.OutputDir`): without
-``--force`` it must be new or empty; with ``--force`` it may also hold an earlier simulate
-output, which is replaced entirely, so no file of the earlier run (an ``ambient.png`` that
-this run did not make, say) survives to be read as part of this one.
+``--force`` it must be new, empty or an earlier output of the same settings; with ``--force``
+it may also hold an earlier simulate output, which is replaced entirely, so no file of the
+earlier run (an ``ambient.png`` that this run did not make, say) survives to be read as part of
+this one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import yaml
 from photometric.errors import InputError
 from photometric.io import camerafile, imageio
 from photometric.io.files import (
-    MARKER,
     OutputDir,
     atomic_write,
     folder_of_names,
@@ -60,17 +60,21 @@ def _earlier_output(folder: Path) -> bool:
     return folder_of_names(folder, _NAMES, has_simulation)
 
 
-def check_out(out: str | Path, force: bool) -> OutputDir:
+def subject_source(kind: str, seed: int, size: int, ambient: bool, noise: float, bits: int,
+                   distance: float | None, specular: float, fmt: str) -> str:
+    """What a simulated subject was made from, as its output folder's marker records it."""
+    return (f"{kind} seed {seed}, {size}×{size}, {fmt}" + (f" {bits}-bit" if fmt == "png" else "")
+            + f", noise {noise:g}, specular {specular:g}"
+            + (f", flashes at {distance:g} mm" if distance else "")
+            + (", ambient" if ambient else ""))
+
+
+def check_out(out: str | Path, force: bool, source: str | None = None) -> OutputDir:
     """The output folder, refused before any rendering if it is not ours to write; an
-    earlier simulate output is replaced only with ``force``."""
-    target = OutputDir(out, COMMAND, _NAMES, also_ours=_earlier_output)  # refuses others'
-    folder = Path(out)
-    if not force and folder.is_dir() and any(folder.iterdir()):
-        listing = ", ".join(sorted(p.name for p in folder.iterdir() if p.name != MARKER)[:4])
-        raise InputError(f"{folder}: holds an earlier 'booth simulate' output ({listing}); "
-                         "nothing was changed. Pass --force to replace it whole, or give "
-                         "a new or empty folder")
-    return target
+    earlier simulate output of other settings (``source``) is replaced only with ``force``
+    (:func:`photometric.io.files.check_output_dir`'s rule)."""
+    return OutputDir(out, COMMAND, _NAMES, also_ours=_earlier_output,
+                     source=source, force=force)
 
 
 _RAW_BITS = int(camerafile.Sensor().white).bit_length()  # 14
@@ -154,7 +158,8 @@ def simulate_subject(
     are the renders: uint PNG pixels, or the linear floats the camera files were encoded
     from. A face ``seed`` is a person (:mod:`photometric.sim.people`)."""
     check_options(size, bits, noise, fmt)
-    target = check_out(out, force)
+    target = check_out(out, force, subject_source(kind, seed, size, ambient, noise, bits,
+                                                  distance, specular, fmt))
     with target as stage:
         result = write_capture(stage, Path(out), kind, seed, size, ambient, noise, bits,
                                 distance, specular, fmt)

@@ -15,7 +15,7 @@ from booth.commands.shared import (
 def register(sub: argparse._SubParsersAction) -> None:
     n = sub.add_parser(
         "normals", help="photometric stereo on a capture folder",
-        parents=[out_folder("normals")],
+        parents=[out_folder("normals", extra=" (one of another capture needs --force)")],
         description="Write normals.png (16-bit), normals.npy, albedo.png, mask.png, "
         "confidence.png, normals_preview.png and normals.yaml into --out, all together. "
         "The light model: --calibration and/or --lights when given; else, for a capture "
@@ -30,16 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="calibration YAML from 'booth calibrate'")
     n.add_argument("--lights", metavar="FILE", type=options.file_path,
                    help="lights YAML (overrides the calibration's)")
+    n.add_argument("--force", action="store_true",
+                   help="replace an earlier 'booth normals' output of another capture in "
+                   "--out, whole")
     n.set_defaults(handler=cmd_normals)
 
 
 def cmd_normals(args: argparse.Namespace) -> int:
     from booth import processing
 
-    processing.check_normals_out(args.out)
+    processing.check_normals_out(args.out, args.capture_dir, args.force)
     t = time.perf_counter()
     res = processing.compute_normals(args.capture_dir, args.method, args.calibration, args.lights)
-    processing.write_normals(res, args.out)
+    processing.write_normals(res, args.out, args.force)
     mask = res.result.mask
     print(f"{res.method}: {mask.shape[1]}×{mask.shape[0]}, {100.0 * mask.mean():.1f}% of "
           f"pixels valid, {time.perf_counter() - t:.2f} s -> {args.out}")

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rendering = render_options()
     s = simsub.add_parser(
         "subject", help="render one subject under the five flashes",
-        parents=[out_folder("simulate", extra=" (replacing one needs --force)"), rendering],
+        parents=[out_folder("simulate", extra=" (replacing one of other settings needs --force)"),
+                 rendering],
         description="Write center/left/right/top/bottom.png (and ambient.png), or the "
         "camera files of --format (center.jpg, center.dng, ...), truth/ (normals.npy, "
         "mask.png, depth.npy, albedo.png, lit.png) and lights.yaml into --out, all together.")
@@ -36,13 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Blinn-Phong specular weight, >= 0 (default 0: cross-polarised "
                    "flashes)")
     s.add_argument("--force", action="store_true",
-                   help="replace an earlier 'booth simulate' output in --out, whole")
+                   help="replace an earlier 'booth simulate' output of other settings in --out, "
+                   "whole")
     s.set_defaults(handler=cmd_simulate)
 
     pp = simsub.add_parser(
         "people", help="render N different simulated people, each a capture folder",
         parents=[out_folder("simulate people", required=False,
-                            extra=" (replacing one needs --force)"), rendering],
+                            extra=" (replacing one of other settings needs --force)"),
+                 rendering],
         description="Write person-NNNN/ for people SEED .. SEED+N-1 (each as 'booth simulate "
         "subject --kind face' writes one: photos, truth/, lights.yaml), people.yaml (who "
         "each one is) and contact_sheet.png (ring-flash photos beside true normal maps). "
@@ -59,14 +62,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--workers", type=options.int_range(1, 256, "workers"), default=None,
                     help="processes rendering in parallel (default: the cores available)")
     pp.add_argument("--force", action="store_true",
-                    help="replace an earlier 'booth simulate people' output in --out, whole")
+                    help="replace an earlier 'booth simulate people' output of other settings in "
+                    "--out, whole")
     pp.set_defaults(handler=cmd_simulate_people)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from booth.simulation import check_out, simulate_subject
+    from booth.simulation import check_out, simulate_subject, subject_source
 
-    check_out(args.out, args.force)
+    check_out(args.out, args.force, subject_source(
+        args.kind, args.seed, args.size, args.ambient, args.noise, args.bits or 16,
+        args.distance, args.specular, args.format))
     memory.check_memory("simulate", args.size)
     t = time.perf_counter()
     if args.bits is not None and args.format != "png":
@@ -83,14 +89,15 @@ def cmd_simulate_people(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from booth.dataset_sources import cpu_workers
-    from booth.population import SHEET, check_out, simulate_people
+    from booth.population import SHEET, check_out, people_source, simulate_people
 
     if (args.out is None) == (args.store is None):
         raise InputError("give --out FOLDER (capture folders) or --store SESSIONS_ROOT (a "
                          "session store), one of them")
     if args.store is not None:
         return _simulate_people_store(args)
-    check_out(args.out, args.force)
+    check_out(args.out, args.force, people_source(args.count, args.seed, args.size,
+                                                  args.format, args.noise, 16, args.ambient))
     memory.check_memory("simulate", args.size)
     workers = min(args.workers or cpu_workers(), args.count)
     t = time.perf_counter()

@@ -195,12 +195,16 @@ def write_new(path: str | Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
 
 
 # -- a command's outputs ------------------------------------------------------------------
-def _marker_command(folder: Path) -> str | None:
+def _marker(folder: Path) -> dict:
     try:
         data = yaml.safe_load((folder / MARKER).read_text())
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    return data.get("command") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _marker_command(folder: Path) -> str | None:
+    return _marker(folder).get("command")
 
 
 def _listing(names: Iterable[str], limit: int = 4) -> str:
@@ -212,13 +216,16 @@ def _listing(names: Iterable[str], limit: int = 4) -> str:
 
 def check_output_dir(path: str | Path, command: str,
                      also_ours: Callable[[Path], bool] | None = None,
-                     names: Iterable[str] | None = None) -> Path:
-    """Refuse an output folder that exists and is neither empty nor made by ``command``
-    (its marker file, or ``also_ours(folder)`` for formats that identify themselves).
+                     names: Iterable[str] | None = None,
+                     source: str | None = None, force: bool = False) -> Path:
+    """The one rule for output folders: refuse a folder that exists and is neither empty nor
+    made by ``command`` (its marker file, or ``also_ours(folder)`` for formats that identify
+    themselves); an earlier output of ``command`` made from another input than ``source``
+    (what the marker recorded) is replaced only with ``force`` (``--force``).
 
     ``names``: what the command writes there, for a folder it replaces whole; an earlier
     output that now also holds anything else (a note the user put beside the outputs) is
-    refused too, since replacing the folder would lose it."""
+    refused too, even with ``force``, since replacing the folder would lose it."""
     p = Path(path)
     if not os.path.lexists(p):
         return p
@@ -230,11 +237,19 @@ def check_output_dir(path: str | Path, command: str,
         allowed = None if names is None else {*names, MARKER}
         extra = [] if allowed is None else [e.name for e in p.iterdir()
                                             if e.name not in allowed]
-        if not extra:
+        if extra:
+            raise InputError(
+                f"{p}: an earlier 'booth {command}' output that also holds files it "
+                f"did not make ({_listing(extra)}); replacing it would lose them, so "
+                "nothing was changed. Move them out, or give a new or empty folder")
+        earlier = _marker(p).get("source")
+        if force or source is None or earlier == source:
             return p
-        raise InputError(f"{p}: an earlier 'booth {command}' output that also holds files it "
-                         f"did not make ({_listing(extra)}); replacing it would lose them, so "
-                         "nothing was changed. Move them out, or give a new or empty folder")
+        made = f"of {earlier}" if earlier else "of an input it did not record"
+        listing = _listing(e.name for e in p.iterdir() if e.name != MARKER)
+        raise InputError(f"{p}: holds an earlier 'booth {command}' output {made} ({listing}), "
+                         f"not of {source}; nothing was changed. Pass --force to replace it "
+                         "whole, or give a new or empty folder")
     raise InputError(f"{p}: already holds files that 'booth {command}' did not make "
                      f"({_listing(e.name for e in p.iterdir())}); nothing was changed. Give a "
                      "new or empty folder")
@@ -276,12 +291,14 @@ class OutputDir:
     mode; an ``out`` that is a symbolic link is written through (its target is replaced)."""
 
     def __init__(self, path: str | Path, command: str, names: Iterable[str],
-                 also_ours: Callable[[Path], bool] | None = None):
+                 also_ours: Callable[[Path], bool] | None = None,
+                 source: str | None = None, force: bool = False):
         self.final = Path(os.path.realpath(path))
         self.command = command
         self.also_ours = also_ours
         self.names = tuple(names)
-        check_output_dir(self.final, command, also_ours, self.names)
+        self.source, self.force = source, force
+        check_output_dir(self.final, command, also_ours, self.names, source, force)
         self.stage: Path | None = None
 
     def __enter__(self) -> Path:
@@ -319,11 +336,13 @@ class OutputDir:
 
     def _commit(self) -> None:
         stage, final = self.stage, self.final
-        write_marker(stage, self.command)
+        write_marker(stage, self.command,
+                     **({"source": self.source} if self.source is not None else {}))
         if not os.path.lexists(final):
             os.rename(stage, final)
         else:
-            check_output_dir(final, self.command, self.also_ours, self.names)  # still ours
+            check_output_dir(final, self.command, self.also_ours, self.names,  # still ours
+                             self.source, self.force)
             os.chmod(stage, final.stat().st_mode & 0o7777)  # the user's folder keeps its mode
             if not _exchange(stage, final):
                 old = final.with_name(f".{final.name}.old")

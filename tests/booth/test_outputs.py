@@ -4,6 +4,7 @@ outputs are replaced whole or not at all. Each refusal or failure leaves the dis
 import errno
 import json
 import os
+import shutil
 
 import pytest
 import yaml
@@ -166,8 +167,16 @@ def test_normals_failing_part_way_keeps_the_earlier_outputs(sim, tmp_path, capsy
 
 def test_normals_says_which_calibration_and_ambient(sim, tmp_path, capsys):
     code, out, _ = run(capsys, "normals", sim / "face", "--out", tmp_path / "a")
-    assert code == 0
-    assert "nominal booth" in out and "ambient frame ambient.png subtracted" in out
+    assert code == 0  # the lights.yaml beside the photos, as booth relight uses it
+    assert f"lights {sim / 'face' / 'lights.yaml'} (beside the photos" in out
+    assert "ambient frame ambient.png subtracted" in out
+    meta = yaml.safe_load((tmp_path / "a" / "normals.yaml").read_text())
+    assert meta["calibration_source"] == "beside"
+    bare = tmp_path / "bare"
+    shutil.copytree(sim / "face", bare)
+    (bare / "lights.yaml").unlink()
+    code, out, _ = run(capsys, "normals", bare, "--out", tmp_path / "n")
+    assert code == 0 and "nominal booth" in out
     code, out, _ = run(capsys, "normals", sim / "face", "--calibration", sim / "cal.yaml",
                        "--out", tmp_path / "b")
     assert code == 0 and f"calibration {sim / 'cal.yaml'}" in out
@@ -201,3 +210,29 @@ def test_simulate_force_takes_an_output_made_before_markers(tmp_path, capsys):
     (out / MARKER).unlink()
     assert run(capsys, "simulate", "subject", "--size", "64", "--force", "--out", out)[0] == 0
     assert not (out / "ambient.png").exists()
+
+
+# -- one rule: an earlier output of other input is replaced only with --force -------------
+def test_normals_of_another_capture_needs_force(sim, tmp_path, capsys):
+    out = tmp_path / "normals"
+    assert run(capsys, "normals", sim / "face", "--out", out)[0] == 0
+    # The same capture again (another method): replaced, as before.
+    assert run(capsys, "normals", sim / "face", "--method", "simplified", "--out", out)[0] == 0
+    assert yaml.safe_load((out / MARKER).read_text())["source"] == \
+        f"capture {(sim / 'face').resolve()}"
+    # Another capture's normals would replace these: refused, unchanged, without --force.
+    refused(capsys, tmp_path, ["normals", sim / "sphere", "--out", out],
+            [str(out), "earlier 'booth normals' output of capture", "--force", "albedo.png"])
+    assert run(capsys, "normals", sim / "sphere", "--force", "--out", out)[0] == 0
+    assert yaml.safe_load((out / "normals.yaml").read_text())["capture"] == str(sim / "sphere")
+
+
+def test_simulate_same_settings_replace_without_force(tmp_path, capsys):
+    out = tmp_path / "subject"
+    args = ["simulate", "subject", "--size", "64", "--seed", "3", "--out", out]
+    assert run(capsys, *args)[0] == 0
+    source = yaml.safe_load((out / MARKER).read_text())["source"]
+    assert source.startswith("face seed 3, 64×64, png 16-bit")
+    assert run(capsys, *args)[0] == 0  # the same settings: replaced whole, no --force
+    refused(capsys, tmp_path, [*args[:-2], "--ambient", "--out", out],
+            ["earlier 'booth simulate' output of face seed 3", "--force"])
