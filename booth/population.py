@@ -22,7 +22,7 @@ from booth.simulation import camera_files, check_options, write_capture
 from learning.workers import context as worker_context
 from photometric import response
 from photometric.errors import InputError
-from photometric.io.files import OutputDir, atomic_write, naming, write_text
+from photometric.io.files import OutputDir, atomic_write, check_output_dir, naming, write_text
 
 COMMAND = "simulate people"
 SHEET = "contact_sheet.png"
@@ -60,10 +60,10 @@ def people_source(count: int, seed: int, size: int, fmt: str, noise: float, bits
             + (", ambient" if ambient else ""))
 
 
-def check_out(out: str | Path, force: bool, source: str | None = None) -> OutputDir:
+def check_out(out: str | Path, force: bool, source: str | None = None) -> Path:
     """The output folder, refused before any rendering if it is not ours; an earlier
     population of other settings (``source``) is replaced (whole) only with ``force``."""
-    return OutputDir(out, COMMAND, _names(Path(out)), source=source, force=force)
+    return check_output_dir(out, COMMAND, None, _names(Path(out)), source, force)
 
 
 def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -234,7 +234,8 @@ def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1
     if workers < 1:
         raise InputError(f"--workers: expected at least 1, got {workers}")
     check_options(size, bits, noise, fmt)
-    target = check_out(out, force, people_source(count, seed, size, fmt, noise, bits, ambient))
+    target = OutputDir(out, COMMAND, _names(Path(out)), force=force,
+                       source=people_source(count, seed, size, fmt, noise, bits, ambient))
     final = Path(out)
     ids = list(range(seed, seed + count))
     with target as stage:

@@ -24,6 +24,7 @@ from photometric.io import camerafile, imageio
 from photometric.io.files import (
     OutputDir,
     atomic_write,
+    check_output_dir,
     folder_of_names,
     naming,
     read_yaml,
@@ -69,12 +70,11 @@ def subject_source(kind: str, seed: int, size: int, ambient: bool, noise: float,
             + (", ambient" if ambient else ""))
 
 
-def check_out(out: str | Path, force: bool, source: str | None = None) -> OutputDir:
+def check_out(out: str | Path, force: bool, source: str | None = None) -> Path:
     """The output folder, refused before any rendering if it is not ours to write; an
     earlier simulate output of other settings (``source``) is replaced only with ``force``
     (:func:`photometric.io.files.check_output_dir`'s rule)."""
-    return OutputDir(out, COMMAND, _NAMES, also_ours=_earlier_output,
-                     source=source, force=force)
+    return check_output_dir(out, COMMAND, _earlier_output, _NAMES, source, force)
 
 
 _RAW_BITS = int(camerafile.Sensor().white).bit_length()  # 14
@@ -158,8 +158,9 @@ def simulate_subject(
     are the renders: uint PNG pixels, or the linear floats the camera files were encoded
     from. A face ``seed`` is a person (:mod:`photometric.sim.people`)."""
     check_options(size, bits, noise, fmt)
-    target = check_out(out, force, subject_source(kind, seed, size, ambient, noise, bits,
-                                                  distance, specular, fmt))
+    target = OutputDir(out, COMMAND, _NAMES, also_ours=_earlier_output, force=force,
+                       source=subject_source(kind, seed, size, ambient, noise, bits,
+                                             distance, specular, fmt))
     with target as stage:
         result = write_capture(stage, Path(out), kind, seed, size, ambient, noise, bits,
                                 distance, specular, fmt)

@@ -54,7 +54,7 @@ def is_overlay(path: Path) -> bool:
         return False
 
 
-def check_out(out: str | Path, overlay: str | Path | None) -> tuple[Path, Path | None]:
+def check_outputs(out: str | Path, overlay: str | Path | None) -> tuple[Path, Path | None]:
     """Refuse, before any work, outputs that are the same file or not ours to replace."""
     if overlay is not None and Path(overlay).suffix.lower() != ".png":
         raise InputError(f"--overlay {overlay}: expected a .png file name")
@@ -95,7 +95,7 @@ def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | No
     from learning import facemesh as landmarks
     from photometric.io import imageio
 
-    out, overlay = check_out(out, overlay)
+    out, overlay = check_outputs(out, overlay)
     img = imageio.read_image(image)
     try:
         lm = landmarks.detect(img)
@@ -109,7 +109,7 @@ def write_landmarks(image: str | Path, out: str | Path, overlay: str | Path | No
     for path, _ in items:
         if path.parent != Path(""):
             make_dir(path.parent)
-    check_out(out, overlay)  # still not somebody else's files after the detection
+    check_outputs(out, overlay)  # still not somebody else's files after the detection
     replace_files(items)
     return lm
 
