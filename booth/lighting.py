@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import yaml
 
+from booth.choices import RELIGHT_AMBIENT
 from photometric import response
 from photometric.errors import InputError
 from photometric.io import environment, imageio, normalmap
@@ -35,7 +36,7 @@ NAMES = ("relit.png", "relit16.png", "albedo.png", "depth.npy", "depth.png", "or
          "orbit.mp4", "contact_sheet.png", "relight.yaml")
 #: With no light, environment or SH given: a key light up and to the camera's left, and fill.
 DEFAULT_LIGHT = "az=-35,el=25"
-DEFAULT_AMBIENT = 0.15
+DEFAULT_AMBIENT = RELIGHT_AMBIENT
 #: Orbit frames and contact-sheet tiles are at most this many pixels on their long side.
 ORBIT_SIDE = 720
 SHEET_TILE = 320

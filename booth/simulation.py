@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from booth.choices import SIMULATE_FORMATS
 from photometric.errors import InputError
 from photometric.io import camerafile, imageio
 from photometric.io.files import (
@@ -36,7 +37,7 @@ from photometric.sim import synthetic
 
 COMMAND = "simulate"
 #: --format -> the extensions of the files of one shot.
-FORMATS = {"png": (".png",), "jpeg": (".jpg",), "dng": (".dng",), "raw+jpeg": (".dng", ".jpg")}
+FORMATS = SIMULATE_FORMATS
 _NAMES = {*(f"{c}{ext}" for c in (*CHANNELS, "ambient") for ext in (".png", ".jpg", ".dng")),
           "truth", "lights.yaml"}
 

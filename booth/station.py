@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from booth.choices import BACKENDS
 from booth.config import BoothConfig
 from booth.hardware.camera import Camera, CameraError, GPhoto2Camera
 from booth.hardware.flashlink import FlashController, FlashError
@@ -25,8 +26,6 @@ from booth.session import Session
 from photometric.errors import InputError
 from photometric.io.files import free_bytes
 from photometric.lights import CHANNELS
-
-BACKENDS = ("sim", "gphoto2")
 
 
 @dataclass

@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 
 from booth import options
+from booth.choices import BACKENDS, IMAGE_FORMATS, RELIGHT_AMBIENT, SIMULATE_FORMATS
 from photometric.errors import InputError
 
 EXIT_USAGE = 2
 EXIT_IO = 1
 EXIT_INTERNAL = 70
-BACKENDS = ("sim", "gphoto2")
 DEFAULT_METHOD = "lambertian"  # booth.processing.DEFAULT_METHOD, without importing numpy here
 SIM_SIZE = options.int_range(32, 8192, "pixels")
-IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")  # booth.hardware.simulated's, without importing it
-SIMULATE_FORMATS = ("png", "jpeg", "dng", "raw+jpeg")  # booth.simulation.FORMATS
-DEFAULT_RELIGHT_AMBIENT = 0.15  # booth.lighting.DEFAULT_AMBIENT, without importing it
+DEFAULT_RELIGHT_AMBIENT = RELIGHT_AMBIENT
 
 
 class Parser(argparse.ArgumentParser):

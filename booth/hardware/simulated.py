@@ -58,6 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
+from booth.choices import IMAGE_FORMATS
 from booth.hardware.camera import CameraError, GPhoto2Camera, Photo
 from firmware_protocol import messages as m
 from firmware_protocol.controller import Controller
@@ -72,7 +73,6 @@ from photometric.sim import synthetic
 
 SHOT_NAME = "shot.jpg"
 #: What the simulated camera saves per exposure (its "image quality" setting).
-IMAGE_FORMATS = ("jpeg", "raw", "raw+jpeg")
 #: Served files are padded to a multiple of this (the "rounded up a little").
 PAD_STEP = 4096
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
