@@ -100,11 +100,23 @@ def test_exception_exit_removes_the_folder(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_removes_the_folder(tmp_path, sig):
+    """The child waits on its stdin, which stays open until it has ended: it can end only by
+    the signal (closing stdin at once raced with the handler: the child could see EOF first
+    and exit 0)."""
     proc, vcam = _start(tmp_path, "wait")
     assert vcam.is_dir()
     proc.send_signal(sig)
-    assert _finish(proc) != 0
-    assert _gone_within(vcam)
+    try:
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:  # the signal did nothing: fail, and leave no child behind
+            proc.kill()
+    assert _finish(proc) == rc == -sig, (tmp_path / "stderr.txt").read_text()
+    if sig == signal.SIGINT:  # Ctrl-C: Python's handler, then the process's own clean-up
+        assert "KeyboardInterrupt" in (tmp_path / "stderr.txt").read_text()
+        assert not vcam.exists()
+    else:  # SIGTERM ends it without clean-up: the reaper removes the folder
+        assert _gone_within(vcam)
 
 
 def test_sigkill_of_the_process_group_removes_the_folder(tmp_path):
