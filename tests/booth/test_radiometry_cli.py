@@ -6,7 +6,8 @@ import numpy as np
 import yaml
 
 from photometric import camerafile, imageio, render, synthetic
-from tests.booth.disk import run, snapshot
+from tests.booth.disk import run
+from tests.conftest import snapshot
 
 SIZE = 128
 

@@ -15,7 +15,8 @@ from booth import cli, relighting
 from photometric import normalmap
 from photometric.errors import InputError
 from photometric.lights import CHANNELS
-from tests.booth.disk import run, snapshot
+from tests.booth.disk import run
+from tests.conftest import snapshot
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject, open_session
 from photometric import imageio, stereo
 from photometric.calibrate import Calibration
-from tests.booth.disk import snapshot
+from tests.conftest import snapshot
 
 SIZE = 192
 

@@ -18,6 +18,7 @@ from photometric.lights import (
     save_rig,
     spread,
 )
+from tests.photometric.conftest import refused
 
 ANCHOR_BOMB = "".join(
     f"{k}: &{k} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['x'] * 9)}]\n"
@@ -40,16 +41,6 @@ def write(tmp_path, data, name="bad.yaml"):
     p = tmp_path / name
     p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
     return p
-
-
-def refused(load, path, *expect):
-    with pytest.raises(InputError) as exc:
-        load(path)
-    msg = str(exc.value)
-    assert "\n" not in msg
-    for e in (str(path), *expect):
-        assert e in msg, msg
-    return msg
 
 
 def edited(base, **paths):
