@@ -6,10 +6,25 @@ image holds several faces, the one with the largest landmark bounding box is use
 that is the subject in front of the camera, not a face on a poster behind them.
 
 A ``FaceMesh`` is not thread-safe and costs ~100 ms to build, so each thread keeps its own.
+
+MediaPipe's native code (TensorFlow Lite, absl) writes start-up lines straight to file
+descriptor 2 as each graph starts, in its first ``process()`` and in its own threads ("INFO:
+Created TensorFlow Lite XNNPACK delegate", absl's "WARNING: All log messages before
+absl::InitializeLog()", ``W0000 ...`` lines); no environment variable turns them off. So every
+Face Mesh call runs with descriptor 2 sent to a temporary file (:func:`native_stderr`), and
+afterwards what came there goes back: everything else at once, and those lines only where
+descriptor 2 is a regular file (a log: the app's, the demo's, a ``2> FILE``), never to a
+terminal or a pipe.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import stat
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -25,6 +40,17 @@ MAX_FACES = 4
 #: would find a "face" on the calibration sphere.
 MIN_DETECTION = 0.75
 _local = threading.local()
+
+#: A line of MediaPipe's native start-up output: absl's INFO/WARNING lines
+#: (``W0000 00:00:1796611441.283855 9314 file.cc:114] ...``), TensorFlow Lite's ``INFO:``
+#: lines, absl's notice before its first line. Anything else (a native error, Python's own
+#: text from another thread) is passed on.
+NATIVE_NOISE = re.compile(r"[IW]\d{4} [\d:.]+ +\d+ [^\]\s]+:\d+\] |INFO: "
+                          r"|WARNING: All log messages before absl::InitializeLog\(\)")
+_fd2_lock = threading.Lock()  # guards the redirection below, shared by the threads
+_fd2_users = 0
+_fd2_saved: int | None = None  # the real descriptor 2 while it is redirected
+_fd2_sink = None  # the temporary file descriptor 2 goes to meanwhile
 
 
 class NoFaceError(InputError):
@@ -45,16 +71,90 @@ class Landmarks:
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
 
+@contextlib.contextmanager
+def native_stderr():
+    """Run the body with file descriptor 2 going to a temporary file, then put it back and
+    pass on what came: MediaPipe's start-up lines (:data:`NATIVE_NOISE`) only where
+    descriptor 2 is a regular file (a log), everything else as it was written. Threads share
+    one redirection (the first in makes it, the last out undoes it); an exception in the
+    body propagates after the descriptor is restored."""
+    global _fd2_users, _fd2_saved, _fd2_sink
+    with _fd2_lock:
+        if _fd2_users == 0:
+            try:
+                sys.stderr.flush()  # Python's own text so far goes where it was going
+            except (AttributeError, OSError, ValueError):
+                pass
+            saved = sink = None
+            try:
+                sink = tempfile.TemporaryFile()
+                saved = os.dup(2)
+                os.dup2(sink.fileno(), 2)
+                _fd2_saved, _fd2_sink = saved, sink
+            except OSError:  # no descriptor 2, or no temporary file: the lines go through
+                if saved is not None:
+                    os.close(saved)
+                if sink is not None:
+                    sink.close()
+        _fd2_users += 1
+    try:
+        yield
+    finally:
+        with _fd2_lock:
+            _fd2_users -= 1
+            if _fd2_users == 0 and _fd2_saved is not None:
+                saved, sink = _fd2_saved, _fd2_sink
+                _fd2_saved = _fd2_sink = None
+                try:
+                    sys.stderr.flush()  # what Python wrote meanwhile is in the file too
+                except (AttributeError, OSError, ValueError):
+                    pass
+                os.dup2(saved, 2)
+                os.close(saved)
+                with sink:
+                    sink.seek(0)
+                    _pass_on(sink.read())
+
+
+def _pass_on(data: bytes) -> None:
+    """Write what descriptor 2 got during :func:`native_stderr` to descriptor 2 again, less
+    MediaPipe's start-up lines unless it is a regular file."""
+    if not data:
+        return
+    try:
+        to_log = stat.S_ISREG(os.fstat(2).st_mode)
+    except OSError:
+        return
+    lines = data.splitlines(keepends=True)
+    if not to_log:
+        lines = [ln for ln in lines if not NATIVE_NOISE.match(ln.decode("utf-8", "replace"))]
+    out = b"".join(lines)
+    try:
+        while out:
+            out = out[os.write(2, out):]
+    except OSError:
+        pass
+
+
 def _mesh():
     mesh = getattr(_local, "mesh", None)
     if mesh is None:
-        import mediapipe as mp
+        with native_stderr():
+            import mediapipe as mp
 
-        mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
-            min_detection_confidence=MIN_DETECTION)
+            mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, refine_landmarks=True, max_num_faces=MAX_FACES,
+                min_detection_confidence=MIN_DETECTION)
         _local.mesh = mesh
     return mesh
+
+
+def _faces(rgb: np.ndarray):
+    """Face Mesh's faces in ``rgb``; its native lines kept off the terminal: a graph logs as
+    it starts, in the first ``process()``, from its own threads."""
+    mesh = _mesh()
+    with native_stderr():
+        return mesh.process(rgb).multi_face_landmarks
 
 
 def rgb8(image: np.ndarray) -> np.ndarray:
@@ -70,7 +170,7 @@ def detect(image: np.ndarray) -> Landmarks:
     """Landmarks of the largest face in an RGB image (uint8, uint16 or float in [0, 1])."""
     rgb = rgb8(image)
     h, w = rgb.shape[:2]
-    found = _mesh().process(rgb).multi_face_landmarks
+    found = _faces(rgb)
     if not found:
         raise NoFaceError("no face found (Face Mesh): is the subject facing the camera and "
                           "lit by the ring flash?")
@@ -85,7 +185,7 @@ def detect_all(image: np.ndarray, max_faces: int = 1) -> list[np.ndarray]:
     first; NoFaceError when there is none."""
     rgb = rgb8(image)
     h, w = rgb.shape[:2]
-    found = _mesh().process(rgb).multi_face_landmarks
+    found = _faces(rgb)
     if not found:
         raise NoFaceError("no face found (Face Mesh)")
     faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32)

@@ -20,20 +20,13 @@ from booth.session import SessionStore
 from firmware_protocol.emulator import Faults
 from photometric import calibration as calib
 from photometric import stereo
-from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.render import SensorModel
-from photometric.response import srgb_decode
 from photometric.sim import synthetic
+from tests.booth.conftest import linear
+from tests.conftest import env_without
 
 SIZE = 192
-
-
-@pytest.fixture
-def session(tmp_path):
-    s = SessionStore(tmp_path / "sessions").create_session("s1")
-    s.add_subject("p1", consent=True)
-    return s
 
 
 def run_capture(session, sim, config=None, **flash_kw):
@@ -41,14 +34,6 @@ def run_capture(session, sim, config=None, **flash_kw):
         seq = CaptureSequencer(flash, sim.camera, session, config or CaptureConfig(ambient=True),
                                extra_files=sim.truth_files)
         return seq.run("p1")
-
-
-def linear_photo(path):
-    """A stored camera original as linear light: a RAW through LibRaw, a JPEG through the
-    sRGB curve it was encoded with."""
-    if camerafile.is_raw_name(path.name):
-        return camerafile.decode_raw(path.read_bytes(), path.name).rgb / 65535.0
-    return srgb_decode(imageio.read_image(path) / 255.0)
 
 
 #: Mean |stored - render| over the subject, linear: JPEG (q95, 4:2:2, 8-bit sRGB) measured
@@ -62,7 +47,7 @@ def assert_photos_match_their_flash(sim, path):
     meta = yaml.safe_load((path / "capture.yaml").read_text())
     mask = sim.subject.mask
     for shot in meta["shots"]:
-        stored = linear_photo(path / shot["file"])
+        stored = linear((path / shot["file"]).read_bytes(), shot["file"])
         err = {ch: float(np.abs(stored - img)[mask].mean()) for ch, img in sim.images.items()}
         assert err[shot["channel"]] < MATCH, (shot, err)
         assert min(err.values()) == err[shot["channel"]], (shot, err)
@@ -176,7 +161,7 @@ def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
     visibly partial/aborted, and captures finished earlier are untouched."""
     rng = random.Random(11)
     root = tmp_path / "store"
-    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    env = env_without("VCAMERADIR")
     exe = [sys.executable, "-m", "booth", "capture", "--sessions", str(root), "--session",
            "k", "--subject", "p1", "--consent", "--size", "128"]
     seen = {}
@@ -217,7 +202,7 @@ def test_virtual_camera_survives_many_shots_and_reports_no_camera(tmp_path):
         for _ in range(30):  # past the virtual camera's 26 shots per connection
             [photo] = sim.camera.capture()
             assert cv2.imdecode(np.frombuffer(photo.data, np.uint8), 1).shape == (64, 64, 3)
-    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    env = env_without("VCAMERADIR")
     code = ("from booth.hardware.camera import GPhoto2Camera, CameraError\n"
             "c = GPhoto2Camera()\n"
             "try:\n    c.connect()\nexcept CameraError as e:\n    print(e)\nc.close()\n")

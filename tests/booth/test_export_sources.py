@@ -15,7 +15,8 @@ from booth.cli import main
 from booth.dataset_sources import export_sources
 from booth.station import SimOptions, Station
 from booth.workflows import calibrate_session, capture_subject, open_session
-from tests.booth.disk import snapshot
+from tests.booth.conftest import edit_yaml
+from tests.conftest import snapshot
 
 SIZE = 128
 ARGS = ["--workers", "1", "--size", "64"]
@@ -59,12 +60,6 @@ def session_yaml(store):
 def calibration_file(store):
     cid = yaml.safe_load(session_yaml(store).read_text())["calibration_id"]
     return store / "s" / "calibration" / cid / "calibration.yaml"
-
-
-def edit_yaml(path, change):
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def manifest(ds):

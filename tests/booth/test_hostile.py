@@ -1,28 +1,17 @@
 """What a hostile user's sweep found: each refusal names the culprit in one line, with the
 right exit status, no traceback, and nothing on disk created or changed."""
 
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 
 from booth.cli import main
 from booth.session import SessionStore
-from tests.booth.disk import run, snapshot
-
-
-def refused(capsys, root, argv, expect, code=2):
-    before = snapshot(root)
-    got, out, err = run(capsys, *argv)
-    assert got == code, (out, err)
-    assert "Traceback" not in err and err.strip().count("\n") == 0, err
-    for word in expect:
-        assert word in err, (word, err)
-    assert snapshot(root) == before
-    return err
+from tests.booth.conftest import refused
+from tests.booth.disk import run
+from tests.conftest import png_header_only, snapshot
 
 
 # -- a refused capture creates nothing ------------------------------------------------------
@@ -105,17 +94,6 @@ def test_doctor_fails_a_sessions_root_that_is_a_file(tmp_path, capsys, monkeypat
 
 
 # -- images too large to read, and folders that are not images --------------------------------
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid grey PNG declaring ``width``×``height`` pixels with only a few rows of data."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body)))
-
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * 4)) + chunk(b"IEND", b""))
-
-
 @pytest.fixture(scope="module")
 def huge_capture(tmp_path_factory):
     """A sphere capture whose left.png declares 60000×60000 pixels."""

@@ -10,36 +10,11 @@ import pytest
 import yaml
 
 from booth import processing as booth_normals
-from booth.cli import main
 from booth.commands import landmarks as booth_landmarks
 from photometric.io import imageio
 from photometric.io.files import MARKER, replace_files
-from tests.booth.disk import run, snapshot, user_folder
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    """A simulated sphere, its calibration and a face capture with an ambient frame."""
-    root = tmp_path_factory.mktemp("sim")
-    assert main(["simulate", "subject", "--kind", "sphere", "--size", "160",
-                 "--out", str(root / "sphere")]) == 0
-    assert main(["calibrate", str(root / "sphere"), "--out", str(root / "cal.yaml")]) == 0
-    assert main(["simulate", "subject", "--seed", "2", "--size", "160", "--ambient",
-                 "--out", str(root / "face")]) == 0
-    return root
-
-
-def refused(capsys, tmp_path, argv, expect, code=2):
-    """Run ``argv``; it must fail with ``code``, say each of ``expect`` on one stderr line,
-    and change nothing under ``tmp_path``."""
-    before = snapshot(tmp_path)
-    got, _, err = run(capsys, *argv)
-    assert got == code, err
-    assert "Traceback" not in err
-    for word in expect:
-        assert word in err, (word, err)
-    assert snapshot(tmp_path) == before
-    return err
+from tests.booth.conftest import refused
+from tests.booth.disk import run, user_folder
 
 
 # -- a folder with a user's files ---------------------------------------------------------

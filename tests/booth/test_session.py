@@ -1,9 +1,7 @@
 """The session store: crash-safe captures, consent, retakes, permissions, verification."""
 
-import os
 import random
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -13,10 +11,7 @@ import pytest
 import yaml
 
 from booth.session import SessionError, SessionStore
-
-
-def mode(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
+from tests.conftest import mode
 
 
 @pytest.fixture

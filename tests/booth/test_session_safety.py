@@ -5,7 +5,6 @@ import errno
 import hashlib
 import os
 import pathlib
-import stat
 
 import pytest
 import yaml
@@ -18,21 +17,8 @@ from booth.sequencer import CaptureConfig, CaptureSequencer
 from booth.session import SessionError, SessionStore
 from photometric.io import files
 from photometric.lights import CHANNELS
-
-
-def mode(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-def tree(root):
-    """Every path under ``root`` with its mode and, for files, its bytes."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            data = open(p, "rb").read() if os.path.isfile(p) else None
-            out[os.path.relpath(p, root)] = (mode(p), data)
-    return out
+from tests.booth.conftest import edit_yaml
+from tests.conftest import mode, snapshot
 
 
 def make_capture(session, subject="p1", shots=CHANNELS, supersedes=None):
@@ -40,13 +26,6 @@ def make_capture(session, subject="p1", shots=CHANNELS, supersedes=None):
     for i, ch in enumerate(shots):
         w.add_shot(ch, f"{ch}.jpg", bytes([i + 1]) * 500)
     return w
-
-
-@pytest.fixture
-def session(tmp_path):
-    s = SessionStore(tmp_path / "sessions").create_session("s1")
-    s.add_subject("p1", consent=True)
-    return s
 
 
 def test_an_existing_shared_root_keeps_its_mode(tmp_path):
@@ -66,10 +45,10 @@ def test_an_existing_shared_root_keeps_its_mode(tmp_path):
 
 def test_a_root_that_is_a_file_is_refused_with_a_message(tmp_path, capsys):
     (tmp_path / "notadir").write_text("mine")
-    before = tree(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(SessionError, match="notadir: exists and is not a folder"):
         SessionStore(tmp_path / "notadir").create_session("s1")
-    assert tree(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_complete_capture_with_no_shots_listed_is_broken(session):
@@ -203,12 +182,6 @@ def test_shot_size_estimate_follows_the_image_format():
     assert capture_mod.shot_bytes(Cam(None)) == capture_mod.SHOT_BYTES["jpeg"]
 
 
-def _edit_record(path, **changes):
-    meta = yaml.safe_load((path / "capture.yaml").read_text())
-    meta.update(changes)
-    (path / "capture.yaml").write_text(yaml.safe_dump(meta))
-
-
 @pytest.mark.parametrize("changes, problem", [
     ({"foo": 1}, "unknown key(s) ['foo']"),
     ({"capture_id": "20000101T000000000-aaaa"}, "but its folder is"),
@@ -216,7 +189,7 @@ def _edit_record(path, **changes):
 ])
 def test_a_record_that_does_not_match_its_folder_is_broken(session, changes, problem):
     path = make_capture(session).commit()
-    _edit_record(path, **changes)
+    edit_yaml(path / "capture.yaml", lambda meta: meta.update(changes))
     [info] = session.verify()
     assert info.status == "broken" and any(problem in p for p in info.problems), info
 
@@ -225,14 +198,18 @@ def test_retakes_of_nothing_of_itself_or_in_a_cycle_are_broken(session):
     a = make_capture(session).commit()
     b = make_capture(session).commit()
     c = make_capture(session).commit()
-    _edit_record(a, supersedes="20000101T000000000-dead")
-    _edit_record(b, supersedes=b.name)
+
+    def retake_of(path, capture_id):  # what the record says, whatever the truth
+        edit_yaml(path / "capture.yaml", lambda meta: meta.update(supersedes=capture_id))
+
+    retake_of(a, "20000101T000000000-dead")
+    retake_of(b, b.name)
     infos = {i.capture_id: i for i in session.verify()}
     assert "no capture of p1" in infos[a.name].problems[-1]
     assert infos[b.name].problems == ["supersedes itself"]
     assert infos[c.name].status == "complete"
-    _edit_record(a, supersedes=c.name)
-    _edit_record(c, supersedes=a.name)
+    retake_of(a, c.name)
+    retake_of(c, a.name)
     infos = {i.capture_id: i for i in session.verify()}
     for k in (a.name, c.name):
         assert "its retakes supersede one another in a cycle" in infos[k].problems

@@ -17,18 +17,32 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import env_without, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """\
-import os, sys
+import os, select, signal, sys
 os.umask(0)  # the modes must not depend on the caller's umask
 from booth.hardware.simulated import SimulatedBooth
 mode = sys.argv[1]
+# Ctrl-C and SIGTERM as a terminal's process gets them, whatever this one inherited: a run
+# started in the background by a non-interactive shell (nohup, `make test &`, some CI
+# runners) ignores SIGINT, and Python then leaves it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+# A signal that comes before the wait below has begun must still end it: a blocking read
+# entered just after the signal's handler was queued would wait for stdin regardless. The
+# handler's byte on this pipe wakes the select; Python then runs the handler.
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
 with SimulatedBooth(size=64) as sim:
     print(os.environ["VCAMERADIR"], flush=True)
     if mode == "raise":
         raise RuntimeError("boom")
     if mode == "wait":
+        select.select([sys.stdin, wake_r], [], [])
         sys.stdin.readline()
 if mode == "exit":  # a second booth in the process keeps the folder libgphoto2 reads
     with SimulatedBooth(size=64) as again:
@@ -40,7 +54,7 @@ if mode == "exit":  # a second booth in the process keeps the folder libgphoto2 
 
 def _start(tmp_path: Path, mode: str, env_extra: dict | None = None, **kw):
     """Start the child; return it and the folder it printed once the booth is running."""
-    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    env = env_without("VCAMERADIR")
     env["TMPDIR"] = str(_tmpdir(tmp_path))
     env.update(env_extra or {})
     with open(tmp_path / "stderr.txt", "w") as err:  # the child keeps its own copy
@@ -69,15 +83,6 @@ def _finish(proc: subprocess.Popen) -> int:
     return rc
 
 
-def _gone_within(path: Path, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -98,13 +103,27 @@ def test_exception_exit_removes_the_folder(tmp_path):
     assert not vcam.exists()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_removes_the_folder(tmp_path, sig):
+    """The child waits on its stdin, which stays open until it has ended: it can end only by
+    the signal. (It closed at once before: a child that ignored the SIGINT, as one started
+    from a background job does, or had not yet run its handler, saw EOF and exited 0.) The
+    child handles SIGINT as a terminal's process does, and its wait wakes for the signal
+    however early it comes (``CHILD``)."""
     proc, vcam = _start(tmp_path, "wait")
     assert vcam.is_dir()
     proc.send_signal(sig)
-    assert _finish(proc) != 0
-    assert _gone_within(vcam)
+    try:
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:  # the signal did nothing: fail, and leave no child behind
+            proc.kill()
+    assert _finish(proc) == rc == -sig, (tmp_path / "stderr.txt").read_text()
+    if sig == signal.SIGINT:  # Ctrl-C: Python's handler, then the process's own clean-up
+        assert "KeyboardInterrupt" in (tmp_path / "stderr.txt").read_text()
+        assert not vcam.exists()
+    else:  # SIGTERM ends it without clean-up: the reaper removes the folder
+        wait_until(lambda: not vcam.exists(), "the reaper to remove the folder")
 
 
 def test_sigkill_of_the_process_group_removes_the_folder(tmp_path):
@@ -114,7 +133,7 @@ def test_sigkill_of_the_process_group_removes_the_folder(tmp_path):
     assert vcam.is_dir()
     os.killpg(proc.pid, signal.SIGKILL)
     assert _finish(proc) == -signal.SIGKILL
-    assert _gone_within(vcam)
+    wait_until(lambda: not vcam.exists(), "the reaper to remove the folder")
 
 
 def test_folder_and_served_frame_are_owner_only(tmp_path):
@@ -167,7 +186,7 @@ def test_vcameradir_from_the_environment_is_never_removed(tmp_path):
 
 
 def test_gphoto2_imported_first_is_still_an_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "VCAMERADIR"}
+    env = env_without("VCAMERADIR")
     env["TMPDIR"] = str(_tmpdir(tmp_path))
     code = ("import gphoto2\nfrom booth.hardware.simulated import SimulatedBooth\n"
             "SimulatedBooth(size=64)\n")

@@ -18,7 +18,7 @@ from booth.workflows import calibrate_session, capture_subject, open_session
 from photometric import stereo
 from photometric.calibration import Calibration
 from photometric.io import imageio
-from tests.booth.disk import snapshot
+from tests.conftest import snapshot
 
 SIZE = 192
 

@@ -1,12 +1,12 @@
 """Simulated ring-flash captures of synthetic faces, and a session store of them, shared by
 the learning tests."""
 
-import cv2
 import pytest
 
 from learning import facemesh as landmarks
 from photometric.render import SensorModel
 from photometric.sim import synthetic
+from tests.conftest import store_capture
 
 STORE_SIZE = 160
 
@@ -17,16 +17,6 @@ def face_capture():
     surf = synthetic.face(2, 384)
     imgs = synthetic.capture(surf, camera=SensorModel(noise=0.003, bits=8), seed=2)
     return imgs, surf, landmarks.detect(imgs["center"]).points
-
-
-def _store_capture(session, subject, images):
-    """A complete capture in the store, photos as the simulated camera would give them."""
-    session.add_subject(subject, consent=True)
-    w = session.begin_capture(subject)
-    for ch in ("center", "left", "right", "top", "bottom"):
-        ok, png = cv2.imencode(".png", cv2.cvtColor(images[ch], cv2.COLOR_RGB2BGR))
-        w.add_shot(ch, f"{ch}.png", png.tobytes())
-    return w.commit()
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +31,10 @@ def store(tmp_path_factory):
     b = SessionStore(root).create_session("b")
     for i, (session, subject) in enumerate([(a, "p1"), (a, "p2"), (b, "p3"), (b, "p1"),
                                             (b, "p4")]):
-        _store_capture(session, subject,
+        store_capture(session, subject,
                        synthetic.capture(synthetic.face(i, STORE_SIZE), camera=cam))
-    _store_capture(a, "ball", synthetic.capture(synthetic.sphere(STORE_SIZE), camera=cam))
-    altered = _store_capture(a, "p9", synthetic.capture(synthetic.face(7, STORE_SIZE),
+    store_capture(a, "ball", synthetic.capture(synthetic.sphere(STORE_SIZE), camera=cam))
+    altered = store_capture(a, "p9", synthetic.capture(synthetic.face(7, STORE_SIZE),
                                                         camera=cam))
     (altered / "left.png").write_bytes(b"not the original")
     return root

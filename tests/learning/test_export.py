@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 
 import pytest
 import yaml
@@ -15,6 +14,7 @@ from learning import exporter as export
 from photometric import stereo
 from photometric.errors import InputError
 from photometric.io.files import MARKER, write_marker
+from tests.conftest import mode, snapshot
 
 SMALL = export.Settings(size=64, split=(1.0, 0.0, 0.0))
 
@@ -25,38 +25,22 @@ def face(store_sources):
     return [s for s in store_sources[0] if s.subject == "p2"]
 
 
-def _tree(folder):
-    """Every file and folder under ``folder``, with its bytes (files) and mode."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            data = open(p, "rb").read() if stat.S_ISREG(st.st_mode) else None
-            out[os.path.relpath(p, folder)] = (stat.S_IMODE(st.st_mode), data)
-    return out
-
-
-def _mode(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
 def test_a_folder_that_is_not_a_dataset_is_refused_and_left_as_it_was(face, tmp_path):
     u = tmp_path / "u"
     u.mkdir()
     (u / "README.md").write_text("mine\n")
     (u / "manifest.json").write_text('{"a":1}\n')
-    before = _tree(u)
+    before = snapshot(u)
     with pytest.raises(InputError, match=f"{re.escape(str(u))}: .*nothing was changed"):
         export.export(face, u, SMALL)
-    assert _tree(u) == before
-    assert sorted(before) == ["README.md", "manifest.json"]
+    assert snapshot(u) == before
+    assert sorted(before) == [".", "README.md", "manifest.json"]
     # Marked by another command, or a manifest that merely looks like JSON: refused too.
     write_marker(u, "normals")
-    before = _tree(u)
+    before = snapshot(u)
     with pytest.raises(InputError, match="nothing was changed"):
         export.export(face, u, SMALL)
-    assert _tree(u) == before
+    assert snapshot(u) == before
     # A file in the way.
     f = tmp_path / "file"
     f.write_text("x")
@@ -65,15 +49,15 @@ def test_a_folder_that_is_not_a_dataset_is_refused_and_left_as_it_was(face, tmp_
     assert f.read_text() == "x"
 
 
-def test_an_empty_existing_folder_is_used_and_keeps_its_mode(face, tmp_path):
+def test_an_empty_existing_folder_is_used_and_keeps_itsmode(face, tmp_path):
     out = tmp_path / "empty"
     out.mkdir()
     os.chmod(out, 0o755)
     result = export.export(face, out, SMALL)
     assert result.ok and len(result.exported) == 1
-    assert _mode(out) == 0o755
+    assert mode(out) == 0o755
     assert (out / MARKER).is_file() and (out / "manifest.json").is_file()
-    assert _mode(out / "samples") == 0o700
+    assert mode(out / "samples") == 0o700
 
 
 def test_new_dataset_folders_are_owner_only_and_so_are_the_files(face, tmp_path):
@@ -85,13 +69,13 @@ def test_new_dataset_folders_are_owner_only_and_so_are_the_files(face, tmp_path)
         os.umask(old)
     assert result.ok
     for d in (tmp_path / "new", out, out / "samples"):
-        assert _mode(d) == 0o700, d
+        assert mode(d) == 0o700, d
     files = [p for p in out.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {MARKER, "manifest.json", "README.md", "report.txt",
                                        "index.jsonl"}
     assert len(list((out / "samples").glob("*.npz"))) == 1
     for p in files:
-        assert _mode(p) == 0o600, p
+        assert mode(p) == 0o600, p
     # Resumed: the marker says it is ours, everything is reused.
     assert export.export(face, out, SMALL).reused == 1
 

@@ -19,6 +19,7 @@ from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
 from photometric.response import LINEAR, SRGB, srgb_decode
 from photometric.sim import synthetic
+from tests.conftest import lit_by_all
 
 SIZE = 256
 SENSOR = render.SensorModel(noise=0.002, bits=None)
@@ -42,17 +43,6 @@ def scenes(tmp_path_factory):
     face = synthetic.face(3, SIZE)
     shots = synthetic.capture(face, synthetic.Booth(), SENSOR, seed=2)
     return root, sphere, face, shots
-
-
-def _lit_by_all(face, rig) -> np.ndarray:
-    m = face.mask.copy()
-    for c in CHANNELS:
-        m &= face.normals @ rig.direction(c) > 0.1
-        for light in synthetic.Booth(rig).lights(c):
-            seen = face.lit(light)
-            if seen is not None:
-                m &= seen
-    return m
 
 
 def _mean_error(result: stereo.StereoResult, face, where: np.ndarray) -> float:
@@ -107,7 +97,7 @@ def test_normals_from_jpeg_with_fitted_response_and_from_raw(scenes):
     cal = calib.calibrate(loaded.codes, encoded=True)
     assert cal.response.kind == "polynomial"
 
-    where = _lit_by_all(face, synthetic.SIM_RIG)
+    where = lit_by_all(face.normals, face.mask, synthetic.SIM_RIG, face, CHANNELS, 0.1)
     face_dir = _write(root / "face_both", shots, "raw+jpeg")
     jpeg_dir = _write(root / "face_jpeg", shots, "jpeg")
 

@@ -17,18 +17,9 @@ from booth.session import SessionStore
 from photometric.errors import InputError
 from photometric.render import SensorModel
 from photometric.sim import synthetic
-from tests.booth.disk import run, snapshot
-
-
-def refused(capsys, tmp_path, argv, expect, code=2):
-    before = snapshot(tmp_path)
-    got, _, err = run(capsys, *argv)
-    assert got == code, err
-    assert "Traceback" not in err and err.strip().count("\n") == 0, err
-    for word in expect:
-        assert word in err, (word, err)
-    assert snapshot(tmp_path) == before
-    return err
+from tests.booth.conftest import refused
+from tests.booth.disk import run
+from tests.conftest import snapshot, store_capture
 
 
 @pytest.mark.parametrize("argv, expect", [
@@ -234,26 +225,14 @@ def test_normals_with_no_valid_pixel_is_an_error(tmp_path, capsys):
             [str(cap), "no pixel has a valid normal", "lambertian"])
 
 
-def _store_capture(session, subject, images, alter=False):
-    session.add_subject(subject, consent=True)
-    w = session.begin_capture(subject)
-    for ch in ("center", "left", "right", "top", "bottom"):
-        ok, png = cv2.imencode(".png", cv2.cvtColor(images[ch], cv2.COLOR_RGB2BGR))
-        w.add_shot(ch, f"{ch}.png", png.tobytes())
-    path = w.commit()
-    if alter:
-        (path / "left.png").write_bytes(b"not the original")
-    return path
-
-
 def test_export_with_every_capture_skipped_fails_and_writes_nothing(tmp_path, capsys):
     cam = SensorModel(noise=0.003, bits=8)
     faces = SessionStore(tmp_path / "faces").create_session("a")
-    _store_capture(faces, "p1", synthetic.capture(synthetic.face(1, 160), camera=cam))
+    store_capture(faces, "p1", synthetic.capture(synthetic.face(1, 160), camera=cam))
     balls = SessionStore(tmp_path / "balls").create_session("b")
-    _store_capture(balls, "ball", synthetic.capture(synthetic.sphere(160), camera=cam))
+    store_capture(balls, "ball", synthetic.capture(synthetic.sphere(160), camera=cam))
     altered = SessionStore(tmp_path / "altered").create_session("c")
-    _store_capture(altered, "p9", synthetic.capture(synthetic.face(2, 160), camera=cam), True)
+    store_capture(altered, "p9", synthetic.capture(synthetic.face(2, 160), camera=cam), True)
     args = ["--workers", "1", "--size", "64"]
     # Every capture skipped (no face on a sphere): exit 1 with the reason, no folder made.
     before = snapshot(tmp_path)

@@ -8,7 +8,8 @@ import yaml
 from photometric import render
 from photometric.io import camerafile, imageio
 from photometric.sim import synthetic
-from tests.booth.disk import run, snapshot
+from tests.booth.disk import run
+from tests.conftest import snapshot
 
 SIZE = 128
 

@@ -17,7 +17,8 @@ from booth.commands import shared
 from photometric.errors import InputError
 from photometric.io import normalmap
 from photometric.lights import CHANNELS
-from tests.booth.disk import run, snapshot
+from tests.booth.disk import run
+from tests.conftest import snapshot
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from booth.session import SessionError, SessionStore
 from photometric.errors import InputError
 from photometric.io import camerafile, imageio
 from photometric.lights import CHANNELS
-from photometric.response import srgb_decode
 from photometric.sim import synthetic
+from tests.booth.conftest import linear
 
 SIZE = 96
 SHOTS = (*CHANNELS, "ambient")
@@ -30,12 +30,6 @@ EXTS = {"jpeg": (".jpg",), "raw": (".dng",), "raw+jpeg": (".dng", ".jpg")}
 #: Mean |decoded DNG - render| over the subject (a 128 px face, noise 0.003): measured
 #: 0.0062-0.0070 (AHD demosaicing of a small, detailed face; 14-bit quantisation adds ~1e-5).
 DNG_MAE = 0.01
-
-
-def linear(data: bytes, name: str) -> np.ndarray:
-    if camerafile.is_raw_name(name):
-        return camerafile.decode_raw(data, name).rgb / 65535.0
-    return srgb_decode(imageio.decode_image(data, name) / 255.0)
 
 
 def fire(sim: SimulatedBooth, channel: str) -> list[Photo]:

@@ -3,18 +3,14 @@ errors that name the file, the one YAML reader's limits."""
 
 import errno
 import os
-import stat
 
 import pytest
 
 from photometric.errors import InputError
 from photometric.io import files
+from tests.conftest import mode
 
 NAMES = ("a.txt", "b.txt")
-
-
-def mode(p):
-    return stat.S_IMODE(os.stat(p).st_mode)
 
 
 def write_outputs(out, text="1", fail_on=None):

@@ -8,6 +8,7 @@ import pytest
 from photometric.errors import InputError
 from photometric.io import imageio
 from photometric.lights import CHANNELS
+from tests.conftest import png_header_only
 
 
 def write_capture(folder, ext=".png", dtype=np.uint16, shape=(16, 12, 3)):
@@ -248,20 +249,6 @@ def test_decode_image_checks_camera_bytes():
 
 
 # --- an image's size is read from its header, before it is decoded --------------------------
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG whose header declares ``width``×``height`` grey pixels and whose data is a
-    few rows: enough for the checks, which must refuse it without decoding it."""
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body)))
-
-    return (imageio._PNG_SIGNATURE
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * 4)) + chunk(b"IEND", b""))
-
 
 def test_a_huge_image_is_refused_from_its_header(tmp_path, monkeypatch):
     def no_decoding(*a, **k):

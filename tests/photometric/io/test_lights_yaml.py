@@ -13,6 +13,7 @@ from photometric.errors import InputError
 from photometric.io.rigfile import MIN_SPREAD, load_rig, rig_from_dict, save_rig, spread
 from photometric.lights import CHANNELS, nominal_rig
 from photometric.sim import synthetic
+from tests.photometric.conftest import refused
 
 ANCHOR_BOMB = "".join(
     f"{k}: &{k} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['x'] * 9)}]\n"
@@ -35,16 +36,6 @@ def write(tmp_path, data, name="bad.yaml"):
     p = tmp_path / name
     p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
     return p
-
-
-def refused(load, path, *expect):
-    with pytest.raises(InputError) as exc:
-        load(path)
-    msg = str(exc.value)
-    assert "\n" not in msg
-    for e in (str(path), *expect):
-        assert e in msg, msg
-    return msg
 
 
 def edited(base, **paths):

@@ -16,6 +16,8 @@ from photometric.errors import InputError
 from photometric.io import environment
 from photometric.relighting import harmonics as sh
 from photometric.response import srgb_decode
+from tests.conftest import env_without
+from tests.photometric.conftest import refused
 
 SQRT_PI = math.sqrt(math.pi)
 
@@ -226,7 +228,7 @@ def test_read_hdr_and_exr(tmp_path):
 def test_read_exr_without_the_opencv_flag(tmp_path):
     """A fresh process that never set OPENCV_IO_ENABLE_OPENEXR still reads an EXR."""
     path = write(tmp_path / "env.exr", np.full((8, 16, 3), 2.5, np.float32))
-    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_ENABLE_OPENEXR"}
+    env = env_without("OPENCV_IO_ENABLE_OPENEXR")
     code = ("import sys, cv2; from photometric.io.environment import read_environment; "
             "print(read_environment(sys.argv[1]).mean())")
     out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True,
@@ -235,37 +237,32 @@ def test_read_exr_without_the_opencv_flag(tmp_path):
 
 
 def test_read_environment_refusals(tmp_path):
-    def refused(path, *words):
-        with pytest.raises(InputError) as err:
-            environment.read_environment(path)
-        for w in (str(path), *words):
-            assert w in str(err.value)
-
-    refused(tmp_path / "missing.hdr", "not found")
-    refused(tmp_path, "folder")
+    read = environment.read_environment
+    refused(read, tmp_path / "missing.hdr", "not found")
+    refused(read, tmp_path, "folder")
     (tmp_path / "notes.png").write_text("not an image\n")
-    refused(tmp_path / "notes.png", "not a readable image", "equirectangular")
-    refused(write(tmp_path / "square.png", np.zeros((16, 16, 3), np.uint8)), "16×16",
+    refused(read, tmp_path / "notes.png", "not a readable image", "equirectangular")
+    refused(read, write(tmp_path / "square.png", np.zeros((16, 16, 3), np.uint8)), "16×16",
             "twice as wide")
-    refused(write(tmp_path / "tiny.exr", np.ones((2, 4, 3), np.float32)), "at least")
+    refused(read, write(tmp_path / "tiny.exr", np.ones((2, 4, 3), np.float32)), "at least")
     neg = np.ones((8, 16, 3), np.float32)
     neg[2, 3, 1] = -0.5
-    refused(write(tmp_path / "neg.exr", neg), "1 negative", "-0.5")
+    refused(read, write(tmp_path / "neg.exr", neg), "1 negative", "-0.5")
     nan = np.ones((8, 16, 3), np.float32)
     nan[0, 0] = np.nan
-    refused(write(tmp_path / "nan.exr", nan), "non-finite")
+    refused(read, write(tmp_path / "nan.exr", nan), "non-finite")
     data = write(tmp_path / "cut.exr", np.ones((64, 128, 3), np.float32)).read_bytes()
     (tmp_path / "cut.exr").write_bytes(data[:len(data) // 2])
-    refused(tmp_path / "cut.exr", "damaged")
+    refused(read, tmp_path / "cut.exr", "damaged")
     data = write(tmp_path / "cut.hdr", gradient(64).astype(np.float32) + 1).read_bytes()
     (tmp_path / "cut.hdr").write_bytes(data[:len(data) // 2])
-    refused(tmp_path / "cut.hdr", "damaged")
+    refused(read, tmp_path / "cut.hdr", "damaged")
     (tmp_path / "huge.hdr").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n"
                                         b"-Y 20000 +X 40000\n" + bytes(64))
-    refused(tmp_path / "huge.hdr", "20000", "megapixels")
+    refused(read, tmp_path / "huge.hdr", "20000", "megapixels")
     data = write(tmp_path / "cut.png", np.zeros((16, 32, 3), np.uint8)).read_bytes()
     (tmp_path / "cut.png").write_bytes(data[:-20])
-    refused(tmp_path / "cut.png", "truncated")
+    refused(read, tmp_path / "cut.png", "truncated")
 
 
 def test_read_environment_accepts_one_pixel_off(tmp_path):
