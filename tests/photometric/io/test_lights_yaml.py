@@ -210,7 +210,7 @@ def test_saves_are_atomic_and_round_trip(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return photometric.io.files.atomic_write(p, write, mode)
 
-    monkeypatch.setattr("photometric.lights.write_text", failing_write)
+    monkeypatch.setattr("photometric.io.rigfile.write_text", failing_write)
     monkeypatch.setattr("photometric.calibration.calibfile.write_text", failing_write)
     with pytest.raises(OSError, match="lights.yaml"):
         save_rig(nominal_rig(), path)
