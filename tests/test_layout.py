@@ -133,11 +133,32 @@ def test_training_path_imports_only_torch_numpy_and_the_project():
     assert not wrong and allowed_third_party, wrong
 
 
+def _private_uses(name: str, path: Path) -> list[str]:
+    """``alias._private`` where ``alias`` is bound by an import of another project module."""
+    tree = ast.parse(path.read_text(), str(path))
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in PACKAGES and a.asname:
+                    aliases[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                if f"{node.module}.{a.name}" in MODULES:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return [f"{name}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in aliases and node.attr.startswith("_")
+            and not node.attr.startswith("__") and aliases[node.value.id] != name]
+
+
 def test_no_module_takes_another_modules_private_name():
     wrong = [f"{name}:{line} takes {target}.{taken}"
              for name, imports in IMPORTS.items()
              for target, taken, line in imports
              if taken and taken.startswith("_") and target != name]
+    wrong += [use for name, path in MODULES.items() for use in _private_uses(name, path)]
     assert not wrong, "\n".join(wrong)
 
 
