@@ -15,7 +15,8 @@
 Nothing here starts a thread (the kernels are single-threaded; Face Mesh, which does start
 threads, is created in each worker), so forking from this process stays safe. OpenCV is set
 to one thread before anything runs: the warm-up call below labels connected regions
-(``stereo._mark_holes``), which would start OpenCV's thread pool here, and a worker forked
+(``photometric.stereo.fill.mark_holes``), which would start OpenCV's thread pool here, and a
+worker forked
 from a process with a live pool deadlocks in its first parallel OpenCV call (measured: the
 export hung in ``futex_wait``).
 """

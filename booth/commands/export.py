@@ -8,11 +8,11 @@ import sys
 
 from booth import options
 from booth.commands.shared import (
-    DEFAULT_METHOD,
     EXIT_IO,
     out_folder,
 )
 from photometric.errors import InputError
+from photometric.stereo import DEFAULT_METHOD, METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "Resumes an interrupted export and reuses samples already exported "
                         "with the same settings. Exit status 1 when nothing was exported.")
     ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT")
-    ex.add_argument("--method", choices=("lambertian", "simplified"), default=DEFAULT_METHOD,
+    ex.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
                     help=f"photometric stereo method of the normal maps (default "
                     f"{DEFAULT_METHOD}, as 'booth normals' and the capture's derived/)")
     ex.add_argument("--encoding", choices=("points", "dense", "none"), default="points",

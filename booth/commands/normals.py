@@ -7,9 +7,9 @@ import time
 
 from booth import options
 from booth.commands.shared import (
-    DEFAULT_METHOD,
     out_folder,
 )
+from photometric.stereo import DEFAULT_METHOD, METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the export use); else the nominal booth. An ambient frame in the folder is "
         "subtracted from each photo.")
     n.add_argument("capture_dir", metavar="CAPTURE_DIR")
-    n.add_argument("--method", choices=("lambertian", "simplified"), default=DEFAULT_METHOD,
+    n.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
                    help=f"default {DEFAULT_METHOD}: least squares over the calibrated light "
                    "directions; simplified: Chang & Lin's linear model")
     n.add_argument("--calibration", metavar="FILE", type=options.file_path,

@@ -17,7 +17,7 @@ from photometric.errors import InputError
 EXIT_USAGE = 2
 EXIT_IO = 1
 EXIT_INTERNAL = 70
-DEFAULT_METHOD = "lambertian"  # booth.processing.DEFAULT_METHOD, without importing numpy here
+
 SIM_SIZE = options.int_range(32, 8192, "pixels")
 DEFAULT_RELIGHT_AMBIENT = RELIGHT_AMBIENT
 

@@ -137,7 +137,7 @@ def calibrate(
     notes: list[str] = []
     response, fit = SRGB, None
     if encoded:
-        stereo._prepare(images)  # same sizes and depths, or a clear error
+        stereo.prepare(images)  # same sizes and depths, or a clear error
         depth = np.asarray(images["center"]).dtype
         if depth != np.uint8:
             raise InputError(f"encoded images must be a JPEG's 8-bit code values, got {depth}")
@@ -156,8 +156,8 @@ def calibrate(
     else:
         notes.append("response not fitted: the sphere images are linear; JPEGs will be read "
                      "with sRGB's inverse")
-    prepared = stereo._prepare(images)
-    _, dark, sat_raw = stereo._radiometry(prepared, thresholds, white_level)
+    prepared = stereo.prepare(images)
+    _, dark, sat_raw = stereo.radiometry(prepared, thresholds, white_level)
     grey = grey_stack(images, sat_raw / prepared[4])
     shape = grey["center"].shape
     circle = circle or find_sphere(images)

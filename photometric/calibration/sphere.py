@@ -43,7 +43,7 @@ class Circle:
 def grey_stack(images: Mapping[str, np.ndarray],
                 saturated: float = stereo.Thresholds.saturated) -> dict[str, np.ndarray]:
     """Ambient-subtracted grey float images in [0, 1] and the per-pixel saturation masks."""
-    imgs, amb, has_amb, nch, full, luma = stereo._prepare(images)
+    imgs, amb, has_amb, nch, full, luma = stereo.prepare(images)
     out = {}
     h = imgs[0].shape[0]
     ambient = amb.reshape(h, -1, nch).astype(np.float32) / full if has_amb else 0.0

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from booth import cli, processing
-from booth.commands import shared
 from photometric import stereo
 from photometric.io import normalmap
 from photometric.lights import CHANNELS
@@ -171,7 +170,9 @@ def test_demo_twice_in_one_folder(tmp_path, capsys):
 
 
 def test_one_default_method():
-    assert shared.DEFAULT_METHOD == processing.DEFAULT_METHOD == "lambertian"
+    parser = cli.build_parser()
+    for argv in (["normals", "capture", "--out", "o"], ["export", "store", "--out", "o"]):
+        assert parser.parse_args(argv).method == processing.DEFAULT_METHOD == "lambertian"
     assert "default lambertian" in cli.build_parser()._subparsers._group_actions[0].choices[
         "normals"].format_help()
 

@@ -1,0 +1,350 @@
+"""Hole filling: lit pixels that no fit could solve (fewer than three usable flashes) get
+a normal from their neighbours, scaled by their own albedo (:func:`fill_grid`,
+:func:`fill_pixels`, and :func:`fill`, which runs them only where something is missing).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numba import njit
+
+from photometric.stereo.flags import FILLED
+from photometric.stereo.result import StereoResult
+from photometric.stereo.rows import F32, JIT
+
+#: Half-widths (in prior-grid cells) of the boxes a filled pixel's prior is averaged over,
+#: smallest first: the first one in which enough neighbours are solved is used.
+_FILL_RADII = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+#: ... "enough": this share of the box's pixels.
+_FILL_SHARE = 0.1
+
+
+#: The prior grid has at most about this many cells (f×f blocks of pixels).
+_FILL_GRID = 1 << 14
+
+
+#: Interior holes larger than this share of the subject are left empty: a region that size
+#: with no usable light is not a gap between neighbours to bridge.
+_HOLE_SHARE = 0.02
+
+
+def mark_holes(result: StereoResult) -> int:
+    """Flag FILLED (no lights used) the pixels that lie inside the subject but that no flash
+    lights above the shadow threshold: dark hair at a grazing edge, a pupil. Without this
+    they are holes in the map that no observation can fill, and a relit portrait would show
+    them. A hole is a connected region outside the subject that does not reach the image's
+    border, at most ``_HOLE_SHARE`` of the subject. Returns how many pixels were flagged."""
+    subject = result.mask | ((result.flags & FILLED) != 0)
+    rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
+    if rows.size == 0:
+        return 0
+    # Holes lie inside the subject's bounding box: label only that (a portrait's box is a
+    # fraction of the frame). 8-connected: OpenCV's fast labelling (0.07 s at 24 MP against
+    # 0.2 s for 4-connected); a gap that touches the outside only at a corner is then
+    # outside, which is conservative.
+    y0, x0 = rows[0], cols[0]
+    crop = np.s_[y0:rows[-1] + 1, x0:cols[-1] + 1]
+    inside = subject[crop]
+    total = int(inside.sum())
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~inside).view(np.uint8),
+                                                           connectivity=8)
+    h, w = inside.shape
+    x, y, bw, bh, area = (stats[:, k] for k in range(5))
+    inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area <= _HOLE_SHARE * total)
+    inner[0] = False  # label 0: the subject itself
+    flagged = 0
+    for k in np.flatnonzero(inner):  # each hole within its own box: no full-image pass
+        box = np.s_[y[k]:y[k] + bh[k], x[k]:x[k] + bw[k]]
+        at = np.s_[y0 + y[k]:y0 + y[k] + bh[k], x0 + x[k]:x0 + x[k] + bw[k]]
+        hole = labels[box] == k
+        result.flags[at][hole] = FILLED
+        result.lights_used[at][hole] = 0
+        flagged += int(area[k])
+    return flagged
+
+
+def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count: int) -> int:
+    """Give the pixels the kernel marked FILLED (lit, but fewer than three usable lights or
+    no valid fit) a normal, albedo and confidence. Returns how many were filled.
+
+    The prior is the confidence-weighted mean of b = ρ n (and colour albedo) over the solved
+    pixels in the smallest box around the pixel that holds enough of them: normalised
+    convolution at several scales, from one summed-area table over f×f blocks (about 16 000
+    of them: f = 4 at 512², 39 at 24 MP), so its cost hardly grows with the image or the
+    scale, and it is mirror-symmetric. With ``lights`` (lambertian), the prior is then moved
+    the least distance that satisfies the observations the pixel does have:
+    b = b_p + Sᵀ(S Sᵀ)⁻¹(I - S b_p) over its k usable lights (k = 0: the prior itself).
+    That trusts the neighbours' albedo; where the pixel's own differs by more than 1.5×
+    (dark hair beside skin), the prior is first rescaled to it and, with one or two lights,
+    only their albedo-free content is kept (nothing / the ratio of the two): on a face's
+    filled pixels 5° mean error against 9°, the same on a sphere (see ``fill_pixels``).
+    The simplified method has no per-light model, so it takes the prior alone. Confidence is
+    0.25 × usable / 5, below any solved pixel's. A pixel with no solved neighbour in reach
+    stays invalid and loses its FILLED flag. ``count``: how many pixels the kernel flagged.
+
+    Two numba passes (``fill_grid``, ``fill_pixels``): in numpy, the gathers and
+    small solves cost more than the whole kernel (measured 3× at 512², 1300 pixels).
+    """
+    imgs, amb, has_amb, nch, full, luma = prepared
+    h, w = result.mask.shape
+    f = min(max(1, int(np.ceil(np.sqrt(h * w / _FILL_GRID)))), h, w)
+    gh, gw = h // f, w // f
+    table = np.empty((gh + 1, gw + 1, 5 + nch))
+    cand = np.empty(count, np.int64)  # how many the kernel flagged
+    luma = np.ascontiguousarray(luma, np.float64)
+    n = fill_grid(result.normals.reshape(h, -1), result.albedo.reshape(h, -1),
+                           result.mask, result.confidence, result.flags, nch, luma, f, table,
+                           cand)
+    idx = cand[:n]
+    project = lights is not None
+    return fill_pixels(
+        idx, table, f, np.array(_FILL_RADII, np.int64), _FILL_SHARE, *imgs, amb, has_amb, nch,
+        1.0 / full, luma, lights if project else np.zeros((5, 3)), project,
+        result.normals.reshape(h, -1), result.albedo.reshape(h, -1), result.mask,
+        result.confidence, result.lights_used, result.flags)
+
+
+@njit(**JIT)
+def fill_grid(normals, albedo, mask, confidence, flags, nch, luma, f, grid, cand):
+    """The prior's sums for ``fill`` in one pass, and the pixels to fill.
+
+    ``grid`` (gh + 1, gw + 1, 5 + C) float64 becomes the integral image (summed-area table,
+    a zero first row and column) over f×f blocks of: b = ρ n times the weight (3), the weight
+    (confidence to a quarter, plus 0.05, on valid pixels), the valid count, and the colour
+    albedo times the weight (C). Only the middle row of each block is summed (f pixels of
+    f², for speed: the pass is memory-bound), but all its columns, and pixels beyond the last
+    whole block are left out, so that a mirrored image gives the mirrored grid. ``cand``
+    receives the flat indices of pixels flagged FILLED, as many as it holds; returns their
+    number.
+    """
+    h, w = mask.shape
+    gh, gw = grid.shape[0] - 1, grid.shape[1] - 1
+    nc = grid.shape[2]
+    grid[0] = 0
+    grid[:, 0] = 0  # every other cell is written below: each block has a middle row
+    l0, l1, l2 = F32(luma[0]), F32(luma[1]), F32(luma[2])
+    n = 0
+    for i in range(h):
+        frow = flags[i]
+        for j in range(w):
+            if frow[j] & FILLED:
+                if n < cand.size:
+                    cand[n] = i * w + j
+                n += 1
+        gi = i // f + 1
+        if gi > gh or i % f != f // 2:
+            continue
+        nrow, arow, mrow, crow = normals[i], albedo[i], mask[i], confidence[i]
+        # Invalid pixels have zero normals and albedo: weight 0 and no branch on validity.
+        # Scalar accumulators and plain stores: a view per cell (grid[gi, k]) costs 4×.
+        for k in range(gw):
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = F32(0)
+            for j in range(k * f, k * f + f):
+                m = mrow[j]
+                wt = (F32(0.05) + np.floor(crow[j] * F32(4) + F32(0.5)) * F32(0.25)) if m \
+                    else F32(0)
+                if nch == 3:
+                    a0, a1, a2 = arow[3 * j], arow[3 * j + 1], arow[3 * j + 2]
+                    rw = (l0 * a0 + l1 * a1 + l2 * a2) * wt
+                    s5 += a0 * wt
+                    s6 += a1 * wt
+                    s7 += a2 * wt
+                else:
+                    rw = arow[j] * wt
+                    s5 += rw
+                s0 += nrow[3 * j] * rw
+                s1 += nrow[3 * j + 1] * rw
+                s2 += nrow[3 * j + 2] * rw
+                s3 += wt
+                s4 += F32(1) if m else F32(0)
+            grid[gi, k + 1, 0] = s0
+            grid[gi, k + 1, 1] = s1
+            grid[gi, k + 1, 2] = s2
+            grid[gi, k + 1, 3] = s3
+            grid[gi, k + 1, 4] = s4
+            grid[gi, k + 1, 5] = s5
+            if nch == 3:
+                grid[gi, k + 1, 6] = s6
+                grid[gi, k + 1, 7] = s7
+    # Block sums to a summed-area table: cumulative along rows, then down the columns.
+    for i in range(1, gh + 1):
+        for j in range(1, gw + 1):
+            for c in range(nc):
+                grid[i, j, c] += grid[i, j - 1, c]
+    for i in range(1, gh + 1):
+        for j in range(1, gw + 1):
+            for c in range(nc):
+                grid[i, j, c] += grid[i - 1, j, c]
+    return n
+
+
+#: Albedo ratio (pixel's own / its neighbours') beyond which fill stops trusting the
+#: neighbours' albedo.
+_ALBEDO_JUMP = 1.5
+
+
+@njit(inline="always", **JIT)
+def cofactors(m0, m1, m2, m3, m4, m5):
+    """Cofactors and determinant of the symmetric 3×3 [[m0 m1 m2] [m1 m3 m4] [m2 m4 m5]]
+    (in the arguments' own precision): (k00, k01, k02, k11, k12, k22, det)."""
+    k00 = m3 * m5 - m4 * m4
+    k01 = m2 * m4 - m1 * m5
+    k02 = m1 * m4 - m2 * m3
+    k11 = m0 * m5 - m2 * m2
+    k12 = m1 * m2 - m0 * m4
+    k22 = m0 * m3 - m1 * m1
+    return k00, k01, k02, k11, k12, k22, m0 * k00 + m1 * k01 + m2 * k02
+
+
+@njit(inline="always", **JIT)
+def _solve3_f64(m0, m1, m2, m3, m4, m5, r0, r1, r2):
+    """:func:`solve3` in float64, for the few filled pixels."""
+    k00, k01, k02, k11, k12, k22, det = cofactors(m0, m1, m2, m3, m4, m5)
+    inv = 1.0 / det if det > 1e-300 else 0.0
+    return ((k00 * r0 + k01 * r1 + k02 * r2) * inv, (k01 * r0 + k11 * r1 + k12 * r2) * inv,
+            (k02 * r0 + k12 * r1 + k22 * r2) * inv, det)
+
+
+@njit(**JIT)
+def fill_pixels(cand, table, f, radii, share, ic, il, ir, it, ib, amb, has_amb, nch, scale,
+                luma, lights, project, normals, albedo, mask, confidence, used, flags):
+    """Fill the pixels ``cand`` (flat indices) from the summed-area ``table`` of
+    :func:`fill_grid`: see ``fill``. Returns how many were filled.
+
+    Per pixel: the prior b_p (and colour albedo) is the weighted mean over the smallest box
+    of half-width ``radii[m]`` cells that has ``share`` of its pixels solved. With
+    ``project`` it is moved to the nearest b that fits the usable observations (bits in
+    ``used``, lights ``lights`` (5, 3)): b = b_p + (Σ s sᵀ + λI)⁻¹ Σ s (I - s · b_p), which
+    is Sᵀ(S Sᵀ)⁻¹(I - S b_p) as λ → 0, and least squares for three or more; except where
+    the pixel's albedo is not its neighbours' (below). The albedo is then the kernel's
+    Σ I (s · n) / Σ (s · n)². A pixel with no box found loses FILLED.
+    Scalar code on a few percent of the pixels: no vectorisation to protect here.
+    """
+    h, w = mask.shape
+    gh, gw = table.shape[0] - 1, table.shape[1] - 1
+    nc = table.shape[2]
+    sums = np.empty(nc)
+    obs = np.empty((5, 3))
+    grey = np.empty(5)
+    lam = 0.0
+    for k in range(5):
+        lam += lights[k, 0] ** 2 + lights[k, 1] ** 2 + lights[k, 2] ** 2
+    lam *= 1e-6 / 5
+    done = 0
+    for p in cand:
+        i, j = p // w, p % w
+        ci, cj = min(i // f, gh - 1), min(j // f, gw - 1)
+        found = False
+        for r in radii:
+            y0, y1 = max(ci - r, 0), min(ci + r + 1, gh)
+            x0, x1 = max(cj - r, 0), min(cj + r + 1, gw)
+            cnt = table[y1, x1, 4] - table[y0, x1, 4] - table[y1, x0, 4] + table[y0, x0, 4]
+            wsum = table[y1, x1, 3] - table[y0, x1, 3] - table[y1, x0, 3] + table[y0, x0, 3]
+            if cnt >= share * f * (y1 - y0) * (x1 - x0) and wsum > 0:
+                for c in range(nc):
+                    sums[c] = (table[y1, x1, c] - table[y0, x1, c] - table[y1, x0, c]
+                               + table[y0, x0, c]) / wsum
+                found = True
+                break
+        if not found:
+            flags[i, j] &= ~FILLED
+            used[i, j] = 0
+            continue
+        bits = used[i, j]
+        px, py, pz = sums[0], sums[1], sums[2]
+        bx, by, bz = px, py, pz
+        if project:
+            ar = amb[i] if has_amb else amb[0]
+            rows = (ic[i], il[i], ir[i], it[i], ib[i])
+            for k in range(5):
+                g = 0.0
+                for c in range(nch):
+                    q = nch * j + c
+                    v = max(float(rows[k][q]) - float(ar[q]), 0.0) * scale
+                    obs[k, c] = v
+                    g += v * (luma[c] if nch == 3 else 1.0)
+                grey[k] = g
+            # The correction assumes the neighbours' albedo. Where this pixel's observations
+            # say otherwise (by more than 1.5×, along the prior's direction: dark hair, brows
+            # next to skin), it would turn their albedo difference into a tilt (measured: 9°
+            # mean error on a face's filled pixels, against 5° this way). There, rescale the
+            # prior to this pixel's albedo, and with one or two lights keep only what is
+            # albedo-free: nothing with one, the ratio of the two (c · n = 0) with two.
+            pn = np.sqrt(px * px + py * py + pz * pz)
+            num = den = 0.0
+            nb = 0
+            for k in range(5):
+                if (bits >> k) & 1:
+                    sn = (lights[k, 0] * px + lights[k, 1] * py + lights[k, 2] * pz) / pn
+                    num += grey[k] * sn
+                    den += sn * sn
+                    nb += 1
+            ratio = num / den / pn if (den > 1e-9) & (num > 0) else 1.0
+            own = (ratio > _ALBEDO_JUMP) | (ratio * _ALBEDO_JUMP < 1.0)
+            if own:
+                px, py, pz = px * ratio, py * ratio, pz * ratio
+                bx, by, bz = px, py, pz
+            if own and nb == 2:
+                ka = kb = -1
+                for k in range(5):
+                    if (bits >> k) & 1:
+                        kb = k if ka >= 0 else kb
+                        ka = k if ka < 0 else ka
+                cx = grey[kb] * lights[ka, 0] - grey[ka] * lights[kb, 0]
+                cy = grey[kb] * lights[ka, 1] - grey[ka] * lights[kb, 1]
+                cz = grey[kb] * lights[ka, 2] - grey[ka] * lights[kb, 2]
+                cc = cx * cx + cy * cy + cz * cz
+                t = (cx * px + cy * py + cz * pz) / cc if cc > 1e-18 else 0.0
+                bx, by, bz = px - t * cx, py - t * cy, pz - t * cz
+            elif not (own and nb < 2):
+                m0 = m1 = m2 = m3 = m4 = m5 = 0.0
+                r0 = r1 = r2 = 0.0
+                for k in range(5):
+                    if (bits >> k) & 1:
+                        sx, sy, sz = lights[k, 0], lights[k, 1], lights[k, 2]
+                        e = grey[k] - (sx * px + sy * py + sz * pz)
+                        m0 += sx * sx
+                        m1 += sx * sy
+                        m2 += sx * sz
+                        m3 += sy * sy
+                        m4 += sy * sz
+                        m5 += sz * sz
+                        r0 += e * sx
+                        r1 += e * sy
+                        r2 += e * sz
+                dx, dy, dz, _ = _solve3_f64(m0 + lam, m1, m2, m3 + lam, m4, m5 + lam, r0, r1, r2)
+                bx, by, bz = px + dx, py + dy, pz + dz
+        norm = np.sqrt(bx * bx + by * by + bz * bz)
+        if not (norm > 1e-12 and bz > 0.02 * norm):
+            # Observations that contradict the neighbours (a tilt past the limb): the prior.
+            bx, by, bz = px, py, pz
+            norm = np.sqrt(bx * bx + by * by + bz * bz)
+        nx, ny, nz = bx / norm, by / norm, max(bz / norm, 1e-3)
+        norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        nx, ny, nz = nx / norm, ny / norm, nz / norm
+        den = 0.0
+        if project:
+            for k in range(5):
+                sn = max(lights[k, 0] * nx + lights[k, 1] * ny + lights[k, 2] * nz, 0.0)
+                grey[k] = sn if (bits >> k) & 1 else 0.0
+                den += grey[k] * grey[k]
+        for c in range(nch):
+            a = sums[5 + c]
+            if den > 1e-6:
+                a = 0.0
+                for k in range(5):
+                    a += obs[k, c] * grey[k]
+                a /= den
+            albedo[i, nch * j + c] = a
+        normals[i, 3 * j] = nx
+        normals[i, 3 * j + 1] = ny
+        normals[i, 3 * j + 2] = nz
+        nb = (bits & 1) + ((bits >> 1) & 1) + ((bits >> 2) & 1) + ((bits >> 3) & 1) \
+            + ((bits >> 4) & 1)
+        confidence[i, j] = 0.05 * nb  # 0.25 × usable / 5: below any solved pixel's
+        mask[i, j] = True
+        done += 1
+    return done
