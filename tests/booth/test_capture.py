@@ -16,7 +16,7 @@ from booth.capture import CaptureConfig, CaptureSequencer
 from booth.cli import main
 from booth.hardware.flash import FlashController
 from booth.hardware.sim import CameraFaults, SimulatedBooth
-from booth.session import SessionStore
+from booth.session import PARTIAL, SessionStore
 from firmware_protocol.emulator import Faults
 from photometric import calibrate, stereo, synthetic
 from photometric.lights import CHANNELS
@@ -167,7 +167,7 @@ def _kill_at(milestone: str, exe: list, env: dict, root) -> None:
 
     def new(committed: bool):
         return next((captures / n for n in os.listdir(captures) if n not in earlier
-                     and not (committed and n.endswith(".partial"))), None)
+                     and not (committed and n.endswith(PARTIAL))), None)
 
     happened = {"begun": lambda: new(False) is not None,
                 "committed": lambda: new(True) is not None,
