@@ -5,7 +5,7 @@ import random
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ from booth.cli import main
 from booth.hardware.flashlink import FlashController
 from booth.hardware.simulated import CameraFaults, SimulatedBooth
 from booth.sequencer import CaptureConfig, CaptureSequencer
-from booth.session import SessionStore
+from booth.session import PARTIAL, SessionStore
 from firmware_protocol.emulator import Faults
 from photometric import calibration as calib
 from photometric import stereo
@@ -24,7 +24,7 @@ from photometric.lights import CHANNELS
 from photometric.render import SensorModel
 from photometric.sim import synthetic
 from tests.booth.conftest import linear
-from tests.conftest import env_without
+from tests.conftest import env_without, wait_until
 
 SIZE = 192
 
@@ -156,35 +156,71 @@ def test_capture_cli_consent_and_retake(tmp_path, capsys, controller):
     assert all(i.status == "complete" for i in infos)
 
 
+#: What a run of `booth capture` visibly does, in order: its capture begun (a .partial
+#: folder), each shot stored (its line), the capture committed (the folder renamed), its
+#: processing written (derived/).
+MILESTONES = ("begun", *(f"  {ch} stored" for ch in CHANNELS), "committed", "derived")
+
+
+def _kill_at(milestone: str, exe: list, env: dict, root) -> None:
+    """Run ``exe`` and SIGKILL it as soon as ``milestone`` has happened."""
+    captures = root / "k" / "subjects" / "p1" / "captures"
+    earlier = set(os.listdir(captures))
+
+    def new(committed: bool):
+        return next((captures / n for n in os.listdir(captures) if n not in earlier
+                     and not (committed and n.endswith(PARTIAL))), None)
+
+    happened = {"begun": lambda: new(False) is not None,
+                "committed": lambda: new(True) is not None,
+                "derived": lambda: (c := new(True)) is not None and (c / "derived").exists()}
+    lines: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+
+    proc = subprocess.Popen(exe, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    done = happened.get(milestone, lambda: milestone + "\n" in lines)
+    try:
+        wait_until(lambda: done() or proc.poll() is not None, f"the run to reach {milestone!r}",
+                   timeout=300, every=0.002)
+        proc.send_signal(signal.SIGKILL)
+        assert done(), f"the run ended (status {proc.returncode}) before {milestone!r}"
+    finally:
+        proc.kill()
+        proc.wait()
+        reader.join(timeout=60)
+        proc.stdout.close()
+
+
 def test_sigkill_during_captures_leaves_a_verifiable_store(tmp_path):
-    """Kill `booth capture` at random points of 16 captures: every capture is complete or
-    visibly partial/aborted, and captures finished earlier are untouched."""
+    """Kill `booth capture` at 16 moments of its work, each milestone twice in a seeded order,
+    each kill as soon as its milestone is seen: every capture is complete or visibly
+    partial/aborted, and captures finished earlier are untouched."""
     rng = random.Random(11)
     root = tmp_path / "store"
     env = env_without("VCAMERADIR")
+    env["PYTHONUNBUFFERED"] = "1"  # each line as it is printed
     exe = [sys.executable, "-m", "booth", "capture", "--sessions", str(root), "--session",
            "k", "--subject", "p1", "--consent", "--size", "128"]
     seen = {}
-    # One capture run to the end first: the kill times spread over how long one takes here
-    # (the simulated booth's start, the head model's load included).
-    t = time.monotonic()
+    # One capture run to the end first: a finished capture no later run may touch.
     subprocess.run(exe, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    check=True)
-    whole = time.monotonic() - t
-    for _ in range(16):
-        proc = subprocess.Popen(exe, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.2 * whole))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if not (root / "k" / "session.yaml").exists():
-            continue
+    order = list(MILESTONES) * 2
+    rng.shuffle(order)
+    for milestone in order:
+        _kill_at(milestone, exe, env, root)
         for info in SessionStore(root).session("k").verify():
             assert info.status != "broken", info.problems
             if info.status == "complete":
                 digest = (info.path / "capture.yaml").read_bytes()
                 assert seen.setdefault(info.capture_id, digest) == digest
-    assert len(seen) > 1, "no killed run completed a capture; the kill window is too short"
+    assert len(seen) > 1, "no killed run completed a capture"
 
 
 def test_doctor(tmp_path, capsys):

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import pytest
 import yaml
@@ -117,29 +117,42 @@ WRITER = textwrap.dedent("""
     print("ready", flush=True)
     for k in range(1000):
         w = s.begin_capture("p1")
+        print(k, "begun", flush=True)
         for ch in ("center", "left", "right", "top", "bottom"):
             w.add_shot(ch, ch + ".jpg", bytes([k % 256]) * 200_000)
+            print(k, ch, flush=True)
         (w.commit() if k % 7 else w.abort("test abort"))
-        print(k, flush=True)
+        print(k, "finished", flush=True)
 """)
+#: The lines the writer prints for each capture: begun, one a shot, finished.
+STEPS = 7
 
 
 def test_sigkill_at_random_points_leaves_a_verifiable_store(tmp_path):
-    """20 writer processes killed at random moments: every capture is complete, aborted or
-    visibly partial, and no capture finished before a kill is touched afterwards."""
+    """20 writer processes killed at seeded points of their work: every capture is complete,
+    aborted or visibly partial, and no capture finished before a kill is touched
+    afterwards. The writer says each step it has done; a kill follows the step drawn, so it
+    lands in the next (a shot's write, the record, the rename) however loaded the machine."""
     rng = random.Random(3)
     root = tmp_path / "store"
     snapshot = {}
     for _ in range(20):
+        # A step of captures 0 (aborted) to 5; seed 3 draws most after capture 1's commit.
+        after = rng.randrange(6 * STEPS)
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root)],
                                 stdout=subprocess.PIPE, text=True)
-        # The kill window starts once the writer is up (interpreter start-up varies a lot
-        # on a loaded machine); its output is then left to the pipe.
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+        watchdog = threading.Timer(120, proc.kill)  # a hung writer fails the test
+        watchdog.start()
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            for _ in range(after + 1):
+                assert proc.stdout.readline(), "the writer ended before it was killed"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            watchdog.cancel()
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
         infos = SessionStore(root).session("crash").verify()
         broken = [(i.capture_id, i.problems) for i in infos if i.status == "broken"]
         assert broken == []

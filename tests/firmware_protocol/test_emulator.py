@@ -12,7 +12,6 @@ own, paced to the wall clock: there "advancing" the clock waits until the AVR ha
 long, and the recycle interval is longer so the host's own latency cannot blur it.
 """
 
-import time
 
 import pytest
 
@@ -21,6 +20,7 @@ from firmware_protocol import messages as m
 from firmware_protocol import simavr
 from firmware_protocol.controller import Controller
 from firmware_protocol.emulator import Emulator, Faults
+from tests.conftest import wait_until
 
 
 class FakeClock:
@@ -34,14 +34,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def wait_for(cond, what: str, timeout: float = 10.0) -> None:
-    """Until ``cond()`` holds (another thread makes it so); a generous limit, not a budget."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.001)
 
 
 class EmulatorTarget:
@@ -96,9 +88,8 @@ class FirmwareTarget:
     def advance(self, seconds: float) -> None:
         """Until the AVR has run ``seconds`` more (of its clock, which follows the wall's)."""
         start = self.sim.sync()
-        time.sleep(seconds)
-        while self.sim.sync() - start < seconds * self.sim.frequency:
-            time.sleep(0.001)
+        wait_until(lambda: self.sim.sync() - start >= seconds * self.sim.frequency,
+                   f"{seconds * 1e3:g} ms of the AVR's time", every=0.002)
 
     def xsync(self) -> None:
         self.sim.xsync()
@@ -239,7 +230,8 @@ def test_heartbeat_loss_disarms(emu, clock):
             clock.advance(0.05)
             emu.poll()
             assert emu.controller.armed == bottom
-            wait_for(lambda: emu.controller.last_rx >= clock.now, "a heartbeat")
+            wait_until(lambda: emu.controller.last_rx >= clock.now, "a heartbeat",
+                       every=0.001)
         assert live.status().armed == bottom
         assert not [ev for ev in live.events() if ev.type == m.T.FAULT]
 

@@ -9,7 +9,6 @@ line protocol. (The host-client tests of ``test_emulator.py`` and the fuzz campa
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from booth.cli import main
 from booth.hardware.flashlink import FlashController, FlashError
 from firmware_protocol import messages as m
 from firmware_protocol import simavr
+from tests.conftest import wait_until
 from tests.firmware_protocol.differential import Link
 
 VECTORS = Path(__file__).parents[2] / "firmware_protocol" / "vectors" / "frames.txt"
@@ -78,8 +78,15 @@ def latencies_us(firmware) -> list[float]:
 def settle(firmware, us: float = 1000.0) -> None:
     """Let the AVR run ``us`` of its own time (its main loop gets past the last command)."""
     start = firmware.sync()
-    while firmware.us(firmware.sync() - start) < us:
-        time.sleep(0.001)
+    wait_until(lambda: firmware.us(firmware.sync() - start) >= us,
+               f"{us:g} µs of the AVR's time", every=0.001)
+
+
+def recycled(fc: FlashController, channel: int) -> None:
+    """Until the controller reports ``channel`` ready again (its recycle interval over, by
+    the AVR's clock)."""
+    wait_until(lambda: fc.status().ready_mask >> channel & 1, f"flash {channel} to recycle",
+               every=0.005)
 
 
 def test_pulses_are_the_flash_duration_and_match_fired(firmware):
@@ -92,7 +99,7 @@ def test_pulses_are_the_flash_duration_and_match_fired(firmware):
             fc.fire(ch)
             fired.append(fc.wait_fired(ch))
         for ch in (4, 2):
-            time.sleep(0.08)  # recycled
+            recycled(fc, ch)
             fc.arm(ch)
             settle(firmware)  # as a camera's X-sync comes, well after the ARM: the fast path
             assert firmware.xsync() == ch
@@ -165,11 +172,14 @@ def test_heartbeat_watchdog_disarms(firmware):
         fc.set_value(m.Key.HEARTBEAT_TIMEOUT_MS, 200)
         fc.arm("bottom")
         start = firmware.sync()
-        while firmware.sync() - start < 0.1 * firmware.frequency:  # 100 of the 200 ms
-            time.sleep(0.005)
+
+        def avr_ran(seconds: float) -> None:  # since the ARM, by the AVR's clock
+            wait_until(lambda: firmware.sync() - start >= seconds * firmware.frequency,
+                       f"{seconds * 1e3:g} ms of the AVR's time", every=0.005)
+
+        avr_ran(0.1)  # 100 of the 200 ms
         assert firmware.led
-        while firmware.sync() - start < 0.25 * firmware.frequency:
-            time.sleep(0.005)
+        avr_ran(0.25)
         assert not firmware.led
         assert firmware.xsync() is None
         st = fc.status()
@@ -180,7 +190,7 @@ def test_heartbeat_watchdog_disarms(firmware):
     with connect(firmware, heartbeat=0.05) as live:
         live.set_value(m.Key.HEARTBEAT_TIMEOUT_MS, 200)
         live.arm("bottom")
-        time.sleep(0.6)
+        settle(firmware, 600_000)  # three timeouts of the AVR's clock, which runs the watchdog
         assert firmware.led and live.status().armed == 4
         assert not [ev for ev in live.events() if ev.type == m.T.FAULT]
         assert firmware.xsync() == 4

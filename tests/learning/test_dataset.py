@@ -12,6 +12,7 @@ from booth.cli import main
 from booth.dataset_sources import export_sources
 from learning import dataset, sample_format, splits, workers
 from learning import exporter as export
+from tests.conftest import wait_until
 
 
 def test_splits_are_by_subject_and_seeded():
@@ -126,18 +127,21 @@ def test_export_killed_midway_resumes(store, tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "booth", "export", str(store), "--out", str(out),
            "--size", "64", "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "index.jsonl").is_file() and (out / "index.jsonl").read_text().count("\n"):
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
+
+    def first_sample_done() -> bool:
+        index = out / "index.jsonl"
+        return index.is_file() and index.read_text().count("\n") > 0
+
+    try:
+        wait_until(lambda: first_sample_done() or proc.poll() is not None,
+                   "the export's first sample", timeout=120, every=0.002)
+    finally:
+        proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = (out / "index.jsonl").read_text().count("\n")
     assert 1 <= done_before < 6, "the kill should land mid-export"

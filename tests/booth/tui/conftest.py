@@ -1,11 +1,29 @@
 """Helpers for driving the app with Textual's Pilot on the simulated booth."""
 
 import pytest
+from textual.widgets import Label
 
 from booth.station import SimOptions
 from booth.tui.app import BoothApp
+from booth.tui.script import until
+from booth.tui.widgets.thumbs import Thumbnail, Thumbnails
 
 SIZE = 128
+
+
+async def until_thumbnails_shown(pilot, screen) -> list[str]:
+    """Until the capture screen shows its finished capture's thumbnails: ``finished`` is set
+    as the finish handler starts, the thumbnails are mounted at its end. Their titles."""
+    def shown() -> bool:
+        if screen.finished is None:
+            return False
+        thumbs = list(screen.query(Thumbnail))
+        wanted = screen.query_one("#thumbs", Thumbnails).paths
+        return bool(wanted) and len(thumbs) == len(wanted) and all(
+            t.query(Label) for t in thumbs)
+
+    await until(pilot, shown, what="the capture's thumbnails")
+    return [t.title for t in screen.query(Thumbnail)]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from booth.tui.screens.calibrate import CalibrateScreen
 from booth.tui.screens.capture import CaptureScreen
 from booth.tui.screens.session_main import SessionScreen
 from booth.tui.script import add_subject, open_session, until
-from booth.tui.widgets.thumbs import Thumbnail
+from tests.booth.tui.conftest import until_thumbnails_shown
 
 
 async def test_session_subject_capture_thumbnails_retake(make_app, tmp_path):
@@ -23,8 +23,7 @@ async def test_session_subject_capture_thumbnails_retake(make_app, tmp_path):
         result = screen.finished.result
         assert result.status == "complete", screen.finished
         assert screen.finished.processed.warnings == []
-        await pilot.pause(0.2)
-        titles = [t.title for t in screen.query(Thumbnail)]
+        titles = await until_thumbnails_shown(pilot, screen)
         assert titles == ["center", "left", "right", "top", "bottom", "normals"]
         assert "complete" in str(screen.query_one("#capture-status").render())
         # Retake: a new capture supersedes the first.

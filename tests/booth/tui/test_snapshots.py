@@ -17,6 +17,7 @@ from booth.station import SimOptions, Station
 from booth.tui.app import BoothApp
 from booth.tui.screens.capture import CaptureScreen
 from booth.tui.script import add_subject, open_session, until
+from tests.booth.tui.conftest import until_thumbnails_shown
 
 SIZE_TERM = (130, 44)
 
@@ -64,7 +65,7 @@ async def _session_with_capture(pilot):
     screen = app.screen
     await until(pilot, lambda: isinstance(screen, CaptureScreen) and screen.finished
                 is not None, what="the capture")
-    await pilot.pause(0.3)
+    await until_thumbnails_shown(pilot, screen)
 
 
 def test_sessions_screen(app, snap_compare):

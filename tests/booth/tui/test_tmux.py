@@ -5,12 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from booth.session import SessionStore
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None and not os.environ.get("CI"),
@@ -34,19 +34,21 @@ class Tmux:
                               env=self.env, capture_output=True).returncode == 0
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The screen, once ``text`` is on it."""
+        def showing() -> str:
             screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()}")
+            return screen if text in screen else ""
+
+        try:
+            return wait_until(showing, f"{text!r} on the screen", timeout, every=0.05)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen:\n{self.screen()}") from None
 
     def keys(self, *keys: str) -> None:
-        """One key at a time, as a person types (a burst of keys reads as a paste)."""
+        """One key at a time, in order; the app handles them in order, and the test waits for
+        what each step shows before the next."""
         for k in keys:
             self.run("send-keys", "-t", "booth", k)
-            time.sleep(0.15)
 
 
 def booth_command() -> list[str]:
@@ -66,7 +68,11 @@ def test_capture_in_a_real_terminal(tmp_path):
         tmux.wait_for("● connected")
         tmux.keys("a")
         tmux.wait_for("New subject in session s1")
-        tmux.keys("p", "1", "Tab", "Tab", "Space", "Tab", "Enter")
+        tmux.keys("p", "1")
+        tmux.wait_for("p1")
+        tmux.keys("Tab", "Tab", "Space")
+        tmux.wait_for("▐X▌ Consent given")
+        tmux.keys("Tab", "Enter")
         tmux.wait_for("subject p1 added with consent")
         tmux.keys("c")
         screen = tmux.wait_for("complete: ", timeout=120)
@@ -76,10 +82,7 @@ def test_capture_in_a_real_terminal(tmp_path):
         tmux.keys("Escape")
         tmux.wait_for("a add subject")
         tmux.keys("q")
-        deadline = time.monotonic() + 30
-        while tmux.alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not tmux.alive(), "booth tui did not exit on q"
+        wait_until(lambda: not tmux.alive(), "booth tui to exit on q", 30, every=0.05)
     finally:
         tmux.run("kill-server", check=False)
     [info] = SessionStore(root).session("s1").verify()
