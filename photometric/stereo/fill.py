@@ -5,7 +5,6 @@ a normal from their neighbours, scaled by their own albedo (:func:`fill_grid`,
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numba import njit
 
@@ -35,35 +34,39 @@ def mark_holes(result: StereoResult) -> int:
     """Flag FILLED (no lights used) the pixels that lie inside the subject but that no flash
     lights above the shadow threshold: dark hair at a grazing edge, a pupil. Without this
     they are holes in the map that no observation can fill, and a relit portrait would show
-    them. A hole is a connected region outside the subject that does not reach the image's
-    border, at most ``_HOLE_SHARE`` of the subject. Returns how many pixels were flagged."""
-    subject = result.mask | ((result.flags & FILLED) != 0)
-    rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
+    them. A hole is a connected region outside the subject (8-connected) that does not reach
+    the border of the subject's bounding box, at most ``_HOLE_SHARE`` of the subject.
+    Returns how many pixels were flagged.
+
+    The subject's runs per row (``subject_runs``) and a flood of the background
+    between them from the box's border (``enclosed_gaps``) find the enclosed pixels
+    in a few milliseconds at 24 MP; only when there are some are they labelled
+    (:func:`_label_holes`), in their own bounding box. Labelling the whole box, as this did
+    before, cost 0.1-0.3 s at 24 MP even when nothing was enclosed.
+    """
+    h, w = result.mask.shape
+    starts, ends, offsets = subject_runs(result.mask, result.flags)
+    if starts.size == 0:
+        return 0
+    rows, gs, ge = enclosed_gaps(starts, ends, offsets, w)
     if rows.size == 0:
         return 0
-    # Holes lie inside the subject's bounding box: label only that (a portrait's box is a
-    # fraction of the frame). 8-connected: OpenCV's fast labelling (0.07 s at 24 MP against
-    # 0.2 s for 4-connected); a gap that touches the outside only at a corner is then
-    # outside, which is conservative.
-    y0, x0 = rows[0], cols[0]
-    crop = np.s_[y0:rows[-1] + 1, x0:cols[-1] + 1]
-    inside = subject[crop]
-    total = int(inside.sum())
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((~inside).view(np.uint8),
-                                                           connectivity=8)
-    h, w = inside.shape
-    x, y, bw, bh, area = (stats[:, k] for k in range(5))
-    inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area <= _HOLE_SHARE * total)
-    inner[0] = False  # label 0: the subject itself
-    flagged = 0
-    for k in np.flatnonzero(inner):  # each hole within its own box: no full-image pass
-        box = np.s_[y[k]:y[k] + bh[k], x[k]:x[k] + bw[k]]
-        at = np.s_[y0 + y[k]:y0 + y[k] + bh[k], x0 + x[k]:x0 + x[k] + bw[k]]
-        hole = labels[box] == k
-        result.flags[at][hole] = FILLED
-        result.lights_used[at][hole] = 0
-        flagged += int(area[k])
-    return flagged
+    total = int((ends - starts).sum())
+    return _label_holes(result, rows, gs, ge, total)
+
+
+def _label_holes(result: StereoResult, rows: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray, total: int) -> int:
+    """Label the enclosed background runs (row, [start, end)) of :func:`mark_holes` into
+    holes and flag those no larger than ``_HOLE_SHARE`` of the ``total`` subject pixels.
+    Enclosed pixels are exactly the pixels of the background's regions that do not reach
+    the subject's box, so their 8-connected components are those regions. On the runs
+    (``label_runs``): labelling their bounding box, which can span the face, took
+    20-30 ms at 24 MP. Returns how many pixels were flagged."""
+    labels, n = label_runs(rows, starts, ends)
+    area = np.bincount(labels, weights=(ends - starts).astype(np.float64), minlength=n)
+    keep = (area <= _HOLE_SHARE * total)[labels]
+    return int(flag_runs(rows, starts, ends, keep, result.flags, result.lights_used))
 
 
 def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count: int) -> int:
@@ -105,6 +108,211 @@ def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count:
         1.0 / full, luma, lights if project else np.zeros((5, 3)), project,
         result.normals.reshape(h, -1), result.albedo.reshape(h, -1), result.mask,
         result.confidence, result.lights_used, result.flags)
+
+
+@njit(**JIT)
+def subject_runs(mask, flags):
+    """The subject (valid pixels, and pixels flagged FILLED) as runs per row, for
+    ``mark_holes``: (starts, ends, offsets), row i's runs being
+    [starts[k], ends[k]) for k in offsets[i]:offsets[i + 1].
+
+    Per row, a vectorised pass makes a byte per pixel and another marks where it changes;
+    the changes, a few dozen a row, are then found eight bytes at a time.
+    """
+    h, w = mask.shape
+    nw = w // 8 + 1
+    s = np.zeros(nw * 8 + 8, np.uint8)  # s[j + 1]: pixel j; s[0] and s[w + 1] stay 0
+    d = np.zeros(nw * 8, np.uint8)  # d[j]: the subject starts or ends at pixel j
+    words = d.view(np.uint64)
+    cap = 1 << 14
+    starts = np.empty(cap, np.int32)
+    ends = np.empty(cap, np.int32)
+    offsets = np.zeros(h + 1, np.int64)
+    n = 0
+    k = 0  # 0: the next change starts a run, 1: ends one
+    for i in range(h):
+        mrow, frow = mask[i], flags[i]
+        sv = s[1:w + 1]
+        for j in range(w):
+            sv[j] = mrow[j] | ((frow[j] & FILLED) != 0)
+        for j in range(w + 1):
+            d[j] = s[j] ^ s[j + 1]
+        for q in range(nw):
+            if words[q] == 0:
+                continue
+            for j in range(8 * q, 8 * q + 8):
+                if d[j] == 0:
+                    continue
+                if k == 0:
+                    if n == cap:  # grow
+                        cap *= 2
+                        starts2 = np.empty(cap, np.int32)
+                        ends2 = np.empty(cap, np.int32)
+                        starts2[:n] = starts[:n]
+                        ends2[:n] = ends[:n]
+                        starts, ends = starts2, ends2
+                    starts[n] = j
+                else:
+                    ends[n] = j
+                    n += 1
+                k ^= 1
+        offsets[i + 1] = n
+    return starts[:n], ends[:n], offsets
+
+
+@njit(**JIT)
+def enclosed_gaps(starts, ends, offsets, w):
+    """The background's runs that no path of background pixels (8-connected) joins to the
+    border of the subject's bounding box, from :func:`subject_runs`: (rows, starts, ends),
+    the pixels of ``mark_holes``' holes before their size is checked.
+
+    The background between the subject's runs, row by row within the box, is flooded from
+    the runs that touch the box's border: a run of row i reaches the runs of rows i ± 1 that
+    overlap it or touch it at a corner. What the flood does not reach is enclosed. On runs,
+    not pixels: a 24 MP portrait has some 100 000 of them, so this takes a millisecond or
+    two where labelling every pixel of the box took 0.1-0.3 s.
+    """
+    h = offsets.shape[0] - 1
+    y0, y1 = -1, -1
+    x0, x1 = w, 0
+    for i in range(h):
+        if offsets[i + 1] > offsets[i]:
+            if y0 < 0:
+                y0 = i
+            y1 = i
+            x0 = min(x0, starts[offsets[i]])
+            x1 = max(x1, ends[offsets[i + 1] - 1])
+    if y0 < 0:
+        return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int32)
+    # Gap g of row i (0 <= g <= m, m the row's subject runs): [a, b) with a = x0 or the end
+    # of run g - 1, b = x1 or the start of run g. Gap ids: base[i] + g.
+    base = np.zeros(h + 1, np.int64)
+    for i in range(h):
+        base[i + 1] = base[i] + offsets[i + 1] - offsets[i] + 1
+    seen = np.zeros(base[h], np.uint8)
+    stack = np.empty(base[h], np.int64)  # each gap is pushed once: its row and index
+    stack_g = np.empty(base[h], np.int64)
+    top = 0
+    for i in range(y0, y1 + 1):
+        m = offsets[i + 1] - offsets[i]
+        for g in range(m + 1):
+            a = x0 if g == 0 else ends[offsets[i] + g - 1]
+            b = x1 if g == m else starts[offsets[i] + g]
+            if b > a and (g == 0 or g == m or i == y0 or i == y1):
+                seen[base[i] + g] = 1
+                stack[top] = i
+                stack_g[top] = g
+                top += 1
+    while top > 0:
+        top -= 1
+        i, g = stack[top], stack_g[top]
+        m = offsets[i + 1] - offsets[i]
+        a = x0 if g == 0 else ends[offsets[i] + g - 1]
+        b = x1 if g == m else starts[offsets[i] + g]
+        for r in (i - 1, i + 1):
+            if r < y0 or r > y1:
+                continue
+            o, mr = offsets[r], offsets[r + 1] - offsets[r]
+            # The first gap of row r that ends at or after a (gap k ends at starts[o + k]):
+            # gaps before it end before a, so they cannot touch [a - 1, b + 1).
+            lo2, hi2 = 0, mr
+            while lo2 < hi2:
+                mid = (lo2 + hi2) // 2
+                if starts[o + mid] < a:
+                    lo2 = mid + 1
+                else:
+                    hi2 = mid
+            for k in range(lo2, mr + 1):
+                ka = x0 if k == 0 else ends[o + k - 1]
+                if ka > b:
+                    break
+                kb = x1 if k == mr else starts[o + k]
+                if kb > ka and seen[base[r] + k] == 0:
+                    seen[base[r] + k] = 1
+                    stack[top] = r
+                    stack_g[top] = k
+                    top += 1
+    n = 0
+    for i in range(y0, y1 + 1):
+        m = offsets[i + 1] - offsets[i]
+        for g in range(1, m):
+            if seen[base[i] + g] == 0:
+                n += 1
+    rows = np.empty(n, np.int64)
+    gs = np.empty(n, np.int32)
+    ge = np.empty(n, np.int32)
+    n = 0
+    for i in range(y0, y1 + 1):
+        m = offsets[i + 1] - offsets[i]
+        for g in range(1, m):
+            if seen[base[i] + g] == 0:
+                rows[n] = i
+                gs[n] = ends[offsets[i] + g - 1]
+                ge[n] = starts[offsets[i] + g]
+                n += 1
+    return rows, gs, ge
+
+
+@njit(**JIT)
+def _find(parent, k):
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+@njit(**JIT)
+def label_runs(rows, starts, ends):
+    """Connected components (8-connected) of runs [starts[k], ends[k]) of rows ``rows``,
+    sorted by row and start, as from :func:`enclosed_gaps`: a label per run, 0 to n - 1, and
+    n. Union-find over the runs of each pair of consecutive rows, swept side by side."""
+    n = rows.shape[0]
+    parent = np.arange(n)
+    p = 0
+    while p < n:
+        q = p
+        while q < n and rows[q] == rows[p]:
+            q += 1
+        # Row rows[p] is [p, q); the next row, if it is rows[p] + 1, starts at q.
+        r = q
+        while r < n and rows[r] == rows[p] + 1:
+            r += 1
+        if q < n and rows[q] == rows[p] + 1:
+            k = q
+            for a in range(p, q):
+                while k < r and ends[k] < starts[a]:  # ends before a's left corner
+                    k += 1
+                m = k
+                while m < r and starts[m] <= ends[a]:  # up to a's right corner
+                    ra, rm = _find(parent, a), _find(parent, m)
+                    if ra != rm:
+                        parent[max(ra, rm)] = min(ra, rm)
+                    m += 1
+        p = q
+    labels = np.empty(n, np.int64)
+    count = 0
+    for k in range(n):
+        root = _find(parent, k)
+        if root == k:
+            labels[k] = count
+            count += 1
+        else:
+            labels[k] = labels[root]  # root < k: labelled already
+    return labels, count
+
+
+@njit(**JIT)
+def flag_runs(rows, starts, ends, keep, flags, used):
+    """Flag the runs with ``keep`` FILLED, with no lights used; returns how many pixels."""
+    n = 0
+    for k in range(rows.shape[0]):
+        if keep[k]:
+            i = rows[k]
+            for j in range(starts[k], ends[k]):
+                flags[i, j] = FILLED
+                used[i, j] = 0
+            n += ends[k] - starts[k]
+    return n
 
 
 @njit(**JIT)

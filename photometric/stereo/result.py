@@ -53,7 +53,10 @@ class StereoResult:
 
 
 def new_outputs(h: int, w: int, c: int):
-    # np.empty: the kernels write every pixel, so zeroing first would be a wasted pass.
+    # np.empty: the kernels write every pixel (zeros outside the stretches that some flash
+    # may light), so zeroing first would be a wasted pass; and numpy asks for huge pages only
+    # for np.empty's allocations, not np.zeros' (calloc): 4 KB page faults over 744 MB at
+    # 24 MP measured 5× slower than writing the same arrays allocated by np.empty.
     return (
         np.empty((h, w * 3), np.float32),
         np.empty((h, w * c), np.float32),

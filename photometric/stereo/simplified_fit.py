@@ -13,9 +13,19 @@ from numba import njit
 from photometric.lights import DIRECTIONAL, LightRig, nominal_rig
 from photometric.stereo.fill import fill_holes, mark_holes
 from photometric.stereo.flags import CLAMPED, FILLED, SATURATED, SHADOWED
-from photometric.stereo.inputs import Thresholds, prepare, radiometry
+from photometric.stereo.inputs import Thresholds, float32_at_least, prepare, radiometry
 from photometric.stereo.result import StereoResult, make_result, new_outputs
-from photometric.stereo.rows import F32, JIT, U8, grey_rows, positive
+from photometric.stereo.rows import (
+    BLOCK,
+    F32,
+    FINE,
+    JIT,
+    U8,
+    lit_floor,
+    positive,
+    row_runs,
+    zero_gaps,
+)
 
 
 @dataclass
@@ -68,9 +78,12 @@ def simplified(
     prepared = prepare(images)
     imgs, amb, has_amb, nch, full, luma = prepared
     level, dark, sat_raw = radiometry(prepared, thresholds, white_level)
+    sat_raw = float32_at_least(sat_raw)
     outs = new_outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
+    lit_raw = lit_floor(dark, 1.0 / full, luma, nch, np.ones(5), sat_raw,
+                                 imgs[0].dtype)
     n_fill = simplified_kernel(
-        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_raw, dark,
+        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_raw, dark, lit_raw,
         # C-contiguous float64 always: another layout would compile another kernel.
         np.ascontiguousarray(model.coeffs, np.float64), np.ascontiguousarray(model.clamp,
                                                                               np.float64),
@@ -85,15 +98,16 @@ def simplified(
 
 @njit(**JIT)
 def simplified_kernel(
-    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, coeffs, clamp,
+    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, lit_raw, coeffs, clamp,
     s_center, normals, albedo, mask, confidence, used, flags,
 ):
     """Chang & Lin: n ∝ W · [r_left, r_right, r_top, r_bottom, 1], r_k = I_k / I_center.
 
     ``coeffs`` W is 3×5; ``clamp`` holds (p_min, p_max, q_min, q_max) for the gradient
     p = n_x/n_z, q = n_y/n_z; ``s_center`` is the ring flash's intensity × direction, which
-    turns I_center into albedo. Every output pixel is written (zeros where invalid).
-    Returns the number of pixels marked FILLED (lit but invalid).
+    turns I_center into albedo. Only the stretches of each row that some flash may light
+    (:func:`lit_runs`) are solved; the rest is zeroed. Returns the number of pixels marked
+    FILLED (lit but invalid).
     """
     h, w = mask.shape
     grey = np.empty((5, w), np.float32)
@@ -110,77 +124,99 @@ def simplified_kernel(
     fdark = F32(dark)
     zero = F32(0)
     one = F32(1)
+    coarse = np.empty(w // BLOCK * 2 + 2, np.int64)
+    runs = np.empty(w // FINE * 2 + 2, np.int64)
+    hit = np.zeros((w + BLOCK - 1) // BLOCK * BLOCK * nch, np.uint8)
+    litbuf = np.empty(w, np.float32)
+    ip = np.ones(5, np.float32)
+    sc = F32(scale)
     n_fill = 0
     for i in range(h):
-        grey_rows(ic, il, ir, it, ib, amb, has_amb, i, nch, luma, scale, sat_raw, grey, sat)
-        g0, g1, g2, g3, g4 = grey[0], grey[1], grey[2], grey[3], grey[4]
-        nrow = normals[i]
-        crow = confidence[i]
-        for j in range(w):
-            gc = g0[j]
-            inv_gc = one / max(gc, F32(1e-12))
-            r1 = g1[j] * inv_gc
-            r2 = g2[j] * inv_gc
-            r3 = g3[j] * inv_gc
-            r4 = g4[j] * inv_gc
-            x = w04 + w00 * r1 + w01 * r2 + w02 * r3 + w03 * r4
-            y = w14 + w10 * r1 + w11 * r2 + w12 * r3 + w13 * r4
-            z = w24 + w20 * r1 + w21 * r2 + w22 * r3 + w23 * r4
-            iz = one / max(z, F32(1e-6))
-            p0 = x * iz
-            q0 = y * iz
-            p = min(max(p0, p_lo), p_hi)
-            q = min(max(q0, q_lo), q_hi)
-            inv = one / np.sqrt(p * p + q * q + one)
-            nx = p * inv
-            ny = q * inv
-            nz = inv
-            shade = sc0 * nx + sc1 * ny + sc2 * nz
-            st = sat[j]
-            ok = (gc > fdark) & (z > F32(1e-6)) & (shade > F32(1e-6)) & ((st & 1) == 0)
-            # Usable directional images: lit and not clipped.
-            lit = (((g1[j] > fdark) & ((st & 2) == 0)) + ((g2[j] > fdark) & ((st & 4) == 0))) + (
-                ((g3[j] > fdark) & ((st & 8) == 0)) + ((g4[j] > fdark) & ((st & 16) == 0)))
-            was_clamped = (p != p0) | (q != q0)
-            conf = F32(lit) * F32(0.25) * (F32(0.5) if was_clamped else one)
-            valid[j] = ok
-            clamped[j] = CLAMPED if was_clamped else U8(0)
-            inv_shade[j] = one / max(shade, F32(1e-6))
-            nrow[3 * j] = nx if ok else zero
-            nrow[3 * j + 1] = ny if ok else zero
-            nrow[3 * j + 2] = nz if ok else zero
-            crow[j] = conf if ok else zero
-        # Integer bookkeeping: which images are usable, and why not. A pixel that some flash
-        # lights (or clips) but that has no solution here is marked FILLED for fill,
-        # with its usable images in ``used``.
-        mrow = mask[i]
-        urow = used[i]
-        frow = flags[i]
-        for j in range(w):
-            s = sat[j]
-            hot = s & U8(0b11111)  # the ring flash is never clipped where a pixel is valid
-            dim = (U8(1) if g0[j] <= fdark else U8(0)) | (U8(2) if g1[j] <= fdark else U8(0))
-            dim |= (U8(4) if g2[j] <= fdark else U8(0)) | (U8(8) if g3[j] <= fdark else U8(0))
-            dim |= U8(16) if g4[j] <= fdark else U8(0)
-            shadow = dim & ~hot
-            f = (SATURATED if hot != 0 else U8(0)) | (SHADOWED if shadow != 0 else U8(0))
-            f |= clamped[j]
-            v = valid[j]
-            fill = (~v) & ((dim != U8(0b11111)) | (hot != 0))
-            mrow[j] = v
-            urow[j] = (U8(0b11111) & ~(hot | dim)) if v | fill else U8(0)
-            frow[j] = f if v else (f | FILLED if fill else U8(0))
-            n_fill += 1 if fill else 0
-        arow = albedo[i]
-        raw = ic[i]
-        ar = amb[i] if has_amb else amb[0]
-        sc = F32(scale)
-        if nch == 3:
-            for j in range(w):
-                k = inv_shade[j] * sc if valid[j] else zero
-                for c in range(3):
-                    arow[3 * j + c] = positive(raw[3 * j + c], ar[3 * j + c]) * k
-        else:
-            for j in range(w):
-                arow[j] = positive(raw[j], ar[j]) * (inv_shade[j] * sc if valid[j] else zero)
+        ar_full = amb[i] if has_amb else amb[0]
+        nruns = row_runs(ic, il, ir, it, ib, ar_full, has_amb, i, nch, luma, scale, sat_raw,
+                          lit_raw, ip, fdark, hit, coarse, grey, sat, litbuf, runs)
+        zero_gaps(i, runs, nruns, nch, normals, albedo, mask, confidence, used, flags)
+        for r in range(nruns):
+            # Views of the run, indexed from 0: see lambertian_kernel.
+            j0, j1 = runs[2 * r], runs[2 * r + 1]
+            g0, g1, g2, g3, g4 = (grey[0, j0:j1], grey[1, j0:j1], grey[2, j0:j1],
+                                  grey[3, j0:j1], grey[4, j0:j1])
+            srow = sat[j0:j1]
+            vrow, clrow, isrow = valid[j0:j1], clamped[j0:j1], inv_shade[j0:j1]
+            nrow = normals[i, 3 * j0:3 * j1]
+            crow = confidence[i, j0:j1]
+            mrow = mask[i, j0:j1]
+            urow = used[i, j0:j1]
+            frow = flags[i, j0:j1]
+            arow = albedo[i, nch * j0:nch * j1]
+            raw = ic[i, nch * j0:nch * j1]
+            ar = ar_full[nch * j0:nch * j1]
+            n = j1 - j0
+            for j in range(n):
+                gc = g0[j]
+                inv_gc = one / max(gc, F32(1e-12))
+                r1 = g1[j] * inv_gc
+                r2 = g2[j] * inv_gc
+                r3 = g3[j] * inv_gc
+                r4 = g4[j] * inv_gc
+                x = w04 + w00 * r1 + w01 * r2 + w02 * r3 + w03 * r4
+                y = w14 + w10 * r1 + w11 * r2 + w12 * r3 + w13 * r4
+                z = w24 + w20 * r1 + w21 * r2 + w22 * r3 + w23 * r4
+                iz = one / max(z, F32(1e-6))
+                p0 = x * iz
+                q0 = y * iz
+                p = min(max(p0, p_lo), p_hi)
+                q = min(max(q0, q_lo), q_hi)
+                inv = one / np.sqrt(p * p + q * q + one)
+                nx = p * inv
+                ny = q * inv
+                nz = inv
+                shade = sc0 * nx + sc1 * ny + sc2 * nz
+                st = srow[j]
+                ok = (gc > fdark) & (z > F32(1e-6)) & (shade > F32(1e-6)) & (
+                    (st & U8(1)) == U8(0))
+                # Usable directional images: lit and not clipped. Counted in float32 (and
+                # uint8 masks above): numba widens integer arithmetic to 64 bits, and AVX2
+                # has no 64-bit integer to float conversion.
+                lit = ((one if (g1[j] > fdark) & ((st & U8(2)) == U8(0)) else zero)
+                       + (one if (g2[j] > fdark) & ((st & U8(4)) == U8(0)) else zero)) + (
+                    (one if (g3[j] > fdark) & ((st & U8(8)) == U8(0)) else zero)
+                    + (one if (g4[j] > fdark) & ((st & U8(16)) == U8(0)) else zero))
+                was_clamped = (p != p0) | (q != q0)
+                conf = lit * F32(0.25) * (F32(0.5) if was_clamped else one)
+                vrow[j] = ok
+                clrow[j] = CLAMPED if was_clamped else U8(0)
+                isrow[j] = one / max(shade, F32(1e-6))
+                nrow[3 * j] = nx if ok else zero
+                nrow[3 * j + 1] = ny if ok else zero
+                nrow[3 * j + 2] = nz if ok else zero
+                crow[j] = conf if ok else zero
+            # Integer bookkeeping: which images are usable, and why not. A pixel that some flash
+            # lights (or clips) but that has no solution here is marked FILLED for fill,
+            # with its usable images in ``used``.
+            for j in range(n):
+                s = srow[j]
+                hot = s & U8(0b11111)  # the ring flash is never clipped where a pixel is valid
+                dim = (U8(1) if g0[j] <= fdark else U8(0)) | (
+                    U8(2) if g1[j] <= fdark else U8(0))
+                dim |= (U8(4) if g2[j] <= fdark else U8(0)) | (
+                    U8(8) if g3[j] <= fdark else U8(0))
+                dim |= U8(16) if g4[j] <= fdark else U8(0)
+                shadow = dim & ~hot
+                f = (SATURATED if hot != 0 else U8(0)) | (SHADOWED if shadow != 0 else U8(0))
+                f |= clrow[j]
+                v = vrow[j]
+                fill = (not v) & ((dim != U8(0b11111)) | (hot != 0))
+                mrow[j] = v
+                urow[j] = (U8(0b11111) & ~(hot | dim)) if v | fill else U8(0)
+                frow[j] = f if v else (f | FILLED if fill else U8(0))
+                n_fill += 1 if fill else 0
+            if nch == 3:
+                for j in range(n):
+                    k = isrow[j] * sc if vrow[j] else zero
+                    for c in range(3):
+                        arow[3 * j + c] = positive(raw[3 * j + c], ar[3 * j + c]) * k
+            else:
+                for j in range(n):
+                    arow[j] = positive(raw[j], ar[j]) * (isrow[j] * sc if vrow[j] else zero)
     return n_fill
