@@ -79,7 +79,7 @@ def test_the_export_uses_the_same_calibration_and_normals(calibrated, tmp_path, 
         seen.append((rig, result))
         return result
 
-    monkeypatch.setattr(stereo, "lambertian", recording)
+    monkeypatch.setattr("photometric.stereo.solver.lambertian", recording)
     result = run_export(sources, tmp_path / "ds", Settings(size=64), workers=1)
     assert len(result.exported) == 1, result.skipped
     (rig, res), = seen
