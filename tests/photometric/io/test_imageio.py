@@ -314,11 +314,10 @@ def test_a_raw_file_is_read_as_a_camera_shows_it(tmp_path):
 
 
 def test_raw_fast_demosaic_scales_and_converts_colour_as_libraw_does():
-    """The default RAW decode (``photometric.io.demosaic.demosaic_mhc`` after LibRaw's
-    unpacking) scales,
-    white-balances, converts colour and clips exactly as LibRaw does: a flat field of any
-    colour, clipped or dark, decodes to LibRaw's own values (every demosaicing agrees on a
-    flat field away from the border)."""
+    """The default RAW decode (``photometric.io.demosaic.demosaic_mhc`` after LibRaw's unpacking)
+    scales, white-balances, converts colour and clips exactly as LibRaw does: a flat field
+    of any colour, clipped or dark, decodes to LibRaw's own values (every demosaicing
+    agrees on a flat field away from the border)."""
     from photometric.io import camerafile
 
     for value in ((0.3, 0.5, 0.2), (0.9, 0.95, 0.99), (1.2, 0.4, 0.1), (0.0, 0.001, 0.002)):
