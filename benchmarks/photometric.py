@@ -20,8 +20,9 @@ camera file as the simulated camera writes it (a 14-bit DNG, an sRGB JPEG at qua
 read from disk and made linear, against the floor of reading that file's bytes once:
 
 * ``read file``: ``Path.read_bytes`` (page cache warm), the floor;
-* ``RAW decode``: :func:`photometric.io.imageio.read_raw`, LibRaw with AHD demosaicing to
-  linear 16-bit RGB; LibRaw runs on one thread;
+* ``RAW decode``: :func:`photometric.io.imageio.read_raw`, LibRaw's unpacking and the
+  default demosaic (:mod:`photometric.io.demosaic` for a plain Bayer mosaic) to linear
+  16-bit RGB, one thread;
 * ``JPEG decode``: :func:`photometric.io.imageio.read_image` (libjpeg-turbo via OpenCV);
 * ``JPEG linear``: that, then :func:`photometric.response.linearize` to 16-bit linear.
 
