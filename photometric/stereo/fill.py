@@ -1,6 +1,6 @@
 """Hole filling: lit pixels that no fit could solve (fewer than three usable flashes) get
 a normal from their neighbours, scaled by their own albedo (:func:`fill_grid`,
-:func:`fill_pixels`, and :func:`fill`, which runs them only where something is missing).
+:func:`fill_pixels`, and :func:`fill_holes`, which runs them only where something is missing).
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from photometric.stereo.rows import F32, JIT
 #: smallest first: the first one in which enough neighbours are solved is used.
 _FILL_RADII = (1, 2, 4, 8, 16, 32, 64, 128)
 
-
 #: ... "enough": this share of the box's pixels.
 _FILL_SHARE = 0.1
 
-
 #: The prior grid has at most about this many cells (f×f blocks of pixels).
 _FILL_GRID = 1 << 14
-
 
 #: Interior holes larger than this share of the subject are left empty: a region that size
 #: with no usable light is not a gap between neighbours to bridge.

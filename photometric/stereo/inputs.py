@@ -91,7 +91,6 @@ def prepare(images: Mapping[str, np.ndarray]):
 #: About how many pixels :func:`data_level` looks at: plenty for a 99th percentile.
 _LEVEL_SAMPLES = 1 << 12
 
-
 #: The percentile of the per-pixel median observations that is the data level.
 _LEVEL_PERCENTILE = 99.0
 

@@ -9,7 +9,6 @@ from numba import njit
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
 
-
 F32 = np.float32
 
 
