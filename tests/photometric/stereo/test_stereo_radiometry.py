@@ -11,6 +11,7 @@ from photometric.errors import InputError
 from photometric.lights import CHANNELS, LightRig
 from photometric.render import SensorModel
 from photometric.sim import synthetic
+from photometric.stereo import fill
 
 RIG = synthetic.SIM_RIG
 LUMA = stereo.LUMA / stereo.LUMA.sum()
@@ -249,6 +250,70 @@ def test_a_dark_patch_inside_the_subject_is_no_hole(face, method):
     print(f"{method}: dark patch of {patch.sum()} px filled, mean error {err:.1f}°")
     assert err < 8.0
     assert not res.mask[~surface.mask & (yy < 5)].any()  # the background is not filled
+
+
+@pytest.mark.parametrize("method", stereo.METHODS)
+def test_nothing_is_labelled_when_nothing_is_missing(monkeypatch, method):
+    """A capture with no hole inside its subject (a sphere over a dark background, a
+    subject that fills the frame) costs the fill no labelling: the flood of the background
+    between the subject's runs finds nothing enclosed, and neither the labelling of holes
+    nor OpenCV's connected components are called."""
+    import cv2
+
+    calls = []
+    real = fill._label_holes
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("connected components labelled")
+
+    monkeypatch.setattr(fill, "_label_holes", spy)
+    monkeypatch.setattr(cv2, "connectedComponentsWithStats", forbidden)
+    monkeypatch.setattr(cv2, "connectedComponents", forbidden)
+    plane = np.zeros((48, 64, 3), np.float32)
+    plane[..., 2] = 1
+    wall = synthetic.Surface(plane, np.full((48, 64, 3), 0.7, np.float32),
+                             np.ones((48, 64), bool))
+    for surface in (synthetic.sphere(128), wall):
+        res = stereo.solve(synthetic.capture(surface, camera=SensorModel(), seed=1), method, RIG)
+        assert res.mask.any()
+    assert calls == []
+
+
+@pytest.mark.parametrize("method", stereo.METHODS)
+def test_holes_are_labelled_only_around_the_pixels_that_need_it(face, monkeypatch, method):
+    """With a dark patch inside the face, the labelling sees only the enclosed pixels: the
+    patch and the face's own small holes, a few percent of the subject's box at most, not
+    the box."""
+    calls = []
+    real = fill._label_holes
+
+    def spy(result, rows, starts, ends, total):
+        calls.append((rows.copy(), starts.copy(), ends.copy()))
+        return real(result, rows, starts, ends, total)
+
+    monkeypatch.setattr(fill, "_label_holes", spy)
+    surface = replace(face, albedo=face.albedo.copy())
+    rows, cols = np.nonzero(surface.mask)
+    cy, cx = int(rows.mean()), int(cols.mean())
+    yy, xx = np.mgrid[:192, :192]
+    patch = (yy - cy) ** 2 + (xx - cx - 20) ** 2 < 8 ** 2
+    surface.albedo[patch] = 0.003
+    res = stereo.solve(to_uint16(synthetic.capture(surface, synthetic.Booth(), SensorModel(),
+                                                   seed=1)), method, RIG)
+    assert res.filled[patch].all() and len(calls) == 1
+    r, s, e = calls[0]
+    enclosed = np.zeros_like(patch)
+    for row, a, b in zip(r, s, e, strict=True):
+        enclosed[row, a:b] = True
+    assert enclosed[patch].all()
+    box = (rows.max() + 1 - rows.min()) * (cols.max() + 1 - cols.min())
+    print(f"{method}: {enclosed.sum()} enclosed px labelled ({patch.sum()} in the patch), "
+          f"subject's box {box} px")
+    assert enclosed.sum() < 0.05 * box
 
 
 def test_a_sphere_at_one_percent_of_range_calibrates():
