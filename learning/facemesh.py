@@ -151,10 +151,11 @@ def _mesh():
 
 def _faces(rgb: np.ndarray):
     """Face Mesh's faces in ``rgb``; its native lines kept off the terminal: a graph logs as
-    it starts, in the first ``process()``, from its own threads."""
-    mesh = _mesh()
+    it starts, from its own threads, and it starts when it is made, so the one redirection
+    spans making it and its first ``process()``, which returns only once the graph has
+    opened (a gap between the two let the XNNPACK line through on a loaded machine)."""
     with native_stderr():
-        return mesh.process(rgb).multi_face_landmarks
+        return _mesh().process(rgb).multi_face_landmarks
 
 
 def rgb8(image: np.ndarray) -> np.ndarray:
