@@ -66,7 +66,8 @@ def _label_holes(result: StereoResult, rows: np.ndarray, starts: np.ndarray,
     return int(flag_runs(rows, starts, ends, keep, result.flags, result.lights_used))
 
 
-def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count: int) -> int:
+def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count: int,
+          power: float = 1.0) -> int:
     """Give the pixels the kernel marked FILLED (lit, but fewer than three usable lights or
     no valid fit) a normal, albedo and confidence. Returns how many were filled.
 
@@ -83,7 +84,8 @@ def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count:
     filled pixels 5° mean error against 9°, the same on a sphere (see ``fill_pixels``).
     The simplified method has no per-light model, so it takes the prior alone. Confidence is
     0.25 × usable / 5, below any solved pixel's. A pixel with no solved neighbour in reach
-    stays invalid and loses its FILLED flag. ``count``: how many pixels the kernel flagged.
+    stays invalid and loses its FILLED flag. ``count``: how many pixels the kernel flagged;
+    ``power``: what the lights were divided by, the albedo being in units of 1 / power.
 
     Two numba passes (``fill_grid``, ``fill_pixels``): in numpy, the gathers and
     small solves cost more than the whole kernel (measured 3× at 512², 1300 pixels).
@@ -102,7 +104,7 @@ def fill_holes(result: StereoResult, prepared, lights: np.ndarray | None, count:
     project = lights is not None
     return fill_pixels(
         idx, table, f, np.array(_FILL_RADII, np.int64), _FILL_SHARE, *imgs, amb, has_amb, nch,
-        1.0 / full, luma, lights if project else np.zeros((5, 3)), project,
+        1.0 / full, luma, lights if project else np.zeros((5, 3)), project, float(power),
         result.normals.reshape(h, -1), result.albedo.reshape(h, -1), result.mask,
         result.confidence, result.lights_used, result.flags)
 
@@ -113,34 +115,33 @@ def subject_runs(mask, flags):
     ``mark_holes``: (starts, ends, offsets), row i's runs being
     [starts[k], ends[k]) for k in offsets[i]:offsets[i + 1].
 
-    Per row, a vectorised pass makes a byte per pixel and another marks where it changes;
-    the changes, a few dozen a row, are then found eight bytes at a time.
+    Eight pixels at a time: a word of the mask ORed with a word of the flags' FILLED bits
+    (shifted to bit 0) has one byte per pixel, 1 on the subject; words all 0 or all 1, like
+    the state so far, hold no change. Rows change a few dozen times.
     """
     h, w = mask.shape
-    nw = w // 8 + 1
-    s = np.zeros(nw * 8 + 8, np.uint8)  # s[j + 1]: pixel j; s[0] and s[w + 1] stay 0
-    d = np.zeros(nw * 8, np.uint8)  # d[j]: the subject starts or ends at pixel j
-    words = d.view(np.uint64)
+    nw = w // 8
+    ones = np.uint64(0x0101010101010101)
     cap = 1 << 14
     starts = np.empty(cap, np.int32)
     ends = np.empty(cap, np.int32)
     offsets = np.zeros(h + 1, np.int64)
     n = 0
-    k = 0  # 0: the next change starts a run, 1: ends one
     for i in range(h):
         mrow, frow = mask[i], flags[i]
-        sv = s[1:w + 1]
-        for j in range(w):
-            sv[j] = mrow[j] | ((frow[j] & FILLED) != 0)
-        for j in range(w + 1):
-            d[j] = s[j] ^ s[j + 1]
-        for q in range(nw):
-            if words[q] == 0:
-                continue
-            for j in range(8 * q, 8 * q + 8):
-                if d[j] == 0:
+        mw = mrow[:nw * 8].view(np.uint64)
+        fw = frow[:nw * 8].view(np.uint64)
+        inside = False
+        for q in range(nw + 1):
+            if q < nw:
+                s = mw[q] | ((fw[q] >> np.uint64(4)) & ones)
+                if s == (ones if inside else np.uint64(0)):
                     continue
-                if k == 0:
+            for j in range(8 * q, min(8 * q + 8, w)):
+                on = mrow[j] | ((frow[j] & FILLED) != 0)
+                if on == inside:
+                    continue
+                if on:
                     if n == cap:  # grow
                         cap *= 2
                         starts2 = np.empty(cap, np.int32)
@@ -152,7 +153,10 @@ def subject_runs(mask, flags):
                 else:
                     ends[n] = j
                     n += 1
-                k ^= 1
+                inside = on
+        if inside:
+            ends[n] = w
+            n += 1
         offsets[i + 1] = n
     return starts[:n], ends[:n], offsets
 
@@ -332,13 +336,20 @@ def fill_grid(normals, albedo, mask, confidence, flags, nch, luma, f, grid, cand
     grid[:, 0] = 0  # every other cell is written below: each block has a middle row
     l0, l1, l2 = F32(luma[0]), F32(luma[1]), F32(luma[2])
     n = 0
+    nw = w // 8
+    bits = np.uint64(0x1010101010101010)  # FILLED in each of eight bytes
     for i in range(h):
         frow = flags[i]
-        for j in range(w):
-            if frow[j] & FILLED:
-                if n < cand.size:
-                    cand[n] = i * w + j
-                n += 1
+        # Eight flags at a time: FILLED pixels are a few percent, in short stretches.
+        words = frow[:nw * 8].view(np.uint64)
+        for q in range(nw + 1):
+            if q < nw and (words[q] & bits) == 0:
+                continue
+            for j in range(8 * q, min(8 * q + 8, w)):
+                if frow[j] & FILLED:
+                    if n < cand.size:
+                        cand[n] = i * w + j
+                    n += 1
         gi = i // f + 1
         if gi > gh or i % f != f // 2:
             continue
@@ -347,22 +358,25 @@ def fill_grid(normals, albedo, mask, confidence, flags, nch, luma, f, grid, cand
         # Scalar accumulators and plain stores: a view per cell (grid[gi, k]) costs 4×.
         for k in range(gw):
             s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = F32(0)
-            for j in range(k * f, k * f + f):
-                m = mrow[j]
-                wt = (F32(0.05) + np.floor(crow[j] * F32(4) + F32(0.5)) * F32(0.25)) if m \
+            # Views of the block, indexed from 0, so that the sums vectorise.
+            mv, cv = mrow[k * f:k * f + f], crow[k * f:k * f + f]
+            nv, av = nrow[3 * k * f:3 * k * f + 3 * f], arow[nch * k * f:nch * (k * f + f)]
+            for j in range(f):
+                m = mv[j]
+                wt = (F32(0.05) + np.floor(cv[j] * F32(4) + F32(0.5)) * F32(0.25)) if m \
                     else F32(0)
                 if nch == 3:
-                    a0, a1, a2 = arow[3 * j], arow[3 * j + 1], arow[3 * j + 2]
+                    a0, a1, a2 = av[3 * j], av[3 * j + 1], av[3 * j + 2]
                     rw = (l0 * a0 + l1 * a1 + l2 * a2) * wt
                     s5 += a0 * wt
                     s6 += a1 * wt
                     s7 += a2 * wt
                 else:
-                    rw = arow[j] * wt
+                    rw = av[j] * wt
                     s5 += rw
-                s0 += nrow[3 * j] * rw
-                s1 += nrow[3 * j + 1] * rw
-                s2 += nrow[3 * j + 2] * rw
+                s0 += nv[3 * j] * rw
+                s1 += nv[3 * j + 1] * rw
+                s2 += nv[3 * j + 2] * rw
                 s3 += wt
                 s4 += F32(1) if m else F32(0)
             grid[gi, k + 1, 0] = s0
@@ -415,7 +429,7 @@ def _solve3_f64(m0, m1, m2, m3, m4, m5, r0, r1, r2):
 
 @njit(**JIT)
 def fill_pixels(cand, table, f, radii, share, ic, il, ir, it, ib, amb, has_amb, nch, scale,
-                luma, lights, project, normals, albedo, mask, confidence, used, flags):
+                luma, lights, project, power, normals, albedo, mask, confidence, used, flags):
     """Fill the pixels ``cand`` (flat indices) from the summed-area ``table`` of
     :func:`fill_grid`: see ``fill``. Returns how many were filled.
 
@@ -425,7 +439,9 @@ def fill_pixels(cand, table, f, radii, share, ic, il, ir, it, ib, amb, has_amb, 
     ``used``, lights ``lights`` (5, 3)): b = b_p + (Σ s sᵀ + λI)⁻¹ Σ s (I - s · b_p), which
     is Sᵀ(S Sᵀ)⁻¹(I - S b_p) as λ → 0, and least squares for three or more; except where
     the pixel's albedo is not its neighbours' (below). The albedo is then the kernel's
-    Σ I (s · n) / Σ (s · n)². A pixel with no box found loses FILLED.
+    Σ I (s · n) / Σ (s · n)². A pixel with no box found loses FILLED. The albedo, the
+    table's too, is in units of 1 / ``power`` of the lights' (the solvers write it so):
+    b_p is taken back to the lights' units and the albedo computed here divided by it.
     Scalar code on a few percent of the pixels: no vectorisation to protect here.
     """
     h, w = mask.shape
@@ -459,18 +475,23 @@ def fill_pixels(cand, table, f, radii, share, ic, il, ir, it, ib, amb, has_amb, 
             used[i, j] = 0
             continue
         bits = used[i, j]
-        px, py, pz = sums[0], sums[1], sums[2]
+        px, py, pz = sums[0] * power, sums[1] * power, sums[2] * power
         bx, by, bz = px, py, pz
         if project:
             ar = amb[i] if has_amb else amb[0]
-            rows = (ic[i], il[i], ir[i], it[i], ib[i])
+            # Image by image (a tuple of the five rows indexed by k copies them: 2× slower).
+            for c in range(nch):
+                q = nch * j + c
+                a = float(ar[q])
+                obs[0, c] = max(float(ic[i, q]) - a, 0.0) * scale
+                obs[1, c] = max(float(il[i, q]) - a, 0.0) * scale
+                obs[2, c] = max(float(ir[i, q]) - a, 0.0) * scale
+                obs[3, c] = max(float(it[i, q]) - a, 0.0) * scale
+                obs[4, c] = max(float(ib[i, q]) - a, 0.0) * scale
             for k in range(5):
                 g = 0.0
                 for c in range(nch):
-                    q = nch * j + c
-                    v = max(float(rows[k][q]) - float(ar[q]), 0.0) * scale
-                    obs[k, c] = v
-                    g += v * (luma[c] if nch == 3 else 1.0)
+                    g += obs[k, c] * (luma[c] if nch == 3 else 1.0)
                 grey[k] = g
             # The correction assumes the neighbours' albedo. Where this pixel's observations
             # say otherwise (by more than 1.5×, along the prior's direction: dark hair, brows
@@ -542,7 +563,7 @@ def fill_pixels(cand, table, f, radii, share, ic, il, ir, it, ib, amb, has_amb, 
                 a = 0.0
                 for k in range(5):
                     a += obs[k, c] * grey[k]
-                a /= den
+                a /= den * power
             albedo[i, nch * j + c] = a
         normals[i, 3 * j] = nx
         normals[i, 3 * j + 1] = ny

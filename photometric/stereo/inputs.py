@@ -139,10 +139,3 @@ def radiometry(prepared, thresholds: Thresholds,
     level = data_level(imgs, amb, has_amb, nch, full, luma)
     dark = max(thresholds.dark * level, dark_floor(full))
     return level, dark, thresholds.saturated * float(white_level)
-
-
-def float32_at_least(x: float) -> np.float32:
-    """The smallest float32 at or above ``x``: the kernels compare float32 values with it
-    exactly as with ``x`` (a float64 threshold would halve their vectors' width)."""
-    f = np.float32(x)
-    return f if f >= x else np.nextafter(f, np.float32(np.inf))

@@ -11,8 +11,7 @@ from numba import njit
 
 from photometric.lights import CHANNELS, LightRig, nominal_rig
 from photometric.stereo.fill import cofactors, fill_holes, mark_holes
-from photometric.stereo.flags import FILLED, SATURATED, SHADOWED, SPECULAR, UNDERDETERMINED
-from photometric.stereo.inputs import Thresholds, float32_at_least, prepare, radiometry
+from photometric.stereo.inputs import Thresholds, prepare, radiometry
 from photometric.stereo.result import StereoResult, make_result, new_outputs
 from photometric.stereo.rows import (
     BLOCK,
@@ -20,10 +19,13 @@ from photometric.stereo.rows import (
     FINE,
     JIT,
     U8,
+    bit_and,
+    bit_or,
     lit_floor,
+    nn,
     positive,
+    raw_at_least,
     row_runs,
-    zero_gaps,
 )
 
 
@@ -47,7 +49,7 @@ def lambertian(
     prepared = prepare(images)
     imgs, amb, has_amb, nch, full, luma = prepared
     level, dark, sat_raw = radiometry(prepared, thresholds, white_level)
-    sat_raw = float32_at_least(sat_raw)
+    sat_cmp, clip = raw_at_least(sat_raw, imgs[0].dtype)
     has_center = "center" in rig.directions
     lights = np.array([
         rig.intensity(c) * rig.direction(c) if c in rig.directions else np.array([0, 0, 1.0])
@@ -56,7 +58,8 @@ def lambertian(
     allowed = 0b11111 if has_center else 0b11110
     # The kernel's float32 determinant tests are absolute: lights calibrated on a sphere shot
     # at 1 % of range (intensities ~0.007) would fail them. Solve with the brightest light at
-    # unit power and scale the albedo back: albedo ∝ 1 / power, normals do not change.
+    # unit power and scale the albedo back: albedo ∝ 1 / power, normals do not change. The
+    # kernel and the fill write it scaled (a pass over the albedo afterwards cost 20 ms).
     power = float(np.linalg.norm(lights, axis=1).max()) or 1.0
     lights = np.ascontiguousarray(lights / power, np.float64)
     outs = new_outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
@@ -64,18 +67,17 @@ def lambertian(
     inv_power = np.divide(1.0, norms, out=np.zeros(5), where=norms > 0)
     lit_raw = lit_floor(dark, 1.0 / full, luma, nch, inv_power, sat_raw, imgs[0].dtype)
     n_fill, _ = lambertian_kernel(
-        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_raw, dark, lit_raw,
+        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_cmp, clip, dark, lit_raw,
         thresholds.relative_dark,
         lights, allowed, bool(robust), thresholds.specular_ratio,
         thresholds.specular_margin * level,
-        float(np.cos(np.radians(thresholds.specular_half_angle))), thresholds.cast_ratio, *outs,
+        float(np.cos(np.radians(thresholds.specular_half_angle))), thresholds.cast_ratio,
+        power, *outs,
     )
     result = make_result(outs, "lambertian", level, dark)
     n_fill += mark_holes(result)
-    if n_fill:
-        fill_holes(result, prepared, lights, n_fill)  # a light not ``allowed`` is never used
-    if power != 1.0:
-        result.albedo /= np.float32(power)
+    if n_fill:  # a light not ``allowed`` is never used
+        fill_holes(result, prepared, lights, n_fill, power)
     return result
 
 
@@ -93,17 +95,26 @@ def _albedo_weights(s, nx, ny, nz, bits, k):
 
 
 @njit(**JIT)
-def _albedo_row(r0, r1, r2, r3, r4, ar, nch, scale, s, nrow, ucode, idens, out):
+def _albedo_row(r0, r1, r2, r3, r4, ar, has_amb, nch, scale, s, nrow, ucode, idens, out):
     """Colour albedo of one row, straight from the raw rows: per channel
     Σ_k w_k I_k,c (s_k · n) / Σ_k w_k (s_k · n)², with w_k the usable lights' bits in
     ``ucode`` and the inverse denominator in ``idens`` (0 where the pixel is invalid).
-    ``ar`` is the ambient row, zeros when there is none (or a run of these rows: views from
-    the run's first pixel). One loop per channel count and no branch inside: a branch on
-    ``nch`` or ``has_amb`` in the loop stops vectorisation (measured 1.6× slower)."""
+    ``ar`` is the ambient row, read only ``has_amb`` (or a run of these rows: views from
+    the run's first pixel). One loop per case and no branch inside: a branch on ``nch``
+    or ``has_amb`` in the loop stops vectorisation (measured 1.6× slower)."""
     w = idens.shape[0]
     sv = (s[0, 0], s[0, 1], s[0, 2], s[1, 0], s[1, 1], s[1, 2], s[2, 0], s[2, 1], s[2, 2],
           s[3, 0], s[3, 1], s[3, 2], s[4, 0], s[4, 1], s[4, 2])
-    if nch == 3:
+    if nch == 3 and not has_amb:
+        for j in range(w):
+            c0, c1, c2, c3, c4 = _albedo_weights(sv, nrow[3 * j], nrow[3 * j + 1],
+                                                 nrow[3 * j + 2], np.int32(ucode[j]),
+                                                 idens[j] * scale)
+            for c in range(3):
+                q = 3 * j + c
+                out[q] = (nn(r0[q]) * c0 + nn(r1[q]) * c1 + nn(r2[q]) * c2
+                          + nn(r3[q]) * c3 + nn(r4[q]) * c4)
+    elif nch == 3:
         for j in range(w):
             c0, c1, c2, c3, c4 = _albedo_weights(sv, nrow[3 * j], nrow[3 * j + 1],
                                                  nrow[3 * j + 2], np.int32(ucode[j]),
@@ -126,7 +137,7 @@ def _albedo_row(r0, r1, r2, r3, r4, ar, nch, scale, s, nrow, ucode, idens, out):
 @njit(inline="always", **JIT)
 def _usable(g, inv_power, s, bit, cut):
     """1 where light ``bit`` is allowed, unsaturated and brighter than ``cut`` (else 0)."""
-    return F32(1) if ((s & bit) == 0) & (g * inv_power > cut) else F32(0)
+    return F32(1) if (bit_and(s, U8(bit)) == U8(0)) & (g * inv_power > cut) else F32(0)
 
 
 @njit(inline="always", **JIT)
@@ -165,9 +176,9 @@ def _insert2(hi, lo, v):
 
 @njit(**JIT)
 def lambertian_kernel(
-    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, lit_raw, rel_dark,
-    lights, allowed, robust, spec_ratio, spec_margin, spec_cos, cast_ratio, normals, albedo,
-    mask, confidence, used, flags,
+    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, clip, dark, lit_raw, rel_dark,
+    lights, allowed, robust, spec_ratio, spec_margin, spec_cos, cast_ratio, power, normals,
+    albedo, mask, confidence, used, flags,
 ):
     """Per-pixel least squares I_k = ρ (s_k · n) over the lights usable at that pixel.
 
@@ -196,7 +207,9 @@ def lambertian_kernel(
 
     A pixel lit by some flash (brightest observation above ``dark``, or clipped) without a
     valid fit is flagged FILLED, with its usable lights in ``used``, for ``fill``.
-    Returns (pixels flagged FILLED, pixels flagged SPECULAR).
+    Only the stretches of each row that some flash may light (:func:`row_runs`) are
+    written: the outputs must arrive zeroed. Returns (pixels flagged FILLED, pixels flagged
+    SPECULAR).
     """
     h, w = mask.shape
     grey = np.empty((5, w), np.float32)
@@ -206,7 +219,7 @@ def lambertian_kernel(
     # weights, counts, flags) LLVM gives up on its aliasing checks, measured 4× slower.
     ucode = np.empty(w, np.float32)  # usable lights' bitmask, an exact small float
     idens = np.empty(w, np.float32)  # 1 / Σ w_k (s_k · n)², 0 where the pixel is invalid
-    # 1: valid; 2: lit; 4 × the bit of a light left out as specular (exact small floats).
+    # The pixel's flags, an exact small float (0 where no flash lights it).
     state = np.empty(w, np.float32)
     s = lights.astype(np.float32)
     ip = np.empty(5, np.float32)
@@ -258,17 +271,18 @@ def lambertian_kernel(
     half = F32(0.5)
     eps = F32(1e-12)
     inv_nallowed = one / F32(nallowed)
+    fallowed = F32(nallowed)
+    alb_scale = F32(scale / power)  # the albedo in units of the lights' before ``lights / power``
     coarse = np.empty(w // BLOCK * 2 + 2, np.int64)
     runs = np.empty(w // FINE * 2 + 2, np.int64)
     hit = np.zeros((w + BLOCK - 1) // BLOCK * BLOCK * nch, np.uint8)
-    litbuf = np.empty(w, np.float32)
+    litbuf = np.zeros((w + 7) // 8 * 8, np.uint8)
     n_fill = 0
     n_spec = 0
     for i in range(h):
         ar = amb[i] if has_amb else amb[0]
         nruns = row_runs(ic, il, ir, it, ib, ar, has_amb, i, nch, luma, scale, sat_raw,
-                          lit_raw, ip, fdark, hit, coarse, grey, sat, litbuf, runs)
-        zero_gaps(i, runs, nruns, nch, normals, albedo, mask, confidence, used, flags)
+                          clip, lit_raw, ip, fdark, hit, coarse, grey, sat, litbuf, runs)
         for r in range(nruns):
             # Views of the run, indexed from 0: LLVM then knows that no index is negative
             # (a loop from j0 keeps numba's wraparound test on every index, which stops
@@ -283,14 +297,24 @@ def lambertian_kernel(
             mrow = mask[i, j0:j1]
             urow = used[i, j0:j1]
             frow = flags[i, j0:j1]
+            nfill = zero  # exact: a run is at most a row
+            nspec = zero
             for j in range(j1 - j0):
-                st = srow[j] | blocked
+                st = bit_or(srow[j], blocked)
                 a0, a1, a2, a3, a4 = g0[j], g1[j], g2[j], g3[j], g4[j]
-                v0 = a0 * ip0 if (st & 1) == 0 else zero
-                v1 = a1 * ip1 if (st & 2) == 0 else zero
-                v2 = a2 * ip2 if (st & 4) == 0 else zero
-                v3 = a3 * ip3 if (st & 8) == 0 else zero
-                v4 = a4 * ip4 if (st & 16) == 0 else zero
+                f0 = bit_and(st, U8(1)) == U8(0)
+                f1 = bit_and(st, U8(2)) == U8(0)
+                f2 = bit_and(st, U8(4)) == U8(0)
+                f3 = bit_and(st, U8(8)) == U8(0)
+                f4 = bit_and(st, U8(16)) == U8(0)
+                v0 = a0 * ip0 if f0 else zero
+                v1 = a1 * ip1 if f1 else zero
+                v2 = a2 * ip2 if f2 else zero
+                v3 = a3 * ip3 if f3 else zero
+                v4 = a4 * ip4 if f4 else zero
+                # Lights neither clipped nor left out by ``allowed``.
+                nfree = ((one if f0 else zero) + (one if f1 else zero)) + (
+                    (one if f2 else zero) + (one if f3 else zero)) + (one if f4 else zero)
                 top1, top2 = max(v0, v1), min(v0, v1)
                 top1, top2 = _insert2(top1, top2, v2)
                 top1, top2 = _insert2(top1, top2, v3)
@@ -320,6 +344,7 @@ def lambertian_kernel(
                 r2 = b0 * s02 + b1 * s12 + b2 * s22 + b3 * s32 + b4 * s42
                 tot = b0 * b0 + b1 * b1 + b2 * b2 + b3 * b3 + b4 * b4
                 cnt = u0 + u1 + u2 + u3 + u4
+                n_usable = cnt
                 bx, by, bz, det = solve3(m0, m1, m2, m3, m4, m5, r0, r1, r2)
                 # The brightest observation's light (it is usable whenever any light is): its
                 # s_k, I_k and bit, by selects.
@@ -411,35 +436,33 @@ def lambertian_kernel(
                 # Floored at half, so that every solved pixel is more trusted than a filled one.
                 conf = cnt * inv_nallowed * max(half, one - rel * F32(5))
                 idv[j] = one / max(den, eps) if ok else zero
-                ucv[j] = u0 + F32(2) * u1 + F32(4) * u2 + F32(8) * u3 + F32(16) * u4 - rej - dropped
-                lit = (brightest > fdark) | ((st & ~blocked) != 0)
-                stv[j] = (one if ok else zero) + (F32(2) if lit else zero) + F32(4) * rej
+                # The flags, in float arithmetic (numba widens uint8 arithmetic to 64 bits,
+                # and a loop of it measured 55 ms at 24 MP): the lights used are those usable
+                # less any left out; SATURATED where an allowed light is clipped; SHADOWED
+                # where a free light is not among those used or left out as specular, that
+                # is where the free lights outnumber the usable ones kept (these are free).
+                lit = (brightest > fdark) | (nfree < fallowed)
+                bits = u0 + F32(2) * u1 + F32(4) * u2 + F32(8) * u3 + F32(16) * u4 - rej - dropped
+                fl = ((F32(2) if nfree < fallowed else zero)
+                      + (one if nfree > n_usable - (one if cast else zero) else zero)
+                      + (F32(4) if cnt < F32(3) else zero) + (F32(32) if spec else zero)
+                      + (zero if ok else F32(16)))
+                ucv[j] = bits if lit else zero
+                stv[j] = fl if lit else zero
+                nfill += one if lit & (not ok) else zero
+                nspec += one if spec & ok else zero
                 nrow[3 * j] = nx if ok else zero
                 nrow[3 * j + 1] = ny if ok else zero
                 nrow[3 * j + 2] = nz if ok else zero
                 crow[j] = conf if ok else zero
-            # Integer bookkeeping: which images were used, and why the others were not.
+            n_fill += int(nfill)
+            n_spec += int(nspec)
             for j in range(j1 - j0):
-                bits = U8(np.int32(ucv[j]))
-                code = np.int32(stv[j])
-                rej = U8((code >> 2) & 0b11111)
-                hot = srow[j] & ~blocked
-                shadow = U8(0b11111) & ~bits & ~srow[j] & ~blocked & ~rej
-                v = (code & 1) != 0
-                lit = (code & 2) != 0
-                fill = lit & ~v
-                nb = (bits & 1) + ((bits >> 1) & 1) + ((bits >> 2) & 1) + ((bits >> 3) & 1) \
-                    + ((bits >> 4) & 1)
-                f = (SATURATED if hot != 0 else U8(0)) | (SHADOWED if shadow != 0 else U8(0))
-                f |= UNDERDETERMINED if lit & (nb < 3) else U8(0)
-                f |= SPECULAR if rej != 0 else U8(0)
-                f |= FILLED if fill else U8(0)
-                mrow[j] = v
-                urow[j] = bits if lit else U8(0)
-                frow[j] = f if lit else U8(0)
-                n_fill += 1 if fill else 0
-                n_spec += 1 if (rej != 0) & v else 0
+                mrow[j] = idv[j] > zero
+                urow[j] = U8(np.int32(ucv[j]))
+                frow[j] = U8(np.int32(stv[j]))
             q0, q1 = nch * j0, nch * j1
             _albedo_row(ic[i, q0:q1], il[i, q0:q1], ir[i, q0:q1], it[i, q0:q1], ib[i, q0:q1],
-                        ar[q0:q1], nch, F32(scale), s, nrow, ucv, idv, albedo[i, q0:q1])
+                        ar[q0:q1], has_amb, nch, alb_scale, s, nrow, ucv, idv,
+                        albedo[i, q0:q1])
     return n_fill, n_spec

@@ -13,7 +13,7 @@ from numba import njit
 from photometric.lights import DIRECTIONAL, LightRig, nominal_rig
 from photometric.stereo.fill import fill_holes, mark_holes
 from photometric.stereo.flags import CLAMPED, FILLED, SATURATED, SHADOWED
-from photometric.stereo.inputs import Thresholds, float32_at_least, prepare, radiometry
+from photometric.stereo.inputs import Thresholds, prepare, radiometry
 from photometric.stereo.result import StereoResult, make_result, new_outputs
 from photometric.stereo.rows import (
     BLOCK,
@@ -21,10 +21,12 @@ from photometric.stereo.rows import (
     FINE,
     JIT,
     U8,
+    bit_and,
     lit_floor,
+    nn,
     positive,
+    raw_at_least,
     row_runs,
-    zero_gaps,
 )
 
 
@@ -78,12 +80,12 @@ def simplified(
     prepared = prepare(images)
     imgs, amb, has_amb, nch, full, luma = prepared
     level, dark, sat_raw = radiometry(prepared, thresholds, white_level)
-    sat_raw = float32_at_least(sat_raw)
+    sat_cmp, clip = raw_at_least(sat_raw, imgs[0].dtype)
     outs = new_outputs(imgs[0].shape[0], imgs[0].shape[1] // nch, nch)
     lit_raw = lit_floor(dark, 1.0 / full, luma, nch, np.ones(5), sat_raw,
                                  imgs[0].dtype)
     n_fill = simplified_kernel(
-        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_raw, dark, lit_raw,
+        *imgs, amb, has_amb, nch, 1.0 / full, luma, sat_cmp, clip, dark, lit_raw,
         # C-contiguous float64 always: another layout would compile another kernel.
         np.ascontiguousarray(model.coeffs, np.float64), np.ascontiguousarray(model.clamp,
                                                                               np.float64),
@@ -98,16 +100,16 @@ def simplified(
 
 @njit(**JIT)
 def simplified_kernel(
-    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, dark, lit_raw, coeffs, clamp,
-    s_center, normals, albedo, mask, confidence, used, flags,
+    ic, il, ir, it, ib, amb, has_amb, nch, scale, luma, sat_raw, clip, dark, lit_raw, coeffs,
+    clamp, s_center, normals, albedo, mask, confidence, used, flags,
 ):
     """Chang & Lin: n ∝ W · [r_left, r_right, r_top, r_bottom, 1], r_k = I_k / I_center.
 
     ``coeffs`` W is 3×5; ``clamp`` holds (p_min, p_max, q_min, q_max) for the gradient
     p = n_x/n_z, q = n_y/n_z; ``s_center`` is the ring flash's intensity × direction, which
     turns I_center into albedo. Only the stretches of each row that some flash may light
-    (:func:`lit_runs`) are solved; the rest is zeroed. Returns the number of pixels marked
-    FILLED (lit but invalid).
+    (:func:`row_runs`) are written: the outputs must arrive zeroed. Returns the number of
+    pixels marked FILLED (lit but invalid).
     """
     h, w = mask.shape
     grey = np.empty((5, w), np.float32)
@@ -127,15 +129,14 @@ def simplified_kernel(
     coarse = np.empty(w // BLOCK * 2 + 2, np.int64)
     runs = np.empty(w // FINE * 2 + 2, np.int64)
     hit = np.zeros((w + BLOCK - 1) // BLOCK * BLOCK * nch, np.uint8)
-    litbuf = np.empty(w, np.float32)
+    litbuf = np.zeros((w + 7) // 8 * 8, np.uint8)
     ip = np.ones(5, np.float32)
     sc = F32(scale)
     n_fill = 0
     for i in range(h):
         ar_full = amb[i] if has_amb else amb[0]
         nruns = row_runs(ic, il, ir, it, ib, ar_full, has_amb, i, nch, luma, scale, sat_raw,
-                          lit_raw, ip, fdark, hit, coarse, grey, sat, litbuf, runs)
-        zero_gaps(i, runs, nruns, nch, normals, albedo, mask, confidence, used, flags)
+                          clip, lit_raw, ip, fdark, hit, coarse, grey, sat, litbuf, runs)
         for r in range(nruns):
             # Views of the run, indexed from 0: see lambertian_kernel.
             j0, j1 = runs[2 * r], runs[2 * r + 1]
@@ -174,14 +175,14 @@ def simplified_kernel(
                 shade = sc0 * nx + sc1 * ny + sc2 * nz
                 st = srow[j]
                 ok = (gc > fdark) & (z > F32(1e-6)) & (shade > F32(1e-6)) & (
-                    (st & U8(1)) == U8(0))
-                # Usable directional images: lit and not clipped. Counted in float32 (and
-                # uint8 masks above): numba widens integer arithmetic to 64 bits, and AVX2
-                # has no 64-bit integer to float conversion.
-                lit = ((one if (g1[j] > fdark) & ((st & U8(2)) == U8(0)) else zero)
-                       + (one if (g2[j] > fdark) & ((st & U8(4)) == U8(0)) else zero)) + (
-                    (one if (g3[j] > fdark) & ((st & U8(8)) == U8(0)) else zero)
-                    + (one if (g4[j] > fdark) & ((st & U8(16)) == U8(0)) else zero))
+                    bit_and(st, U8(1)) == U8(0))
+                # Usable directional images: lit and not clipped. Counted in float32, the
+                # masks taken in uint8 (bit_and): numba widens integer arithmetic to 64 bits, and
+                # AVX2 has no 64-bit integer to float conversion.
+                lit = ((one if (g1[j] > fdark) & (bit_and(st, U8(2)) == U8(0)) else zero)
+                       + (one if (g2[j] > fdark) & (bit_and(st, U8(4)) == U8(0)) else zero)) + (
+                    (one if (g3[j] > fdark) & (bit_and(st, U8(8)) == U8(0)) else zero)
+                    + (one if (g4[j] > fdark) & (bit_and(st, U8(16)) == U8(0)) else zero))
                 was_clamped = (p != p0) | (q != q0)
                 conf = lit * F32(0.25) * (F32(0.5) if was_clamped else one)
                 vrow[j] = ok
@@ -211,7 +212,12 @@ def simplified_kernel(
                 urow[j] = (U8(0b11111) & ~(hot | dim)) if v | fill else U8(0)
                 frow[j] = f if v else (f | FILLED if fill else U8(0))
                 n_fill += 1 if fill else 0
-            if nch == 3:
+            if nch == 3 and not has_amb:
+                for j in range(n):
+                    k = isrow[j] * sc if vrow[j] else zero
+                    for c in range(3):
+                        arow[3 * j + c] = nn(raw[3 * j + c]) * k
+            elif nch == 3:
                 for j in range(n):
                     k = isrow[j] * sc if vrow[j] else zero
                     for c in range(3):

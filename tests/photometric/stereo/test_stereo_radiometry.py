@@ -329,3 +329,20 @@ def test_a_sphere_at_one_percent_of_range_calibrates():
         assert np.degrees(np.arccos(np.clip(full.rig.direction(c) @ dim.rig.direction(c),
                                             -1, 1))) < 0.5
     assert dim.residuals["lambertian_mean_deg"] < 0.5
+
+
+@pytest.mark.parametrize("method", stereo.METHODS)
+def test_a_white_level_past_the_images_range_clips_nothing(method):
+    """Clipping is tested on the raw values in the images' own type: a uint8 capture with
+    pixels at 255 clips there under its default white level, and nowhere under a white
+    level whose 98 % no uint8 value reaches (300: 294)."""
+    shots = synthetic.capture(synthetic.sphere(96), synthetic.Booth(),
+                              SensorModel(gain=1.5, noise=0.002, bits=None), seed=1)
+    images = {c: np.rint(np.clip(v, 0, 1) * 255).astype(np.uint8) for c, v in shots.items()}
+    assert any((v == 255).any() for v in images.values())
+    solve = stereo.simplified if method == "simplified" else stereo.lambertian
+    default = solve(images, rig=RIG) if method == "simplified" else solve(images, RIG)
+    assert ((default.flags & stereo.SATURATED) != 0).any()
+    wide = (solve(images, rig=RIG, white_level=300.0) if method == "simplified"
+            else solve(images, RIG, white_level=300.0))
+    assert not ((wide.flags & stereo.SATURATED) != 0).any()
