@@ -414,23 +414,27 @@ def _load_raw(paths: dict[str, Path], workers: int | None = None,
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    center = _raw_bytes(paths["center"])  # its as-shot balance is the capture's
-    wb = camerafile.as_shot_white_balance(center, str(paths["center"]))
     if workers is None:
         cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         workers = len(cores) if cores else (os.cpu_count() or 1)
     workers = max(1, min(workers, len(paths)))
+    # The centre's as-shot balance is the capture's; reading it unpacks the centre, which
+    # then decodes from that, not unpacked again.
+    with camerafile.open_raw(_raw_bytes(paths["center"]), str(paths["center"])) as center:
+        wb = camerafile.as_shot(center)
 
-    def decode(name: str) -> np.ndarray:
-        data = center if name == "center" else _raw_bytes(paths[name])
-        return camerafile.decode_raw(data, str(paths[name]), wb, MAX_PIXELS,
-                                     demosaic=demosaic).rgb
+        def decode(name: str) -> np.ndarray:
+            if name == "center":
+                return camerafile.decode_opened(center, str(paths[name]), wb, MAX_PIXELS,
+                                                demosaic=demosaic).rgb
+            return camerafile.decode_raw(_raw_bytes(paths[name]), str(paths[name]), wb,
+                                         MAX_PIXELS, demosaic=demosaic).rgb
 
-    if workers == 1:
-        images = {n: decode(n) for n in paths}
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            images = dict(zip(paths, pool.map(decode, paths), strict=True))
+        if workers == 1:
+            images = {n: decode(n) for n in paths}
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                images = dict(zip(paths, pool.map(decode, paths), strict=True))
     return LoadedCapture(images, "raw", paths, white_balance=wb)
 
 
