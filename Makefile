@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	# torch first and pinned, so nothing can pull a CUDA build of it.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
-	# The simulated people's head model, without warp-lang (see pyproject.toml).
+	# The simulated people's body model, without warp-lang (see pyproject.toml).
 	$(PY) -m pip install --quiet --no-deps anny==0.6.2
-	# Compile the numba kernels and build the head model (about a minute, once per
+	# Compile the numba kernels and build the body model (about two minutes, once per
 	# machine) now rather than on a user's first capture.
 	$(PY) -m photometric.warmup
 	touch $(STAMP)

@@ -191,7 +191,7 @@ def simulate_people_store(root: str | Path, session: str, count: int, seed: int 
 
 def _init_worker(counter) -> None:
     """The export's worker set-up (one core per worker, one OpenCV thread), one torch
-    thread too, and the head model loaded before the first person."""
+    thread too, and the body model loaded before the first person."""
     import torch
 
     from learning.workers import init_worker

@@ -1,10 +1,10 @@
-"""Compile the kernels and build the head model ahead of first use:
+"""Compile the kernels and build the body model ahead of first use:
 ``python -m photometric.warmup``.
 
 numba compiles a kernel the first time it meets a new input type and caches the machine
 code beside the source; doing it once at install time (the Makefile does) spares the
 first ``booth normals`` on 8-bit, 16-bit or float images ~10 s of silent compiling. The
-simulated people's head model (anny) takes about a minute to build the first time on a
+simulated people's body model (anny) takes about two minutes to build the first time on a
 machine and is kept in :func:`photometric.sim.people.cache_dir`; a simulated face rendered here
 builds it, and compiles the rasteriser.
 """

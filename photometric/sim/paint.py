@@ -256,7 +256,7 @@ class Texture:
     a label outside its charts (and every cavity) take ``fallback[label]``."""
 
     charts: tuple[tuple[int, tuple[float, float, float, float], np.ndarray], ...]
-    fallback: np.ndarray  # (3, 3): per label SKIN, EYE, CAVITY
+    fallback: np.ndarray  # (4, 3): per label SKIN, EYE, CAVITY, BODY
 
     def sample(self, uv: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Bilinear albedo at texture coordinates ``uv`` (P, 2) of triangles labelled
@@ -309,5 +309,6 @@ def paint(template: Template, skin: Skin, resolution: int = 1024) -> Texture:
         img = (_paint_skin(ch, skin, rng, hairline) if ch.label == SKIN
                else _paint_eye(ch, skin, rng))
         charts.append((ch.label, ch.rect, img))
-    fallback = np.stack([skin.albedo, SCLERA, CAVITY_ALBEDO]).astype(np.float32)
+    # The body below the head is the skin's base colour (:mod:`photometric.sim.skin`).
+    fallback = np.stack([skin.albedo, SCLERA, CAVITY_ALBEDO, skin.albedo]).astype(np.float32)
     return Texture(tuple(charts), fallback)

@@ -1,16 +1,20 @@
-"""Simulated people: a head mesh per person from the ``anny`` parametric human model.
+"""Simulated people: an upper body per person from the ``anny`` parametric human model.
 
 A *person* (a subject id) fixes who sits in the booth: phenotype (gender, age, muscle,
 weight, height, proportions and the African / Asian / European mix that MakeHuman's data
 exposes), the face's local changes (nose, mouth, chin, cheeks, eyes, ears, brows, forehead,
 head shape) and the skin (:mod:`photometric.sim.skin`). A *sitting* is one capture of that
-person: the head turned and tilted a few degrees, a slight expression (ARKit facial actions)
-and a small shift, as a real sitter moves between shots. :func:`mesh` gives the triangles.
+person: the head turned and tilted on the neck, a slight expression (ARKit facial actions)
+and a small shift, as a real sitter moves between shots. :func:`mesh` gives the triangles:
+head, neck, shoulders and chest (anny's whole body, posed by its skeleton, arms lowered from
+its A-pose and cut below the chest), the head part painted in its UV layout
+(:func:`template`), the rest labelled ``BODY``.
 
 This is the only module of ``photometric`` that imports torch (through anny), and only when
 a mesh is built: the rest stays numpy and numba. anny's first model build takes about a
-minute; ``python -m photometric.warmup`` pays it at install, and the built model is kept in
-:func:`cache_dir` (about 70 MB; anny's intermediate files, about 700 MB, are removed).
+two minutes (3.7 GB of memory at its peak); ``python -m photometric.warmup`` pays it at
+install, and the built model is kept in :func:`cache_dir` (about 290 MB; anny's intermediate
+files, about 900 MB, are removed).
 
 Distributions: phenotypes come from anny's own ``SimpleShapeDistribution`` (height, weight,
 muscle and proportions conditioned on age and sex, calibrated on WHO growth data), with
@@ -53,8 +57,37 @@ _EXPRESSIONS: dict[str, float] = {
     "eyeSquintRight": 0.25, "mouthPressLeft": 0.2, "mouthPressRight": 0.2,
 }
 
-#: Triangle labels of the head mesh (anny's body-part segmentation of its UV layout).
-SKIN, EYE, CAVITY = 0, 1, 2
+#: Triangle labels (anny's body-part segmentation): the head's skin, eyeballs and cavities
+#: (painted in the head's UV layout), and the rest of the body.
+SKIN, EYE, CAVITY, BODY = 0, 1, 2, 3
+
+#: anny's segmentation labels of the head (as anny's own head model takes them, less the
+#: eyeballs' backs, which no camera sees and of which anny's head model kept one).
+_HEAD_PARTS = ("head", "eye_cavity.R", "eye_cavity.L", "mouth_cavity", "eye_front.L",
+               "eye_front.R")
+
+#: The frame the skin is painted in (:mod:`photometric.sim.uvbake` and
+#: :mod:`photometric.sim.skin` place features in mm in it: the frame of anny's head model,
+#: which the painting was drawn on): where the neutral head's eye midpoint lies, and the rows
+#: of its face frame (eye line, eyes-to-mouth up, toward the viewer) there.
+PAINT_MID = np.array([-0.323186, 166.11903, 76.509292])
+PAINT_FRAME = np.array([[0.999963, 0.005134, -0.006923],
+                        [-0.007932, 0.862315, -0.50631],
+                        [0.00337, 0.506346, 0.862324]])
+
+#: anny's world (x to the body's left as the camera sees it, y backward, z up, metres)
+#: to the booth's subject frame (x right, y up, z toward the camera): a rotation.
+_TO_BOOTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+#: What of the body is kept: triangles above this far below the eyes (mm, neutral adult).
+_CUT_BELOW_EYES = 430.0
+
+#: The arms hang this far below anny's A-pose (degrees, at the shoulder).
+_ARMS_DOWN = 38.0
+
+#: How a turn of the head is shared along the neck (neck01, neck02, neck03; the head and
+#: everything on it take the whole turn).
+_NECK_SHARE = {"neck01": 0.25, "neck02": 0.5, "neck03": 0.75}
 
 
 #: anny's age parameter against age in years: the anchors of the morphological-age mapping
@@ -71,10 +104,11 @@ def years(age: float) -> float:
 
 
 def cache_dir() -> Path:
-    """Where the built head model is kept: ``$BOOTH_PEOPLE_CACHE``, else
-    ``~/.cache/photometric-booth/anny``."""
+    """Where the built body model is kept: ``$BOOTH_PEOPLE_CACHE``, else
+    ``~/.cache/photometric-booth/anny-body`` (``anny`` beside it held the head-only model of
+    earlier versions, and may be removed)."""
     env = os.environ.get("BOOTH_PEOPLE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "photometric-booth" / "anny"
+    return Path(env) if env else Path.home() / ".cache" / "photometric-booth" / "anny-body"
 
 
 def _seed(*parts: object) -> int:
@@ -87,21 +121,22 @@ _lock = threading.Lock()
 
 
 def is_built() -> bool:
-    """Whether the head model has been built on this machine (loading it is then quick)."""
+    """Whether the body model has been built on this machine (loading it is then quick)."""
     return any(cache_dir().glob("v*/build_compact_model_data_*.safetensors"))
 
 
 @lru_cache(maxsize=1)
 def model():
-    """anny's head model with eyes, every local change and the facial actions, built once
-    per process (0.3 s from the cache; about a minute the first time ever)."""
+    """anny's whole-body model with eyes, every local change, the facial actions and every
+    phenotype, built once per process (about a second from the cache; two minutes the first
+    time ever)."""
     try:
         import anny
         import torch  # noqa: F401  (anny's dependency; imported here, never at module level)
         from anny.paths import set_anny_cache_path
     except ImportError as exc:  # pragma: no cover - an install without the extra
         raise InputError(
-            "simulated people need the 'anny' head model: run 'make' (it installs anny "
+            "simulated people need the 'anny' body model: run 'make' (it installs anny "
             f"without its optional warp-lang) or 'pip install --no-deps anny==0.6.2' ({exc})"
         ) from None
     root = cache_dir()
@@ -110,16 +145,14 @@ def model():
     if not is_built():
         import sys
 
-        print(f"building the simulated people's head model once, in {root} (about a "
-              "minute; 'python -m photometric.warmup' does it at install)", file=sys.stderr,
+        print(f"building the simulated people's body model once, in {root} (about two "
+              "minutes; 'python -m photometric.warmup' does it at install)", file=sys.stderr,
               flush=True)
     with _lock, warnings.catch_warnings():
-        # create_head_model is marked deprecated in 0.6 (its replacement takes a rig config
-        # for the same thing); without warp-lang anny warns that it skins in torch: fine.
+        # Without warp-lang anny warns that it skins in torch: fine.
         warnings.simplefilter("ignore")
-        m = anny.create_head_model(eyes=True, tongue=False, local_changes="all",
-                                   facial_actions=True, triangulate_faces=True,
-                                   all_phenotypes=True)
+        m = anny.Anny(rig="makehuman", topology="anny", local_changes="all",
+                      facial_actions="all", phenotypes="all")
     _prune(root)
     return m
 
@@ -131,17 +164,18 @@ def _prune(root: Path) -> None:
             for p in [*sub.glob("load_data_*"), *sub.glob("build_model_data_*")]:
                 p.unlink(missing_ok=True)
     stray = root / "noncommercial.zip"
-    if stray.exists():  # never fetched by the head model; removed if some other use did
+    if stray.exists():  # never fetched by the body model; removed if some other use did
         shutil.rmtree(root / "noncommercial", ignore_errors=True)
 
 
 @dataclass(frozen=True)
 class Template:
     """What every head shares: triangles, their UV corners, labels; and the neutral head's
-    vertices (mm, face toward +z, y up), in which :mod:`photometric.sim.skin` places features."""
+    vertices (mm, in the paint frame: face toward +z, y up), in which
+    :mod:`photometric.sim.skin` places features."""
 
     faces: np.ndarray  # (F, 3) int64 vertex indices, counter-clockwise seen from outside
-    uv: np.ndarray  # (T, 2) float32 texture coordinates, v up
+    uv: np.ndarray  # (T, 2) float32 texture coordinates, v up (the whole body's)
     face_uv: np.ndarray  # (F, 3) int64 indices into uv
     labels: np.ndarray  # (F,) uint8: SKIN, EYE (the visible eyeball) or CAVITY
     neutral: np.ndarray  # (V, 3) float32 mm
@@ -151,8 +185,43 @@ class Template:
     mouth_ids: np.ndarray  # vertex ids where the lips part, at the front
 
 
+@dataclass(frozen=True)
+class Bust:
+    """What every upper body shares: anny's vertices ``ids`` kept (head, neck, shoulders,
+    chest, upper arms), their triangles (the head's first, as :func:`template` numbers
+    them), their UV corners and labels (the head's, then ``BODY``)."""
+
+    ids: np.ndarray  # (V,) int64 anny vertex id of each vertex
+    faces: np.ndarray  # (F, 3) int64 into ``ids``
+    face_uv: np.ndarray  # (F, 3) int64 into Template.uv
+    labels: np.ndarray  # (F,) uint8
+    head: np.ndarray  # (Vh,) int64: the bust vertex of each template vertex
+
+
+def _rows(v: np.ndarray) -> np.ndarray:
+    """anny's vertices (metres, its world) in the booth's subject frame, in mm."""
+    return np.asarray(v, np.float64) @ _TO_BOOTH.T * 1000.0
+
+
+def _lips(v: np.ndarray, cav: np.ndarray) -> np.ndarray:
+    """The mouth cavity's vertices ``cav`` where the lips part, at the front (of ``v``, in a
+    frame with the face toward +z)."""
+    lips = cav[np.abs(v[cav, 0]) < 8.0]
+    return lips[v[lips, 2] > np.percentile(v[lips, 2], 90)]
+
+
+def _to_paint(v: np.ndarray, eye_ids, cav: np.ndarray) -> np.ndarray:
+    """``v`` (the neutral head, mm) moved rigidly into the paint frame: its eye midpoint to
+    ``PAINT_MID``, its face frame to ``PAINT_FRAME``. Twice: the lips are found in a frame
+    with the face toward +z, which the first pass gives."""
+    for _ in range(2):
+        mid, frame = _frame_of(v, eye_ids, _lips(v, cav))
+        v = (v - mid) @ frame.T @ PAINT_FRAME + PAINT_MID
+    return v
+
+
 @lru_cache(maxsize=1)
-def template() -> Template:
+def _topology() -> tuple[Template, Bust]:
     import torch
     from anny.face_segmentation import get_face_segmentation_mask
     from scipy.sparse import coo_matrix
@@ -160,34 +229,63 @@ def template() -> Template:
 
     m = model()
     faces = m.get_triangular_faces().cpu().numpy().astype(np.int64)
-    labels = np.full(len(faces), SKIN, np.uint8)
-    labels[get_face_segmentation_mask(m, ["eye_cavity.L", "eye_cavity.R", "mouth_cavity"])
-           .cpu().numpy()] = CAVITY
+    face_uv = m.face_texture_coordinate_indices.cpu().numpy().astype(np.int64)
+    uv = m.texture_coordinates.cpu().numpy().astype(np.float32)
+
+    def part(*names: str) -> np.ndarray:
+        return get_face_segmentation_mask(m, list(names)).cpu().numpy().astype(bool)
+
+    head = part(*_HEAD_PARTS)
+    backs = part("eye_back.L", "eye_back.R")
+    labels = np.full(len(faces), BODY, np.uint8)
+    labels[head] = SKIN
+    labels[part("eye_cavity.L", "eye_cavity.R", "mouth_cavity")] = CAVITY
     # The eyeballs are meshes of their own; the segmentation names only some of their
-    # triangles (the two eyes share UVs), so an eye is every triangle of a connected
+    # triangles (the two eyes share UVs), so an eye is every head triangle of a connected
     # component that holds a labelled eye front.
-    front = get_face_segmentation_mask(m, ["eye_front.L", "eye_front.R"]).cpu().numpy()
+    front = part("eye_front.L", "eye_front.R")
     n = int(faces.max()) + 1
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
-    labels[np.isin(comp[faces[:, 0]], np.unique(comp[faces[front, 0]]))] = EYE
+    labels[head & np.isin(comp[faces[:, 0]], np.unique(comp[faces[front, 0]]))] = EYE
     with torch.inference_mode():
-        v = m(phenotype_kwargs={})["vertices"][0].cpu().numpy().astype(np.float64) * 1000.0
-    # One eyeball has a back and the other not (anny's head topology): place the eyes by
-    # their fronts alone.
-    ids = np.unique(faces[front])
-    eye_ids = (ids[v[ids, 0] < 0], ids[v[ids, 0] > 0])
-    eyes = np.stack([v[i].mean(0) for i in eye_ids])
-    # The lips part where the mouth cavity meets the skin at the front.
-    cav = np.unique(faces[(labels == CAVITY)].ravel())
-    lips = cav[(np.abs(v[cav, 0]) < 8.0)]
-    lips = lips[v[lips, 2] > np.percentile(v[lips, 2], 90)]
-    mouth = v[lips].mean(0)
-    return Template(faces, m.texture_coordinates.cpu().numpy().astype(np.float32),
-                    m.face_texture_coordinate_indices.cpu().numpy().astype(np.int64), labels,
-                    v.astype(np.float32), eyes.astype(np.float32), mouth.astype(np.float32),
-                    eye_ids, lips)
+        v = _rows(m(phenotype_kwargs={})["vertices"][0].cpu().numpy())
+    # The head, numbered on its own, in the paint frame.
+    hv = np.unique(faces[head])
+    local = np.full(n, -1, np.int64)
+    local[hv] = np.arange(len(hv))
+    hfaces = local[faces[head]]
+    ids = np.unique(hfaces[front[head]])
+    hn = v[hv]
+    eye_ids = (ids[hn[ids, 0] < 0], ids[hn[ids, 0] > 0])
+    cav = np.unique(hfaces[labels[head] == CAVITY].ravel())
+    hn = _to_paint(hn, eye_ids, cav)
+    eyes = np.stack([hn[i].mean(0) for i in eye_ids])
+    lips = _lips(hn, cav)
+    tpl = Template(hfaces, uv, face_uv[head], labels[head], hn.astype(np.float32),
+                   eyes.astype(np.float32), hn[lips].mean(0).astype(np.float32), eye_ids,
+                   lips)
+    # The bust: the head, then the body's triangles above the cut (eyeballs' backs never).
+    eye_y = v[hv[np.concatenate(eye_ids)], 1].mean()
+    keep = ~head & ~backs & (v[faces, 1].min(1) > eye_y - _CUT_BELOW_EYES)
+    order = np.concatenate([np.flatnonzero(head), np.flatnonzero(keep)])
+    bids = np.concatenate([hv, np.setdiff1d(np.unique(faces[keep]), hv)])
+    bl = np.full(n, -1, np.int64)
+    bl[bids] = np.arange(len(bids))
+    bust = Bust(bids, bl[faces[order]], face_uv[order], labels[order],
+                np.arange(len(hv), dtype=np.int64))
+    return tpl, bust
+
+
+def template() -> Template:
+    """The head every person shares (:class:`Template`)."""
+    return _topology()[0]
+
+
+def bust() -> Bust:
+    """The upper body every person shares (:class:`Bust`)."""
+    return _topology()[1]
 
 
 @dataclass(frozen=True)
@@ -289,15 +387,22 @@ def sitting(who: Person, take: int = 0, still: bool = False) -> Sitting:
 
 @dataclass(frozen=True)
 class Mesh:
-    """A posed head in the booth's subject frame (mm; x right, y up, z toward the camera;
-    the origin at the head's centre, between the ears at eye height less 20 mm)."""
+    """A posed upper body in the booth's subject frame (mm; x right, y up, z toward the
+    camera; the origin at the head's centre, between the ears at eye height less 20 mm,
+    moved by the sitting's shift)."""
 
-    vertices: np.ndarray  # (V, 3) float64
+    vertices: np.ndarray  # (V, 3) float64, the bust's vertices
     template: Template
+    bust: Bust
 
     @property
     def faces(self) -> np.ndarray:
-        return self.template.faces
+        return self.bust.faces
+
+    @property
+    def head(self) -> np.ndarray:
+        """The head's vertices, numbered as :func:`template` numbers them."""
+        return self.vertices[self.bust.head]
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -309,47 +414,108 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rz @ rx @ ry
 
 
-def _face_frame(v: np.ndarray, tpl: Template) -> tuple[np.ndarray, np.ndarray]:
-    """(eye midpoint, rows x right / up / toward the viewer) of a head's face: the eye line
-    and the eyes-to-mouth direction."""
-    left, right = v[tpl.eye_ids[0]].mean(0), v[tpl.eye_ids[1]].mean(0)
+def _frame_of(v: np.ndarray, eye_ids, mouth_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(eye midpoint, rows x right / up / toward the viewer) of a face: the eye line and the
+    eyes-to-mouth direction."""
+    left, right = v[eye_ids[0]].mean(0), v[eye_ids[1]].mean(0)
     mid = 0.5 * (left + right)
     x = right - left
     x /= np.linalg.norm(x)
-    up = mid - v[tpl.mouth_ids].mean(0)
+    up = mid - v[mouth_ids].mean(0)
     up -= (up @ x) * x
     up /= np.linalg.norm(up)
     return mid, np.stack([x, up, np.cross(x, up)])
 
 
+def _face_frame(v: np.ndarray, tpl: Template) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_frame_of` a head numbered as ``tpl``."""
+    return _frame_of(v, tpl.eye_ids, tpl.mouth_ids)
+
+
+def _turned(rot: np.ndarray, share: float) -> np.ndarray:
+    """``share`` of the rotation ``rot`` (same axis, that fraction of its angle)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_rotvec(Rotation.from_matrix(rot).as_rotvec() * share).as_matrix()
+
+
+@lru_cache(maxsize=1)
+def _bone_groups() -> dict[str, list[int]]:
+    """Bone indices per part of the skeleton a sitting moves: the head and all on it, each
+    arm from the shoulder down."""
+    m = model()
+    labels = list(m.bone_labels)
+    parent = [int(x) for x in m.bone_parents]
+
+    def below(root: str) -> list[int]:
+        r = labels.index(root)
+        out = []
+        for i in range(len(labels)):
+            j = i
+            while j >= 0 and j != r:
+                j = parent[j] if parent[j] != j else -1
+            if j == r:
+                out.append(i)
+        return out
+
+    return {"head": below("head"), "arm.L": below("upperarm01.L"),
+            "arm.R": below("upperarm01.R")}
+
+
 def mesh(who: Person, pose: Sitting | None = None) -> Mesh:
-    """The head of ``who`` as it sits in ``pose`` (neutral when None).
+    """The upper body of ``who`` as they sit in ``pose`` (neutral when None).
 
     Facing the camera is the sitter's job, not the shape's: some phenotypes and local
-    changes tilt anny's head on its neck, so each person's neutral face is first turned to
-    face the camera as the template's does (same eye line, same eyes-to-mouth direction),
-    then ``pose`` turns, tilts and shifts it."""
+    changes tilt anny's head on its neck, so each person's head is first turned on the neck
+    to face the camera as the template's does (same eye line, same eyes-to-mouth
+    direction), then ``pose`` turns and tilts it, shared along the neck's three bones
+    (anny's skinning bends the neck), and the arms hang from the shoulders. The head's
+    centre is then placed at the origin, moved by the pose's shift."""
     import torch
 
     pose = pose or Sitting()
     m = model()
-    tpl = template()
+    tpl, bust = _topology()
     unknown = sorted(set(pose.expression) - set(m.facial_action_labels))
     if unknown:
         raise ValueError(f"unknown facial actions {unknown}")
-    # One batch of two: the neutral face (for the frame) and the expression.
-    actions = {k: torch.tensor([0.0, v], dtype=m.dtype) for k, v in pose.expression.items()}
+    kw = {"phenotype_kwargs": who.phenotype, "local_changes_kwargs": who.local_changes}
     with torch.inference_mode():
-        out = m(phenotype_kwargs=who.phenotype, local_changes_kwargs=who.local_changes,
-                facial_actions=actions or None)
-    verts = out["vertices"].cpu().numpy().astype(np.float64) * 1000.0
-    neutral, v = verts[0], verts[-1]
-    mid, frame = _face_frame(neutral, tpl)
-    tpl_mid, tpl_frame = _face_frame(tpl.neutral.astype(np.float64), tpl)
+        rest = m(**kw)
+        params = m.get_pose_parameterization(rest, "world-orient")
+    params = params.clone()  # an inference tensor cannot be edited outside inference mode
+    neutral = _rows(rest["vertices"][0].cpu().numpy())[bust.ids]
+    mid, frame = _face_frame(neutral[bust.head], tpl)
+    _, tpl_frame = _face_frame(tpl.neutral.astype(np.float64), tpl)
     upright = tpl_frame.T @ frame
-    v = (v - mid) @ upright.T
-    # The head's centre: 20 mm below the eyes, at the middle of the skull's depth.
-    skull = v[:, 1] > -10.0
-    centre = np.array([0.0, -20.0, 0.5 * (v[skull, 2].max() + v[skull, 2].min())])
-    v = (v - centre) @ rotation(pose.yaw, pose.pitch, pose.roll).T + np.asarray(pose.shift)
-    return Mesh(v, tpl)
+    turn = rotation(pose.yaw, pose.pitch, pose.roll) @ upright  # the head's, booth frame
+    # world-orient parameters are each bone's orientation in anny's world: rotate the
+    # neck's bones by their share of the turn, the head's whole tree by all of it, and the
+    # arms about the body's front-back axis.
+    to_anny = _TO_BOOTH.T
+
+    def rotate(bones, rot: np.ndarray) -> None:
+        r = torch.as_tensor(to_anny @ rot @ _TO_BOOTH, dtype=params.dtype)
+        params[0, bones, :3, :3] = r @ params[0, bones, :3, :3]
+
+    groups = _bone_groups()
+    labels = list(m.bone_labels)
+    for bone, share in _NECK_SHARE.items():
+        rotate([labels.index(bone)], _turned(turn, share))
+    rotate(groups["head"], turn)
+    for side, sign in (("arm.L", -1.0), ("arm.R", 1.0)):
+        rotate(groups[side], rotation(0.0, 0.0, sign * _ARMS_DOWN))
+    actions = {k: torch.tensor([v], dtype=m.dtype) for k, v in pose.expression.items()}
+    with torch.inference_mode():
+        out = m(pose_parameters=params, pose_parameterization="world-orient",
+                facial_actions=actions or None, **kw)
+    v = _rows(out["vertices"][0].cpu().numpy())[bust.ids]
+    # The head's centre, 20 mm below the eyes at the middle of the skull's depth (found on
+    # the upright neutral head), carried by the head's turn.
+    up = (neutral - mid) @ upright.T
+    skull = up[bust.head][:, 1] > -10.0
+    hz = up[bust.head][skull, 2]
+    centre = np.array([0.0, -20.0, 0.5 * (hz.max() + hz.min())])
+    pmid, pframe = _face_frame(v[bust.head], tpl)
+    placed = pmid + (pframe.T @ tpl_frame) @ centre
+    return Mesh(v - placed + np.asarray(pose.shift), tpl, bust)

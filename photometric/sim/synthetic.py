@@ -170,16 +170,18 @@ def person_texture(pid: int):
     return paint.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
 
 
-def render_mesh(head, texture, size: int, specular: float = 0.0) -> Surface:
-    """A head (:class:`photometric.sim.people.Mesh`) with its ``texture`` (``paint.Texture``)
-    through the booth camera, as a :class:`Surface` that casts its own shadows."""
-    tpl = head.template
+def render_mesh(body, texture, size: int, specular: float = 0.0) -> Surface:
+    """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
+    (``paint.Texture``) through the booth camera, as a :class:`Surface` that casts its own
+    shadows."""
+    tpl, bust = body.template, body.bust
     cam = camera_for(size)
     eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
-    frags = raster.rasterize(head.vertices - eye, tpl.faces, cam)
+    frags = raster.rasterize(body.vertices - eye, bust.faces, cam)
     m = frags.mask
-    positions = raster.interpolate(frags, tpl.faces, head.vertices)
-    normals = raster.interpolate(frags, tpl.faces, raster.vertex_normals(head.vertices, tpl.faces))
+    positions = raster.interpolate(frags, bust.faces, body.vertices)
+    normals = raster.interpolate(frags, bust.faces,
+                                 raster.vertex_normals(body.vertices, bust.faces))
     norm = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals = np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0)
     # A surface seen from inside (the mouth's or a socket's far wall) faces the camera.
@@ -187,12 +189,12 @@ def render_mesh(head, texture, size: int, specular: float = 0.0) -> Surface:
     back = m & (np.einsum("...k,...k->...", normals, view) < 0)
     normals[back] *= -1.0
     face_ids = frags.face[m]
-    corners = tpl.uv[tpl.face_uv[face_ids]]  # (P, 3, 2)
+    corners = tpl.uv[bust.face_uv[face_ids]]  # (P, 3, 2)
     uv = np.einsum("pk,pkc->pc", frags.bary[m], corners)
     albedo = np.zeros((*m.shape, 3), np.float32)
-    albedo[m] = texture.sample(uv, tpl.labels[face_ids])
+    albedo[m] = texture.sample(uv, bust.labels[face_ids])
     depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
-    occluder = Occluder(head.vertices, tpl.faces, map_size=max(256, size))
+    occluder = Occluder(body.vertices, bust.faces, map_size=max(256, size))
     return Surface(normals.astype(np.float32), albedo, m, positions.astype(np.float32),
                    specular=specular, occluder=occluder, depth=depth)
 

@@ -153,3 +153,46 @@ def test_lambertian_stereo_on_a_person_with_cast_shadows():
 def test_person_ids_are_any_integer_but_stable(bad):
     # Any integer names a person; the id is hashed, so negative or huge ids work too.
     assert people.person(bad) == people.person(bad)
+
+
+def test_a_person_has_a_neck_and_shoulders():
+    """The upper body below the head: a neck and shoulders well wider than the head, down
+    to the chest, and the arms hanging (not anny's A-pose, whose arms reach out sideways)."""
+    for pid in (0, 7):
+        body = people.mesh(people.person(pid))
+        v, head = body.vertices, body.head
+        chin = head[:, 1].min()
+        below = v[v[:, 1] < chin - 150.0]
+        assert len(below) > 500
+        head_width = np.ptp(head[:, 0])
+        shoulders = v[(v[:, 1] < chin - 60.0) & (v[:, 1] > chin - 220.0)]
+        assert np.ptp(shoulders[:, 0]) > 1.8 * head_width, (pid, np.ptp(shoulders[:, 0]))
+        # Hanging arms stay within about two head widths of the midline.
+        assert np.abs(v[:, 0]).max() < 1.6 * head_width, (pid, np.abs(v[:, 0]).max())
+        assert (body.bust.labels == people.BODY).sum() > 2000
+
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(40.0, 0.0, 0.0), (-25.0, 20.0, 0.0),
+                                            (0.0, -20.0, 15.0)])
+def test_the_head_turns_on_the_neck_and_the_shoulders_stay(yaw, pitch, roll):
+    """A sitting's turn is the head's: its face frame turns by the sitting's rotation
+    (within 1°), while the shoulders' line stays level (within 2°) and the neck bends."""
+    who = people.person(5)
+    tpl = people.template()
+    still = people.mesh(who)
+    posed = people.mesh(who, people.Sitting(yaw=yaw, pitch=pitch, roll=roll))
+    _, f0 = people._face_frame(still.head, tpl)
+    _, f1 = people._face_frame(posed.head, tpl)
+    want = people.rotation(yaw, pitch, roll)
+    got = f1.T @ f0  # the rotation taking the still face frame to the posed one
+    angle = np.degrees(np.arccos(np.clip((np.trace(want.T @ got) - 1) / 2, -1, 1)))
+    assert angle < 1.0, angle
+
+    def shoulder_line(body) -> float:
+        v = body.vertices
+        chin = body.head[:, 1].min()
+        band = v[(v[:, 1] < chin - 60.0) & (v[:, 1] > chin - 200.0)]
+        left, right = band[band[:, 0].argmin()], band[band[:, 0].argmax()]
+        return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+    assert abs(shoulder_line(posed) - shoulder_line(still)) < 2.0
