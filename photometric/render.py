@@ -41,7 +41,8 @@ class Surface:
     ``positions`` (H, W, 3) in mm, camera space (needed by point lights and specular).
     ``specular`` is the Blinn-Phong weight; 0 models the booth's cross-polarised flashes.
     ``occluder``: the mesh that casts shadows (None: nothing is shadowed); ``depth`` (H, W)
-    the distance along the view axis (mm) where known.
+    the distance along the view axis (mm) where known; ``parts`` (H, W) uint8 what each
+    pixel shows (:mod:`photometric.sim.parts`) where known.
     """
 
     normals: np.ndarray
@@ -52,6 +53,7 @@ class Surface:
     shininess: float = 40.0
     occluder: Occluder | None = None
     depth: np.ndarray | None = None
+    parts: np.ndarray | None = None
     # Shadow masks per light position; not an init field, so dataclasses.replace() (a surface
     # with other normals or positions) starts with none rather than stale ones.
     _lit: dict = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 # --- painting --------------------------------------------------------------------------
+from photometric.sim import parts
 from photometric.sim.people import CAVITY, SKIN, Template
 from photometric.sim.skin import (
     BASE,
@@ -90,11 +91,14 @@ def _hairline(skin: Skin, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
 
 def _paint_skin(ch: Chart, skin: Skin, rng: np.random.Generator,
-                hairline: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                hairline: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """A skin chart's albedo (H, W, 3): chromophores, then pores, stubble, lids, brows and
-    hair laid over. Worked a channel at a time (contiguous arrays: this is the hot path)."""
+    hair laid over; and its parts (H, W) uint8 (:mod:`photometric.sim.parts`: skin, lips,
+    brows, hair where each is more than half opaque). Worked a channel at a time
+    (contiguous arrays: this is the hot path)."""
     f = ch.fields
     shape = ch.shape
+    part = np.full(shape, parts.SKIN, np.uint8)
     mm = ch.mm_per_texel
     f32 = np.float32
     # Chromophores: blotches, freckles, sun spots, flush, lips.
@@ -120,6 +124,7 @@ def _paint_skin(ch: Chart, skin: Skin, rng: np.random.Generator,
         sl, alpha = lips
         mel[sl] *= 1.0 + f32(skin.lip_melanin - 1.0) * alpha
         hb[sl] += f32(skin.lip_haemoglobin) * alpha
+        part[sl][alpha > 0.5] = parts.LIPS
     # Pores and fine texture: white noise (uniform, unit spread), slightly blurred.
     white = rng.random(shape, dtype=f32)
     white -= f32(0.5)
@@ -162,6 +167,7 @@ def _paint_skin(ch: Chart, skin: Skin, rng: np.random.Generator,
     brow = _brows(f, sl, skin, n_mid[sl], strands[sl])
     brow_col = hair * (1.0 - 0.4 * skin.grey) + GREY_HAIR * (0.4 * skin.grey)
     _over(chans, brow, np.minimum(brow_col * 0.7, skin.albedo * 0.35), sl)
+    part[sl][brow > 0.5 * skin.brow_darkness] = parts.BROWS
     # Scalp hair: strands of the hair's colour with some grey ones.
     line, top = hairline
     az = f["az"]
@@ -176,6 +182,7 @@ def _paint_skin(ch: Chart, skin: Skin, rng: np.random.Generator,
     alpha *= 1.0 - f["ear"]
     alpha *= np.clip(f32(0.92) + f32(0.08) * strands, 0.0, 1.0)
     alpha *= f32(skin.hair_density)
+    part[alpha > 0.5] = parts.HAIR
     grey = np.clip(f32(skin.grey) + f32(0.2) * strands, 0.0, 1.0)
     shine = f32(1.0) + f32(0.15) * strands
     for c in range(3):
@@ -186,7 +193,7 @@ def _paint_skin(ch: Chart, skin: Skin, rng: np.random.Generator,
         col *= alpha
         chans[c] += col
     img = cv2.merge(chans)
-    return np.clip(img, 0.0, 1.0, out=img)
+    return np.clip(img, 0.0, 1.0, out=img), part
 
 
 def _lips(f: dict[str, np.ndarray], region: tuple[slice, slice], skin: Skin
@@ -257,6 +264,28 @@ class Texture:
 
     charts: tuple[tuple[int, tuple[float, float, float, float], np.ndarray], ...]
     fallback: np.ndarray  # (4, 3): per label SKIN, EYE, CAVITY, BODY
+    parts: tuple[np.ndarray | None, ...] = ()  # per chart (H, W) uint8, None: the label's
+
+    def part(self, uv: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The part (:mod:`photometric.sim.parts`) at texture coordinates ``uv`` (P, 2) of
+        triangles labelled ``labels`` (P,), the nearest texel's: (P,) uint8. Labels map to
+        skin, eyes, mouth and (the body) neck where no chart says more."""
+        uv = np.asarray(uv, np.float32).reshape(-1, 2)
+        labels = np.asarray(labels).reshape(-1)
+        default = np.array([parts.SKIN, parts.EYES, parts.MOUTH, parts.NECK], np.uint8)
+        out = default[labels.astype(np.int64)]
+        for (label, (u0, v0, u1, v1), _), part in zip(self.charts, self.parts,
+                                                        strict=False):
+            if part is None:
+                continue
+            h, w = part.shape
+            u, v = uv[:, 0], uv[:, 1]
+            sel = np.flatnonzero((labels == label) & (u >= u0) & (u <= u1) & (v >= v0)
+                                 & (v <= v1))
+            col = np.clip(((u[sel] - u0) / (u1 - u0) * w).astype(np.int64), 0, w - 1)
+            row = np.clip(((v1 - v[sel]) / (v1 - v0) * h).astype(np.int64), 0, h - 1)
+            out[sel] = part[row, col]
+        return out
 
     def sample(self, uv: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Bilinear albedo at texture coordinates ``uv`` (P, 2) of triangles labelled
@@ -304,11 +333,12 @@ def paint(template: Template, skin: Skin, resolution: int = 1024) -> Texture:
     bake = baked(template, resolution)
     rng = np.random.default_rng(skin.noise_seed)
     hairline = _hairline(skin, rng)
-    charts = []
+    charts, chart_parts = [], []
     for ch in bake.charts:
-        img = (_paint_skin(ch, skin, rng, hairline) if ch.label == SKIN
-               else _paint_eye(ch, skin, rng))
+        img, part = (_paint_skin(ch, skin, rng, hairline) if ch.label == SKIN
+                     else (_paint_eye(ch, skin, rng), None))
         charts.append((ch.label, ch.rect, img))
+        chart_parts.append(part)
     # The body below the head is the skin's base colour (:mod:`photometric.sim.skin`).
     fallback = np.stack([skin.albedo, SCLERA, CAVITY_ALBEDO, skin.albedo]).astype(np.float32)
-    return Texture(tuple(charts), fallback)
+    return Texture(tuple(charts), fallback, tuple(chart_parts))

@@ -111,7 +111,7 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "photometric-booth" / "anny-body"
 
 
-def _seed(*parts: object) -> int:
+def stable_seed(*parts: object) -> int:
     """A stable 64-bit seed from a tuple (Python's hash() of a string changes per run)."""
     h = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(h, "little")
@@ -344,7 +344,7 @@ def person(pid: int) -> Person:
     import torch
 
     m = model()
-    rng = np.random.default_rng(_seed("person", int(pid)))
+    rng = np.random.default_rng(stable_seed("person", int(pid)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**62)))
         _, drawn = _shape_distribution().sample(1)
@@ -375,7 +375,7 @@ def sitting(who: Person, take: int = 0, still: bool = False) -> Sitting:
     of shift and a light expression; ``still`` gives the neutral, centred pose."""
     if still:
         return Sitting()
-    rng = np.random.default_rng(_seed("sitting", who.id, int(take)))
+    rng = np.random.default_rng(stable_seed("sitting", who.id, int(take)))
     expression = {}
     for name in rng.choice(sorted(_EXPRESSIONS), size=3, replace=False):
         expression[str(name)] = float(rng.uniform(0, _EXPRESSIONS[str(name)]))
@@ -394,6 +394,7 @@ class Mesh:
     vertices: np.ndarray  # (V, 3) float64, the bust's vertices
     template: Template
     bust: Bust
+    rest: np.ndarray  # (V, 3) float64: the same unposed, upright, the eyes' midpoint at 0
 
     @property
     def faces(self) -> np.ndarray:
@@ -518,4 +519,4 @@ def mesh(who: Person, pose: Sitting | None = None) -> Mesh:
     centre = np.array([0.0, -20.0, 0.5 * (hz.max() + hz.min())])
     pmid, pframe = _face_frame(v[bust.head], tpl)
     placed = pmid + (pframe.T @ tpl_frame) @ centre
-    return Mesh(v - placed + np.asarray(pose.shift), tpl, bust)
+    return Mesh(v - placed + np.asarray(pose.shift), tpl, bust, up)

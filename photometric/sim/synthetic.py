@@ -147,18 +147,27 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
          still: bool = False) -> Surface:
     """Simulated person ``seed`` as seen by the booth's camera in capture ``take``.
 
-    The person (shape and skin) is fixed by ``seed`` (:func:`photometric.sim.people.person`);
-    ``take`` moves the head, shifts it and changes the expression a little
-    (:func:`photometric.sim.people.sitting`), ``still`` gives the neutral pose. The mesh is
-    rasterised (:mod:`photometric.raster`) under a perspective camera
-    ``CAMERA_DISTANCE_MM`` away: per pixel the interpolated smooth normal (toward the camera
-    on a surface seen from inside), position, depth and the albedo painted in the mesh's UV
-    layout (:mod:`photometric.sim.skin`); the mesh goes with the surface to cast shadows."""
+    The person (shape, skin and clothes) is fixed by ``seed``
+    (:func:`photometric.sim.people.person`); ``take`` moves the head, shifts it and changes
+    the expression a little (:func:`photometric.sim.people.sitting`), ``still`` gives the
+    neutral pose. The mesh is rasterised (:mod:`photometric.raster`) under a perspective
+    camera ``CAMERA_DISTANCE_MM`` away: per pixel the interpolated smooth normal (toward the
+    camera on a surface seen from inside), position, depth, the albedo painted in the
+    mesh's UV layout (:mod:`photometric.sim.skin`) or the cloth's, and the part each pixel
+    shows; the mesh goes with the surface to cast shadows."""
     from photometric.sim import people
 
     who = people.person(seed)
-    head = people.mesh(who, people.sitting(who, take, still))
-    return render_mesh(head, person_texture(seed), size, specular)
+    body = people.mesh(who, people.sitting(who, take, still))
+    garment = person_garment(seed)
+    return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment)
+
+
+def person_garment(pid: int):
+    """Person ``pid``'s garment (:class:`photometric.sim.clothes.Garment`)."""
+    from photometric.sim import clothes, people
+
+    return clothes.draw(np.random.default_rng(people.stable_seed("garment", int(pid))))
 
 
 @lru_cache(maxsize=4)
@@ -170,10 +179,25 @@ def person_texture(pid: int):
     return paint.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
 
 
-def render_mesh(body, texture, size: int, specular: float = 0.0) -> Surface:
+def dress(body, garment):
+    """``body`` (:class:`photometric.sim.people.Mesh`) with the cloth of ``garment`` standing
+    off its skin (:func:`photometric.sim.clothes.displacement`)."""
+    from dataclasses import replace
+
+    from photometric.sim import clothes
+
+    where = clothes.neck(body.rest, body.bust.head)
+    off = clothes.displacement(body.rest, garment, where)
+    normals = raster.vertex_normals(body.vertices, body.faces)
+    return replace(body, vertices=body.vertices + normals * off[:, None])
+
+
+def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
-    (``paint.Texture``) through the booth camera, as a :class:`Surface` that casts its own
-    shadows."""
+    (``paint.Texture``) and ``garment`` (None: none) through the booth camera, as a
+    :class:`Surface` that casts its own shadows, with its parts map."""
+    from photometric.sim import clothes, parts, people
+
     tpl, bust = body.template, body.bust
     cam = camera_for(size)
     eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
@@ -191,12 +215,28 @@ def render_mesh(body, texture, size: int, specular: float = 0.0) -> Surface:
     face_ids = frags.face[m]
     corners = tpl.uv[bust.face_uv[face_ids]]  # (P, 3, 2)
     uv = np.einsum("pk,pkc->pc", frags.bary[m], corners)
+    labels = bust.labels[face_ids]
     albedo = np.zeros((*m.shape, 3), np.float32)
-    albedo[m] = texture.sample(uv, bust.labels[face_ids])
+    albedo[m] = texture.sample(uv, labels)
+    px = np.flatnonzero(m.ravel())  # the covered pixels, in the order of uv and labels
+    flat = np.zeros(m.size, np.uint8)
+    flat[px] = texture.part(uv, labels)
+    # Skin below the jaw (a line from the chin back to 45 mm below the eyes at the neck's
+    # axis) is the neck; cloth covers what lies below the garment's neckline.
+    rest = raster.interpolate(frags, bust.faces, body.rest)[m]
+    where = clothes.neck(body.rest, bust.head)
+    t = np.clip((where.chin_z - rest[:, 2]) / max(where.chin_z - where.axis_z, 1.0), 0, 1)
+    jaw = where.chin_y + t * (-45.0 - where.chin_y)
+    flat[px[(flat[px] == parts.SKIN) & (rest[:, 1] < jaw - 4.0)]] = parts.NECK
+    if garment is not None:
+        cover = (clothes.neckline(rest, garment, where) > 0.0) & (labels != people.EYE)
+        albedo.reshape(-1, 3)[px[cover]] = clothes.albedo(rest[cover], garment)
+        flat[px[cover]] = parts.CLOTHES
+    part = flat.reshape(m.shape)
     depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
     occluder = Occluder(body.vertices, bust.faces, map_size=max(256, size))
     return Surface(normals.astype(np.float32), albedo, m, positions.astype(np.float32),
-                   specular=specular, occluder=occluder, depth=depth)
+                   specular=specular, occluder=occluder, depth=depth, parts=part)
 
 
 def lit_bits(surface: Surface, booth: Booth = Booth()) -> np.ndarray:
@@ -221,14 +261,18 @@ def truth(surface: Surface, booth: Booth = Booth()) -> dict[str, np.ndarray]:
     ``depth`` (H, W) float32 mm along the view axis from the camera (NaN outside the mask;
     an orthographic subject is placed ``CAMERA_DISTANCE_MM`` away), ``albedo`` (H, W, 3)
     float32 linear reflectance, ``lit`` (H, W) uint8 the flashes that light each pixel
-    (:func:`lit_bits`, under ``booth``'s flashes)."""
+    (:func:`lit_bits`, under ``booth``'s flashes), and for a person ``parts`` (H, W) uint8
+    what each pixel shows (:mod:`photometric.sim.parts`)."""
     depth = surface.depth
     if depth is None:
         z = surface.positions[..., 2] if surface.positions is not None else 0.0
         depth = np.where(surface.mask, CAMERA_DISTANCE_MM - z, np.nan).astype(np.float32)
-    return {"normals": surface.normals.astype(np.float32), "mask": surface.mask,
-            "depth": depth.astype(np.float32), "albedo": surface.albedo.astype(np.float32),
-            "lit": lit_bits(surface, booth)}
+    out = {"normals": surface.normals.astype(np.float32), "mask": surface.mask,
+           "depth": depth.astype(np.float32), "albedo": surface.albedo.astype(np.float32),
+           "lit": lit_bits(surface, booth)}
+    if surface.parts is not None:
+        out["parts"] = surface.parts
+    return out
 
 
 def truth_files(surface: Surface, booth: Booth = Booth()) -> dict[str, bytes]:
@@ -255,11 +299,14 @@ def truth_files(surface: Surface, booth: Booth = Booth()) -> dict[str, bytes]:
         return data.tobytes()
 
     albedo16 = np.rint(np.clip(t["albedo"], 0.0, 1.0) * 65535).astype(np.uint16)
-    return {"truth/normals.npy": npy(t["normals"]),
-            "truth/mask.png": png(t["mask"].astype(np.uint8) * 255),
-            "truth/depth.npy": npy(t["depth"]),
-            "truth/albedo.png": png(albedo16),
-            "truth/lit.png": png(t["lit"])}
+    files = {"truth/normals.npy": npy(t["normals"]),
+             "truth/mask.png": png(t["mask"].astype(np.uint8) * 255),
+             "truth/depth.npy": npy(t["depth"]),
+             "truth/albedo.png": png(albedo16),
+             "truth/lit.png": png(t["lit"])}
+    if "parts" in t:
+        files["truth/parts.png"] = png(t["parts"])
+    return files
 
 
 def subject(kind: str, seed: int = 0, size: int = 512, specular: float = 0.0,

@@ -25,7 +25,7 @@ def test_people_are_capture_folders_with_truth_and_a_contact_sheet(tmp_path, cap
         assert {p.name for p in f.iterdir()} == {*(f"{c}.jpg" for c in CHANNELS), "truth",
                                                  "lights.yaml"}
         assert {p.name for p in (f / "truth").iterdir()} == {
-            "normals.npy", "mask.png", "depth.npy", "albedo.png", "lit.png"}
+            "normals.npy", "mask.png", "depth.npy", "albedo.png", "lit.png", "parts.png"}
         normals.append(np.load(f / "truth" / "normals.npy"))
         sim = yaml.safe_load((f / "lights.yaml").read_text())["simulation"]
         assert sim["kind"] == "face" and sim["seed"] == int(name[-4:])
