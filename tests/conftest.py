@@ -17,7 +17,7 @@ import pytest
 from photometric.calibration import calibrate
 from photometric.lights import DIRECTIONAL
 from photometric.render import SensorModel
-from photometric.sim import synthetic
+from photometric.sim import parts, synthetic
 
 
 def wait_until(cond: Callable[[], object], what: str, timeout: float = 60.0,
@@ -89,12 +89,20 @@ def store_capture(session, subject: str, images: dict, alter: bool = False) -> P
     return path
 
 
+#: The parts of a simulated person that are skin (:mod:`photometric.sim.parts`).
+SKIN_PARTS = (parts.SKIN, parts.BROWS, parts.LIPS, parts.NECK)
+
+
 def lit_by_all(normals: np.ndarray, mask: np.ndarray, rig=synthetic.SIM_RIG,
                surface=None, channels=DIRECTIONAL, facing: float = 0.0) -> np.ndarray:
     """Pixels of ``mask`` that all ``channels`` of ``rig`` (the four directional flashes)
     light: facing each one (cosine above ``facing``), and, for a ``surface`` that casts
-    shadows (a simulated person), outside its cast shadows too."""
+    shadows (a simulated person), outside its cast shadows too; for a person, on their skin
+    only (face and neck: the accuracy targets are the skin's; hair and clothes are reported
+    apart)."""
     sel = mask.copy()
+    if surface is not None and surface.parts is not None:
+        sel &= np.isin(surface.parts, SKIN_PARTS)
     for c in channels:
         sel &= (normals @ rig.direction(c)) > facing
         if surface is not None:

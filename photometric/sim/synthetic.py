@@ -160,7 +160,8 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
     who = people.person(seed)
     body = people.mesh(who, people.sitting(who, take, still))
     garment = person_garment(seed)
-    return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment)
+    return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment,
+                       person_hair(seed, body))
 
 
 def person_garment(pid: int):
@@ -168,6 +169,36 @@ def person_garment(pid: int):
     from photometric.sim import clothes, people
 
     return clothes.draw(np.random.default_rng(people.stable_seed("garment", int(pid))))
+
+
+def person_hair(pid: int, body):
+    """Person ``pid``'s hair on ``body`` as it sits (None: bald): their style
+    (:func:`photometric.sim.hair.draw`) grown on their rest head along their painted
+    hairline, carried by the head's pose."""
+    from photometric.sim import hair
+
+    style, grown = grown_hair(pid)
+    if grown is None:
+        return None
+    rest = grown[1]
+    return hair.follow(grown[0], rest, body.vertices[body.bust.head]), style
+
+
+@lru_cache(maxsize=4)
+def grown_hair(pid: int):
+    """Person ``pid``'s hairstyle, and their hair grown on their rest head with that rest
+    head (None for a bald style)."""
+    from photometric.sim import hair, people, skin
+
+    who = people.person(pid)
+    sk = skin.draw(who.skin_seed, who.phenotype)
+    style = hair.draw(np.random.default_rng(people.stable_seed("hair", int(pid))),
+                      who.phenotype["gender"] > 0.5, sk.baldness > 0.5, sk.hair, sk.grey)
+    rest = people.mesh(who).rest[people.bust().head]
+    grown = hair.grow(rest, style, sk.hairline, sk.recession, sk.sideburn)
+    if grown is None:
+        return style, None
+    return style, (hair.outward(grown, hair.head_centre(rest)), rest)
 
 
 @lru_cache(maxsize=4)
@@ -192,51 +223,68 @@ def dress(body, garment):
     return replace(body, vertices=body.vertices + normals * off[:, None])
 
 
-def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None) -> Surface:
+def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
+                hair=None) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
-    (``paint.Texture``) and ``garment`` (None: none) through the booth camera, as a
-    :class:`Surface` that casts its own shadows, with its parts map."""
+    (``paint.Texture``), ``garment`` and ``hair`` (a posed ``hair.Hair`` and its
+    ``Hairstyle``; None: none) through the booth camera, as a :class:`Surface` that casts its
+    own shadows, with its parts map."""
     from photometric.sim import clothes, parts, people
+    from photometric.sim import hair as hairs
 
     tpl, bust = body.template, body.bust
+    verts, faces = body.vertices, bust.faces
+    nb, nf = len(verts), len(faces)
+    if hair is not None:
+        verts = np.concatenate([verts, hair[0].vertices])
+        faces = np.concatenate([faces, hair[0].faces + nb])
     cam = camera_for(size)
     eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
-    frags = raster.rasterize(body.vertices - eye, bust.faces, cam)
+    frags = raster.rasterize(verts - eye, faces, cam)
     m = frags.mask
-    positions = raster.interpolate(frags, bust.faces, body.vertices)
-    normals = raster.interpolate(frags, bust.faces,
-                                 raster.vertex_normals(body.vertices, bust.faces))
+    positions = raster.interpolate(frags, faces, verts)
+    normals = raster.interpolate(frags, faces, raster.vertex_normals(verts, faces))
     norm = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals = np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0)
-    # A surface seen from inside (the mouth's or a socket's far wall) faces the camera.
+    # A surface seen from inside (the mouth's or a socket's far wall, the inside of a
+    # curtain of hair) faces the camera.
     view = eye - positions
     back = m & (np.einsum("...k,...k->...", normals, view) < 0)
     normals[back] *= -1.0
+    px = np.flatnonzero(m.ravel())  # the covered pixels
     face_ids = frags.face[m]
-    corners = tpl.uv[bust.face_uv[face_ids]]  # (P, 3, 2)
-    uv = np.einsum("pk,pkc->pc", frags.bary[m], corners)
-    labels = bust.labels[face_ids]
-    albedo = np.zeros((*m.shape, 3), np.float32)
-    albedo[m] = texture.sample(uv, labels)
-    px = np.flatnonzero(m.ravel())  # the covered pixels, in the order of uv and labels
+    on_body = face_ids < nf
+    bpx, bface = px[on_body], face_ids[on_body]
+    corners = tpl.uv[bust.face_uv[bface]]  # (P, 3, 2)
+    uv = np.einsum("pk,pkc->pc", frags.bary[m][on_body], corners)
+    labels = bust.labels[bface]
+    albedo = np.zeros((m.size, 3), np.float32)
+    albedo[bpx] = texture.sample(uv, labels)
     flat = np.zeros(m.size, np.uint8)
-    flat[px] = texture.part(uv, labels)
+    flat[bpx] = texture.part(uv, labels)
     # Skin below the jaw (a line from the chin back to 45 mm below the eyes at the neck's
     # axis) is the neck; cloth covers what lies below the garment's neckline.
-    rest = raster.interpolate(frags, bust.faces, body.rest)[m]
+    bary = frags.bary[m][on_body]
+    rest = np.einsum("pk,pkc->pc", bary, body.rest[bust.faces[bface]])
     where = clothes.neck(body.rest, bust.head)
     t = np.clip((where.chin_z - rest[:, 2]) / max(where.chin_z - where.axis_z, 1.0), 0, 1)
     jaw = where.chin_y + t * (-45.0 - where.chin_y)
-    flat[px[(flat[px] == parts.SKIN) & (rest[:, 1] < jaw - 4.0)]] = parts.NECK
+    flat[bpx[(flat[bpx] == parts.SKIN) & (rest[:, 1] < jaw - 4.0)]] = parts.NECK
     if garment is not None:
         cover = (clothes.neckline(rest, garment, where) > 0.0) & (labels != people.EYE)
-        albedo.reshape(-1, 3)[px[cover]] = clothes.albedo(rest[cover], garment)
-        flat[px[cover]] = parts.CLOTHES
-    part = flat.reshape(m.shape)
+        albedo[bpx[cover]] = clothes.albedo(rest[cover], garment)
+        flat[bpx[cover]] = parts.CLOTHES
+    if hair is not None:
+        hpx, hface = px[~on_body], face_ids[~on_body] - nf
+        coords = np.einsum("pk,pkc->pc", frags.bary[m][~on_body],
+                           hair[0].coords[hair[0].faces[hface]])
+        albedo[hpx] = hairs.albedo(coords, hair[1])
+        flat[hpx] = parts.HAIR
     depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
-    occluder = Occluder(body.vertices, bust.faces, map_size=max(256, size))
-    return Surface(normals.astype(np.float32), albedo, m, positions.astype(np.float32),
-                   specular=specular, occluder=occluder, depth=depth, parts=part)
+    occluder = Occluder(verts, faces, map_size=max(256, size))
+    return Surface(normals.astype(np.float32), albedo.reshape(*m.shape, 3), m,
+                   positions.astype(np.float32), specular=specular, occluder=occluder,
+                   depth=depth, parts=flat.reshape(m.shape))
 
 
 def lit_bits(surface: Surface, booth: Booth = Booth()) -> np.ndarray:
