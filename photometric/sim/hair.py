@@ -225,10 +225,10 @@ def albedo(coords: np.ndarray, style: Hairstyle) -> np.ndarray:
     strands = (np.sin((a + wave) * 41.0 + k[1]) + 0.7 * np.sin((a + wave) * 83.0 + k[2])
                + 0.5 * np.sin((a - wave) * 131.0 + k[3]))
     base = np.asarray(style.colour, np.float64)
-    grey_mix = np.clip(style.grey * (1.0 + 0.6 * np.sin((a + wave) * 67.0 + k[4])), 0.0,
+    grey_mix = np.clip(style.grey * (1.0 + 0.3 * np.sin((a + wave) * 67.0 + k[4])), 0.0,
                        1.0)[:, None]
     colour = base * (1 - grey_mix) + np.array([0.52, 0.51, 0.49]) * grey_mix
-    shade = 1.0 + 0.12 * strands[:, None]
+    shade = 1.0 + 0.08 * strands[:, None]
     return np.clip(colour * shade, 0.0, 1.0).astype(np.float32)
 
 

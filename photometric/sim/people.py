@@ -80,7 +80,7 @@ PAINT_FRAME = np.array([[0.999963, 0.005134, -0.006923],
 _TO_BOOTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 #: What of the body is kept: triangles above this far below the eyes (mm, neutral adult).
-_CUT_BELOW_EYES = 430.0
+_CUT_BELOW_EYES = 520.0
 
 #: The arms hang this far below anny's A-pose (degrees, at the shoulder).
 _ARMS_DOWN = 38.0

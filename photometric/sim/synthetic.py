@@ -224,11 +224,13 @@ def dress(body, garment):
 
 
 def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
-                hair=None) -> Surface:
+                hair=None, view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None
+                ) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
     (``paint.Texture``), ``garment`` and ``hair`` (a posed ``hair.Hair`` and its
-    ``Hairstyle``; None: none) through the booth camera, as a :class:`Surface` that casts its
-    own shadows, with its parts map."""
+    ``Hairstyle``; None: none) through the booth camera (or ``view``: a camera and where it
+    stands in the subject frame, looking down -z), as a :class:`Surface` that casts its own
+    shadows, with its parts map."""
     from photometric.sim import clothes, parts, people
     from photometric.sim import hair as hairs
 
@@ -238,8 +240,8 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     if hair is not None:
         verts = np.concatenate([verts, hair[0].vertices])
         faces = np.concatenate([faces, hair[0].faces + nb])
-    cam = camera_for(size)
-    eye = np.array([0.0, 0.0, CAMERA_DISTANCE_MM])
+    cam, eye = view if view is not None else (camera_for(size),
+                                              np.array([0.0, 0.0, CAMERA_DISTANCE_MM]))
     frags = raster.rasterize(verts - eye, faces, cam)
     m = frags.mask
     positions = raster.interpolate(frags, faces, verts)
