@@ -18,7 +18,8 @@ files, about 900 MB, are removed).
 
 Distributions: phenotypes come from anny's own ``SimpleShapeDistribution`` (height, weight,
 muscle and proportions conditioned on age and sex, calibrated on WHO growth data), with
-ages 16 to 80; the ethnic mix is a Dirichlet draw. Local changes are small Gaussian draws
+ages ``AGES`` (10 to 85 years); skin types I-VI equally often, the ethnic mix a Dirichlet
+draw leaning toward the groups where that type is common. Local changes are small Gaussian draws
 (clipped), mirrored left/right with a little asymmetry: at their extremes anny's local
 changes give egg-shaped heads and eyes out of their sockets, so the head-shape ones are
 drawn tighter still.
@@ -57,6 +58,9 @@ _EXPRESSIONS: dict[str, float] = {
     "eyeSquintRight": 0.25, "mouthPressLeft": 0.2, "mouthPressRight": 0.2,
 }
 
+#: The ages people are drawn from (years, uniformly): children to the elderly.
+AGES = (10.0, 85.0)
+
 #: Triangle labels (anny's body-part segmentation): the head's skin, eyeballs and cavities
 #: (painted in the head's UV layout), and the rest of the body.
 SKIN, EYE, CAVITY, BODY = 0, 1, 2, 3
@@ -91,9 +95,9 @@ _NECK_SHARE = {"neck01": 0.25, "neck02": 0.5, "neck03": 0.75}
 
 
 #: anny's age parameter against age in years: the anchors of the morphological-age mapping
-#: of anny's ``SimpleShapeDistribution`` (anny 0.6.2), which :func:`person` draws ages 16 to
-#: 80 through (so adults are 0.67 to 0.89). MakeHuman's own reading of the parameter (0.5 is
-#: 25 years, 1 is 90) does not apply to those draws.
+#: of anny's ``SimpleShapeDistribution`` (anny 0.6.2), which :func:`person` draws ages
+#: ``AGES`` through (so 10 to 85 years are about 0.4 to 0.9). MakeHuman's own reading of
+#: the parameter (0.5 is 25 years, 1 is 90) does not apply to those draws.
 _ANNY_AGE = (0.0, 0.05, 0.215, 0.415, 0.67, 0.77, 0.83, 1.0)
 _YEARS = (0.0, 1.0, 4.0, 11.0, 16.0, 18.0, 64.0, 110.0)
 
@@ -296,6 +300,7 @@ class Person:
     phenotype: dict[str, float]
     local_changes: dict[str, float]
     skin_seed: int
+    fitzpatrick: int = 3  # skin type I-VI (1-6)
 
     def describe(self) -> str:
 
@@ -304,7 +309,8 @@ class Person:
         sex = "male" if p["gender"] < 0.5 else "female"
         return (f"person {self.id}: {sex} (gender {p['gender']:.2f}), about "
                 f"{years(p['age']):.0f} years (age {p['age']:.2f}), weight {p['weight']:.2f}, "
-                f"muscle {p['muscle']:.2f}, mostly {mix} ({p[mix]:.2f})")
+                f"muscle {p['muscle']:.2f}, mostly {mix} ({p[mix]:.2f}), skin type "
+                f"{'I II III IV V VI'.split()[self.fitzpatrick - 1]}")
 
 
 @dataclass(frozen=True)
@@ -334,8 +340,8 @@ def _shape_distribution():
     from anny.shape_distribution import SimpleShapeDistribution
 
     m = model()
-    ages = torch.distributions.Uniform(torch.tensor(16.0, dtype=m.dtype),
-                                       torch.tensor(80.0, dtype=m.dtype))
+    ages = torch.distributions.Uniform(torch.tensor(AGES[0], dtype=m.dtype),
+                                       torch.tensor(AGES[1], dtype=m.dtype))
     return SimpleShapeDistribution(m, morphological_age_distribution=ages)
 
 
@@ -354,7 +360,12 @@ def person(pid: int) -> Person:
     # with a little of the blend.
     side = 0.0 if phen["gender"] <= 0.5 else 1.0
     phen["gender"] = float(abs(side - abs(rng.normal(0, 0.08))))
-    mix = rng.dirichlet([0.6, 0.6, 0.6])
+    # Skin types I-VI equally often (a population balanced over the whole range); the
+    # ancestry mix leans toward the groups where that type is common.
+    fitz = int(rng.integers(1, 7))
+    lean = {1: [0.3, 0.5, 2.5], 2: [0.3, 1.0, 2.0], 3: [0.5, 1.8, 1.2], 4: [1.0, 1.8, 0.6],
+            5: [2.0, 0.8, 0.4], 6: [2.5, 0.4, 0.3]}[fitz]
+    mix = rng.dirichlet(np.asarray(lean) * 3.0)
     phen.update(african=float(mix[0]), asian=float(mix[1]), caucasian=float(mix[2]))
     for k in m.phenotype_labels:
         phen.setdefault(k, 0.5)
@@ -367,22 +378,55 @@ def person(pid: int) -> Person:
         stem = label[2:] if label[:2] in ("l-", "r-") else label
         sd, clip = _LOCAL_SPREAD[stem.split("-")[0]]
         changes[label] = float(np.clip(rng.normal(0.0, sd), -clip, clip))
-    return Person(int(pid), phen, changes, int(rng.integers(2**62)))
+    return Person(int(pid), phen, changes, int(rng.integers(2**62)), fitz)
 
 
-def sitting(who: Person, take: int = 0, still: bool = False) -> Sitting:
-    """How ``who`` sits for capture ``take``: a few degrees of turn and tilt, up to 10 mm
-    of shift and a light expression; ``still`` gives the neutral, centred pose."""
+#: Expressions a portrait catches (facial actions and how much at most), each with its
+#: share of portraits; the rest keep the booth's light expression.
+_PORTRAIT_EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
+    "smile": (0.3, {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "cheekSquintLeft": 0.4,
+                    "cheekSquintRight": 0.4}),
+    "laugh": (0.1, {"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9, "jawOpen": 0.45,
+                    "eyeSquintLeft": 0.5, "eyeSquintRight": 0.5}),
+    "open mouth": (0.08, {"jawOpen": 0.6, "mouthFunnel": 0.3}),
+    "eyes closed": (0.07, {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}),
+    "raised brows": (0.1, {"browInnerUp": 0.9, "browOuterUpLeft": 0.8,
+                           "browOuterUpRight": 0.8, "eyeWideLeft": 0.5, "eyeWideRight": 0.5}),
+    "frown": (0.05, {"browDownLeft": 0.7, "browDownRight": 0.7, "mouthFrownLeft": 0.5,
+                     "mouthFrownRight": 0.5}),
+}
+
+
+def sitting(who: Person, take: int = 0, still: bool = False, portrait: bool = False
+            ) -> Sitting:
+    """How ``who`` sits for capture ``take``: in the booth a few degrees of turn and tilt,
+    up to 10 mm of shift and a light expression; for a ``portrait`` the head turned up to
+    ±40°, tilted ±20° and rolled ±15°, and an expression a portrait catches (a smile, a
+    laugh, an open mouth, closed eyes, raised brows, a frown) or a light one. ``still``
+    gives the neutral, centred pose."""
     if still:
         return Sitting()
     rng = np.random.default_rng(stable_seed("sitting", who.id, int(take)))
     expression = {}
     for name in rng.choice(sorted(_EXPRESSIONS), size=3, replace=False):
         expression[str(name)] = float(rng.uniform(0, _EXPRESSIONS[str(name)]))
-    return Sitting(yaw=float(rng.normal(0, 4.0)), pitch=float(rng.normal(0, 3.0)),
-                   roll=float(rng.normal(0, 2.5)),
-                   shift=tuple(float(x) for x in rng.normal(0, [5.0, 5.0, 8.0])),
-                   expression=expression)
+    if not portrait:
+        return Sitting(yaw=float(rng.normal(0, 4.0)), pitch=float(rng.normal(0, 3.0)),
+                       roll=float(rng.normal(0, 2.5)),
+                       shift=tuple(float(x) for x in rng.normal(0, [5.0, 5.0, 8.0])),
+                       expression=expression)
+    rng = np.random.default_rng(stable_seed("portrait sitting", who.id, int(take)))
+    names = list(_PORTRAIT_EXPRESSIONS)
+    shares = np.array([_PORTRAIT_EXPRESSIONS[n][0] for n in names])
+    pick = int(rng.choice(len(names) + 1, p=[*shares, 1.0 - shares.sum()]))
+    if pick < len(names):
+        strength = rng.uniform(0.5, 1.0)
+        for action, most in _PORTRAIT_EXPRESSIONS[names[pick]][1].items():
+            expression[action] = float(most * strength)
+    return Sitting(yaw=float(np.clip(rng.normal(0, 18.0), -40, 40)),
+                   pitch=float(np.clip(rng.normal(0, 8.0), -20, 20)),
+                   roll=float(np.clip(rng.normal(0, 6.0), -15, 15)),
+                   shift=(0.0, 0.0, 0.0), expression=expression)
 
 
 @dataclass(frozen=True)

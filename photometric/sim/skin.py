@@ -141,11 +141,16 @@ def _pick(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def draw(seed: int, phenotype: Mapping[str, float]) -> Skin:
+#: Melanin bands of the Fitzpatrick skin types I-VI (the scale of :func:`skin_albedo`).
+FITZPATRICK = ((0.0, 0.07), (0.07, 0.16), (0.16, 0.3), (0.3, 0.48), (0.48, 0.7), (0.7, 1.0))
+
+
+def draw(seed: int, phenotype: Mapping[str, float], fitzpatrick: int | None = None) -> Skin:
     """The skin of a person: deterministic in ``seed``, conditioned on the phenotype
     (``gender`` 0 male .. 1 female, ``age`` anny's 0..1 (see :func:`years`), the
     ``african`` / ``asian`` / ``caucasian`` mix; missing keys: an even mix, a woman, age
-    0.8 (about 40 years))."""
+    0.8 (about 40 years)). ``fitzpatrick`` (1-6) puts the melanin in that skin type's band
+    (:data:`FITZPATRICK`); None draws it from the mix."""
     rng = np.random.default_rng(int(seed) % 2**64)
     mix = np.array([phenotype.get(k, 1 / 3) for k in ("african", "asian", "caucasian")])
     mix = np.clip(mix, 0, None)
@@ -158,6 +163,9 @@ def draw(seed: int, phenotype: Mapping[str, float]) -> Skin:
     mean = mix @ np.array([0.78, 0.30, 0.10])
     sd = np.sqrt(mix @ np.array([0.15, 0.10, 0.07]) ** 2)
     melanin = float(np.clip(mean + sd * rng.standard_normal(), 0.0, 1.05))
+    if fitzpatrick is not None:
+        lo, hi = FITZPATRICK[int(fitzpatrick) - 1]
+        melanin = float(lo + (hi - lo) * rng.random())
     light = float(np.clip(1.0 - melanin / 0.4, 0.0, 1.0))  # 1 for very light skin
     haem = float(np.clip(rng.normal(0.55 if not female else 0.5, 0.1), 0.25, 0.85))
     carotene = float(np.clip(0.08 + 0.25 * mix[1] + rng.normal(0, 0.04), 0.0, 0.4))
@@ -190,7 +198,8 @@ def draw(seed: int, phenotype: Mapping[str, float]) -> Skin:
         recession = float(np.clip(rng.normal(6.0 + 22.0 * old, 7.0), 0.0, 35.0))
         sideburn = rng.uniform(5.0, 25.0)
         baldness = float(rng.uniform(0.6, 1.0)) if rng.random() < 0.35 * old else 0.0
-        stubble = float(rng.uniform(0.2, 1.0)) if rng.random() < 0.4 else 0.0
+        # No stubble before the late teens.
+        stubble = float(rng.uniform(0.2, 1.0)) if rng.random() < 0.4 and age >= 17 else 0.0
 
     fr = float(np.clip(light ** 2 * rng.beta(1.2, 3.0) * (2.0 if redhead else 1.0), 0, 1))
     return Skin(

@@ -191,7 +191,7 @@ def grown_hair(pid: int):
     from photometric.sim import hair, people, skin
 
     who = people.person(pid)
-    sk = skin.draw(who.skin_seed, who.phenotype)
+    sk = skin.draw(who.skin_seed, who.phenotype, who.fitzpatrick)
     style = hair.draw(np.random.default_rng(people.stable_seed("hair", int(pid))),
                       who.phenotype["gender"] > 0.5, sk.baldness > 0.5, sk.hair, sk.grey)
     rest = people.mesh(who).rest[people.bust().head]
@@ -207,7 +207,8 @@ def person_texture(pid: int):
     from photometric.sim import paint, people, skin
 
     who = people.person(pid)
-    return paint.paint(people.template(), skin.draw(who.skin_seed, who.phenotype))
+    return paint.paint(people.template(), skin.draw(who.skin_seed, who.phenotype,
+                                                    who.fitzpatrick))
 
 
 def dress(body, garment):

@@ -1,0 +1,79 @@
+"""Portrait light: scenes vary the camera, the light, the background and the finish, never
+the truth; the same person and pose renders in both kinds of light."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from photometric.sim import parts, people, portrait, synthetic
+
+SIZE = 192
+
+
+def _surface(pid: int, scene: portrait.Scene):
+    who = people.person(pid)
+    body = people.mesh(who, people.sitting(who, 0, portrait=True))
+    g = synthetic.person_garment(pid)
+    view = portrait.view(scene, SIZE)
+    surf = synthetic.render_mesh(synthetic.dress(body, g), synthetic.person_texture(pid), SIZE,
+                                 0.0, g, synthetic.person_hair(pid, body), view=view)
+    return surf, view[1]
+
+
+@pytest.fixture(scope="module")
+def scene() -> portrait.Scene:
+    return replace(portrait.draw(np.random.default_rng(5)), defocus=0.0, motion=0.0)
+
+
+def test_a_portrait_is_a_photo_of_the_person_on_a_background(scene):
+    surf, eye = _surface(2, scene)
+    img = portrait.photograph(surf, scene, eye)
+    assert img.shape == (SIZE, SIZE, 3) and img.dtype == np.uint8
+    assert np.array_equal(img, portrait.photograph(surf, scene, eye))  # deterministic
+    # The background fills what the mask leaves: not black, and unlike the person.
+    assert img[~surf.mask].mean() > 5
+    other = portrait.photograph(surf, replace(scene, seed=scene.seed + 1,
+                                              backdrop="shapes"), eye)
+    assert np.abs(other[~surf.mask].astype(int) - img[~surf.mask]).mean() > 3
+
+
+def test_exposure_and_key_light_change_the_picture_not_the_truth(scene):
+    surf, eye = _surface(2, scene)
+    dark = portrait.photograph(surf, replace(scene, exposure=-1.0), eye)
+    bright = portrait.photograph(surf, replace(scene, exposure=1.0), eye)
+    skin = surf.parts == parts.SKIN
+    assert bright[skin].mean() > dark[skin].mean() + 30
+    keyed = replace(scene, key_power=3.0, key=(0.7, 0.3, 0.648))
+    a = portrait.shade(surf, keyed, eye)
+    b = portrait.shade(surf, replace(keyed, key=(-0.7, 0.3, 0.648)), eye)
+    cols = np.arange(SIZE)[None, :].repeat(SIZE, 0)
+    right, left = skin & (cols > SIZE / 2), skin & (cols < SIZE / 2)
+    assert a[right].mean() > a[left].mean() and b[left].mean() > b[right].mean()
+    again, _ = _surface(2, scene)
+    np.testing.assert_array_equal(again.normals, surf.normals)
+
+
+def test_the_lens_and_framing_set_the_view(scene):
+    """A wide lens stands close and a long one far; a head-and-shoulders framing shows the
+    clothes that a tight face leaves out."""
+    wide = portrait.view(replace(scene, focal_mm=26.0, framing=0.5), SIZE)[1][2]
+    long = portrait.view(replace(scene, focal_mm=85.0, framing=0.5), SIZE)[1][2]
+    assert long > 2.5 * wide
+    tight, _ = _surface(4, replace(scene, framing=0.0))
+    loose, _ = _surface(4, replace(scene, framing=1.0))
+    assert (loose.parts == parts.CLOTHES).mean() > (tight.parts == parts.CLOTHES).mean() + 0.1
+    assert (tight.parts == parts.SKIN).mean() > (loose.parts == parts.SKIN).mean()
+
+
+def test_one_person_and_pose_in_both_kinds_of_light(scene):
+    """The surface a portrait is rendered from takes the booth's five flashes too: the pair
+    shares one truth."""
+    surf, eye = _surface(6, scene)
+    flashes = synthetic.capture(surf)
+    photo = portrait.photograph(surf, scene, eye)
+    assert set(flashes) >= {"center", "left", "right", "top", "bottom"}
+    assert flashes["center"].shape[:2] == photo.shape[:2] == surf.mask.shape
+    assert flashes["center"][surf.mask].mean() > 0.02
