@@ -96,13 +96,19 @@ METER_TARGET = 0.18
 def metered(surface: Surface, booth: Booth = Booth(), camera: SensorModel = SensorModel(),
             target: float = METER_TARGET) -> SensorModel:
     """``camera`` with its gain set so that the subject's median in the ring-flash photo is
-    ``target`` of full scale (gain kept within 0.25..4)."""
+    ``target`` of full scale (gain kept within 0.25..4): a person's skin's median where the
+    parts are known (an operator exposes for the face, not for black hair or a white
+    shirt)."""
     from dataclasses import replace
 
     from photometric.render import shade
+    from photometric.sim import parts
 
     ring = shade(surface, booth.lights("center"), camera=camera)
-    level = float(np.median(ring[surface.mask].mean(axis=-1))) if surface.mask.any() else 0.0
+    where = surface.mask
+    if surface.parts is not None and (surface.parts == parts.SKIN).sum() > 100:
+        where = surface.parts == parts.SKIN
+    level = float(np.median(ring[where].mean(axis=-1))) if where.any() else 0.0
     gain = target / level if level > 0 else camera.gain
     return replace(camera, gain=float(np.clip(gain, 0.25, 4.0)))
 

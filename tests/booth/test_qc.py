@@ -10,9 +10,10 @@ from photometric.sim import synthetic
 
 @pytest.fixture(scope="module")
 def images():
-    face = synthetic.face(1, 256)
-    return qc.as_float(synthetic.capture(face, camera=SensorModel(noise=0.003, bits=8),
-                                         ambient=True, seed=1))
+    face = synthetic.face(0, 256)
+    # Exposed as the booth exposes a sitter (for the skin), not at unit gain.
+    camera = synthetic.metered(face, camera=SensorModel(noise=0.003, bits=8))
+    return qc.as_float(synthetic.capture(face, camera=camera, ambient=True, seed=1))
 
 
 def checks(images, **kw):
