@@ -44,6 +44,7 @@ class Rendered:
     description: str
     phenotype: dict[str, float]
     thumbs: np.ndarray  # (THUMB, 2 THUMB, 3) uint8 sRGB: ring-flash photo | normal map
+    looks: dict[str, str]  # skin type, hair, garment (and the scene's lens and backdrop)
 
 
 def _names(out: Path) -> list[str]:
@@ -53,8 +54,10 @@ def _names(out: Path) -> list[str]:
 
 
 def people_source(count: int, seed: int, size: int, fmt: str, noise: float, bits: int,
-                  ambient: bool) -> str:
+                  ambient: bool, lighting: str = "booth") -> str:
     """What a population was made from, as its output folder's marker records it."""
+    if lighting == "portrait":
+        return f"people {seed}..{seed + count - 1}, {size}×{size}, portrait light"
     return (f"people {seed}..{seed + count - 1}, {size}×{size}, {fmt}"
             + (f" {bits}-bit" if fmt == "png" else "") + f", noise {noise:g}"
             + (", ambient" if ambient else ""))
@@ -71,24 +74,38 @@ def _thumbs(images: dict[str, np.ndarray], normals: np.ndarray, mask: np.ndarray
 
     from photometric.io import normalmap
 
-    photo = response.encode_srgb8(np.asarray(images["center"]))
+    photo = (images["portrait"] if "portrait" in images
+             else response.encode_srgb8(np.asarray(images["center"])))
     nmap = normalmap.preview8(normals, mask)
     cells = [cv2.resize(a, (THUMB, THUMB), interpolation=cv2.INTER_AREA) for a in (photo, nmap)]
     return np.hstack(cells)
 
 
 def _render_one(stage: str, final: str, pid: int, size: int, fmt: str, noise: float,
-                bits: int, ambient: bool) -> Rendered:
-    from photometric.sim import people
+                bits: int, ambient: bool, lighting: str = "booth") -> Rendered:
+    from photometric.sim import people, sitter
 
     name = folder_name(pid)
     sub = Path(stage) / name
     sub.mkdir(mode=0o700)
+    record = sitter.choose(pid, 0, lighting)
     r = write_capture(sub, Path(final) / name, "face", pid, size, ambient, noise, bits, None,
-                       0.0, fmt)
+                      0.0, fmt, 0, lighting, record)
     who = people.person(pid)
     return Rendered(pid, name, who.describe(), who.phenotype,
-                    _thumbs(r.images, r.surface.normals, r.surface.mask))
+                    _thumbs(r.images, r.surface.normals, r.surface.mask), looks(record))
+
+
+def looks(record: dict) -> dict[str, str]:
+    """A person record's choices in a few words, for people.yaml."""
+    g, h = record["garment"], record["hair"]
+    out = {"skin type": "I II III IV V VI".split()[int(record["person"]["fitzpatrick"]) - 1],
+           "hair": h["style"], "garment": f"{g['colour']} {g['pattern']} {g['style']}"}
+    if "scene" in record:
+        sc = record["scene"]
+        out["scene"] = (f"{sc['focal_mm']:.0f} mm, framing {sc['framing']:.2f}, "
+                        f"{sc['backdrop']}, exposure {sc['exposure']:+.1f}")
+    return out
 
 
 def _render_files(pid: int, size: int, fmt: str, noise: float, ambient: bool
@@ -227,23 +244,29 @@ class Population:
 def simulate_people(out: str | Path, count: int, seed: int = 0, workers: int = 1,
                     size: int = 512, fmt: str = "png", noise: float = 0.0, bits: int = 16,
                     ambient: bool = False, force: bool = False,
-                    progress: Callable[[int, int], None] | None = None) -> Population:
-    """People ``seed`` .. ``seed + count - 1``, each a capture folder in ``out``."""
+                    progress: Callable[[int, int], None] | None = None,
+                    lighting: str = "booth") -> Population:
+    """People ``seed`` .. ``seed + count - 1``, each a capture folder in ``out`` (in portrait
+    ``lighting``: each a portrait.jpg with its truth), each with its person.yaml."""
     if count < 1:
         raise InputError(f"N: expected at least one person, got {count}")
     if workers < 1:
         raise InputError(f"--workers: expected at least 1, got {workers}")
     check_options(size, bits, noise, fmt)
     target = OutputDir(out, COMMAND, _names(Path(out)), force=force,
-                       source=people_source(count, seed, size, fmt, noise, bits, ambient))
+                       source=people_source(count, seed, size, fmt, noise, bits, ambient,
+                                            lighting))
     final = Path(out)
     ids = list(range(seed, seed + count))
     with target as stage:
-        args = [(str(stage), str(final), pid, size, fmt, noise, bits, ambient) for pid in ids]
+        args = [(str(stage), str(final), pid, size, fmt, noise, bits, ambient, lighting)
+                for pid in ids]
         done = list(_each(_render_one, args, workers, progress))
         done.sort(key=lambda r: r.id)
-        manifest = {"count": count, "seed": seed, "size": size, "format": fmt,
+        manifest = {"count": count, "seed": seed, "size": size,
+                    "format": "jpeg" if lighting == "portrait" else fmt, "lighting": lighting,
                     "people": [{"id": r.id, "folder": r.folder, "description": r.description,
+                                "looks": r.looks, "record": f"{r.folder}/person.yaml",
                                 "phenotype": {k: round(v, 4) for k, v in r.phenotype.items()}}
                                for r in done]}
         with naming(final / MANIFEST):

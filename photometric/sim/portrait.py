@@ -199,10 +199,10 @@ def background(scene: Scene, size: int, level: float) -> np.ndarray:
     return img
 
 
-def photograph(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
-    """The picture the camera at ``eye`` saves of ``surface`` in ``scene``: 8-bit sRGB
-    (H, W, 3) after the exposure, the background, the lens and motion blur, noise, the
-    white-balance error, sRGB encoding and a JPEG round trip."""
+def jpeg(surface: Surface, scene: Scene, eye: np.ndarray) -> bytes:
+    """The JPEG file the camera at ``eye`` saves of ``surface`` in ``scene``: the exposure,
+    the background, the lens and motion blur, noise, the white-balance error, sRGB encoding
+    and the scene's JPEG quality."""
     size = surface.shape[0]
     rng = np.random.default_rng(scene.seed + 1)
     person = shade(surface, scene, eye)
@@ -233,4 +233,10 @@ def photograph(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
                             [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
         raise OSError("could not encode a portrait")
+    return data.tobytes()
+
+
+def photograph(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
+    """The picture :func:`jpeg` saves, decoded: 8-bit sRGB (H, W, 3)."""
+    data = np.frombuffer(jpeg(surface, scene, eye), np.uint8)
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

@@ -240,7 +240,8 @@ def test_simulate_writes_camera_files(tmp_path, capsys, fmt):
         imageio.check_intact(data, name)
         img = linear(data, name)
         assert img.shape == (64, 64, 3)
-        assert img[mask].mean() > 0.01
+        # Not black: a flash photo; the room light alone (ambient) is dimmer.
+        assert img[mask].mean() > (0.002 if name.startswith("ambient") else 0.01), name
     if ".jpg" in exts:
         exif = Image.open(out / "center.jpg").getexif()
         assert exif[0x0110] == camerafile.CameraInfo().model
@@ -300,6 +301,8 @@ def test_a_simulated_person_through_the_booth_meets_the_accuracy_targets(
     where = cv2.imread(str(info.path / "truth" / "mask.png"), cv2.IMREAD_UNCHANGED) > 0
     lit = cv2.imread(str(info.path / "truth" / "lit.png"), cv2.IMREAD_UNCHANGED)
     where &= lit == 0b11111  # every flash reaches the pixel (no cast or attached shadow)
+    part = cv2.imread(str(info.path / "truth" / "parts.png"), cv2.IMREAD_UNCHANGED)
+    where &= np.isin(part, SKIN_PARTS)  # the face's and neck's skin, not hair or cloth
     for c in CHANNELS:
         where &= truth @ synthetic.SIM_RIG.direction(c) > 0.1
     got = np.load(info.path / "derived" / "normals.npy")
