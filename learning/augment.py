@@ -26,7 +26,8 @@ def flip(sample: Sample) -> Sample:
     pts = mirror_landmarks(sample.landmarks, size)
     return replace(sample, image=sample.image[:, ::-1].copy(), normals=normals,
                    mask=sample.mask[:, ::-1].copy(), landmarks=pts,
-                   channels=landmark_channels(pts, size, sample.encoding))
+                   channels=landmark_channels(pts, size, sample.encoding),
+                   parts=None if sample.parts is None else sample.parts[:, ::-1].copy())
 
 
 def brightness(sample: Sample, factor: float) -> Sample:

@@ -46,6 +46,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from learning import augment as aug
 from learning import preprocess
 from learning import workers as _workers
@@ -193,7 +195,8 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
         portrait = loaded.display("center")
         lm = detect(portrait).points
         sample = preprocess.make_sample(portrait, result.normals, result.mask, lm,
-                                        settings.size, settings.encoding, settings.margin)
+                                        settings.size, settings.encoding, settings.margin,
+                                        _parts(source.path))
         oval = preprocess.face_oval(sample.landmarks, settings.size) > 0
         coverage = float(sample.mask[oval].mean()) if oval.any() else 0.0
         if coverage < MIN_FACE_COVERAGE:
@@ -214,6 +217,19 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - a bad capture is reported, never a crash
         out.reason = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def _parts(capture: Path) -> np.ndarray | None:
+    """A simulated capture's parts map (``truth/parts.png``), None for a real one."""
+    import cv2
+
+    path = Path(capture) / "truth" / "parts.png"
+    if not path.is_file():
+        return None
+    parts = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if parts is None or parts.ndim != 2 or parts.dtype != np.uint8:
+        raise InputError(f"{path}: expected an 8-bit single-channel parts map")
+    return parts
 
 
 def _read_index(path: Path) -> dict[tuple[str, str, str, str], Outcome]:

@@ -125,6 +125,12 @@ class Crop:
         return cv2.multiply(n, cv2.merge([inv, inv, inv])), keep
 
 
+    def labels(self, labels: np.ndarray) -> np.ndarray:
+        """Crop and resize a label map (each pixel its nearest source pixel's label)."""
+        win = self._window(np.ascontiguousarray(labels))
+        return cv2.resize(win, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+
+
 def face_crop(landmarks: np.ndarray, size: int = 512, margin: float = 0.25) -> Crop:
     """The square around the landmarks with ``margin`` of the face's size on each side.
 
@@ -189,7 +195,8 @@ def landmark_channels(points: np.ndarray, size: int, encoding: str) -> np.ndarra
 class Sample:
     """One training sample (all size × size): ``image`` RGB float32 in [0, 1], ``channels``
     the landmark channels (0 or 2), ``normals`` float32 unit vectors (0 outside the mask),
-    ``mask`` bool, ``landmarks`` (478, 3) in crop pixels."""
+    ``mask`` bool, ``landmarks`` (478, 3) in crop pixels; ``parts`` what each pixel shows
+    (``photometric.sim.parts`` codes) where the truth says so, else None."""
 
     image: np.ndarray
     channels: np.ndarray
@@ -197,6 +204,7 @@ class Sample:
     mask: np.ndarray
     landmarks: np.ndarray
     encoding: str
+    parts: np.ndarray | None = None  # (size, size) uint8 part codes (simulated people only)
 
     @property
     def input(self) -> np.ndarray:
@@ -205,11 +213,13 @@ class Sample:
 
 
 def make_sample(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
-                size: int = 512, encoding: str = "points", margin: float = 0.25) -> Sample:
+                size: int = 512, encoding: str = "points", margin: float = 0.25,
+                parts: np.ndarray | None = None) -> Sample:
     """Crop a capture (ring-flash photo, its normal map and mask, its landmarks in photo
-    pixels) into a sample."""
+    pixels, and the parts map where the truth has one) into a sample."""
     crop = face_crop(landmarks, size, margin)
     pts = crop.points(landmarks)
     n, m = crop.normals(normals, mask)
     image = np.clip(crop.image(imageio.to_float(ring)), 0.0, 1.0)
-    return Sample(image, landmark_channels(pts, size, encoding), n, m, pts, encoding)
+    return Sample(image, landmark_channels(pts, size, encoding), n, m, pts, encoding,
+                  None if parts is None else crop.labels(parts))

@@ -70,6 +70,8 @@ def write_sample(path: str | Path, s: preprocess.Sample, meta: dict,
               "channels": to_half(s.channels), "normals": to_half(s.normals),
               "mask": s.mask, "landmarks": s.landmarks.astype(np.float32),
               "meta": np.array(json.dumps(meta))}
+    if s.parts is not None:
+        arrays["parts"] = np.ascontiguousarray(s.parts, np.uint8)
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
@@ -101,6 +103,7 @@ def read_sample(path: str | Path, encoding: str) -> preprocess.Sample:
             _expect(not missing, path, f"missing {', '.join(missing)}")
             image, channels, normals = z["image"], z["channels"], z["normals"]
             mask, landmarks = z["mask"], z["landmarks"]
+            parts = z["parts"] if "parts" in z.files else None
     except FileNotFoundError:
         raise InputError(f"{path}: sample file not found; the dataset is incomplete (run "
                          "'booth export' again into the same folder to redo it)") from None
@@ -119,10 +122,13 @@ def read_sample(path: str | Path, encoding: str) -> preprocess.Sample:
             f"mask: expected {size} bool, got {mask.shape} {mask.dtype}")
     _expect(landmarks.ndim == 2 and landmarks.shape[1] == 3, path,
             f"landmarks: expected (N, 3), got {landmarks.shape}")
+    _expect(parts is None or (parts.dtype == np.uint8 and parts.shape == size), path,
+            f"parts: expected {size} uint8, got "
+            f"{None if parts is None else (parts.shape, parts.dtype)}")
     return preprocess.Sample(
         image=image.astype(np.float32) / 255.0, channels=from_half(channels),
         normals=from_half(normals), mask=mask, landmarks=landmarks.astype(np.float32),
-        encoding=encoding)
+        encoding=encoding, parts=parts)
 
 
 def _bad_manifest(path: Path, what: str) -> InputError:
@@ -191,10 +197,15 @@ made with and every source capture (exported or skipped, with the reason). Each
 | `mask` | (S, S) bool | where the normal map is valid |
 | `landmarks` | (478, 3) float32 | Face Mesh landmarks in crop pixels: x, y, z |
 | `meta` | JSON string | source key, subject, variant (original, flip, x0.7...), checksum |
+| `parts` | (S, S) uint8, simulated people only | what each pixel shows (below) |
 
-Each file is a standard zip of `.npy` arrays; `channels`, `mask`, `landmarks` and `meta` are
-deflated, `image` and `normals` are stored as they are unless the export was made with
+Each file is a standard zip of `.npy` arrays; `channels`, `mask`, `landmarks`, `meta` and
+`parts` are deflated, `image` and `normals` are stored as they are unless the export was made with
 `compress` (see `settings`).
+
+`parts` (a simulated capture's `truth/parts.png`, cropped): 0 background, 1 skin, 2 hair,
+3 brows, 4 eyes, 5 mouth, 6 neck, 7 clothes, 8 glasses, 9 lips; regions for reports: face
+(1, 3, 4, 5, 9), hair (2), neck (6), clothes (7).
 
 Camera space: x right, y up, z toward the camera. Landmark z is MediaPipe's (pixels, smaller =
 nearer the camera). The network's input is `concatenate([image / 255, channels], axis=-1)`.

@@ -94,3 +94,32 @@ def test_people_into_a_session_store_that_export_reads(tmp_path, capsys):
     assert main(["simulate", "people", "1", "--store", str(root), "--out",
                  str(tmp_path / "o")]) == 2
     assert "one of them" in capsys.readouterr().err
+
+
+def test_export_carries_the_parts_map(tmp_path, capsys):
+    """Simulated people exported: each sample has its parts map, cropped like the normals
+    (hair, skin and clothes where the truth says), and the flipped copy's is mirrored."""
+    from booth.dataset_sources import export_sources
+    from learning import exporter as export
+    from learning import sample_format
+    from photometric.sim import parts
+
+    root = tmp_path / "store"
+    assert main(["simulate", "people", "2", "--store", str(root), "--session", "sim",
+                 "--size", "192", "--workers", "1"]) == 0
+    sources, _ = export_sources([root])
+    people = [s for s in sources if s.subject.startswith("person")]
+    out = tmp_path / "ds"
+    result = export.export(people, out, export.Settings(size=96, augment=True), workers=1)
+    assert len(result.exported) == 2
+    files = sorted((out / "samples").glob("*.npz"))
+    original = [f for f in files if "--" not in f.name][0]
+    flipped = original.with_name(original.stem + "--flip.npz")
+    a = sample_format.read_sample(original, "points")
+    b = sample_format.read_sample(flipped, "points")
+    assert a.parts is not None and a.parts.shape == (96, 96) and a.parts.dtype == np.uint8
+    present = set(np.unique(a.parts).tolist())
+    assert {parts.SKIN, parts.EYES} <= present and present & {parts.HAIR, parts.CLOTHES}
+    # Skin where the normals are valid, background where the photo shows nothing.
+    assert a.mask[a.parts == parts.SKIN].mean() > 0.9
+    np.testing.assert_array_equal(b.parts, a.parts[:, ::-1])
