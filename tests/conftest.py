@@ -128,9 +128,13 @@ def calibration(sphere_images):
     return calibrate(sphere_images)
 
 
+#: The person most accuracy tests solve: skin type IV (the middle of the range), short hair.
+FACE_SEED = 0
+
+
 @pytest.fixture(scope="session")
 def face_subject():
-    return synthetic.face(seed=3, size=384)
+    return synthetic.face(seed=FACE_SEED, size=384)
 
 
 @pytest.fixture(scope="session")
@@ -148,4 +152,7 @@ def noisy_calibration(sphere_subject):
 
 @pytest.fixture(scope="session")
 def noisy_face_images(face_subject):
-    return synthetic.capture(face_subject, camera=NOISY, seed=12)
+    # Exposed for the skin, as the booth exposes a sitter: 8 bits and 1 % noise on a face
+    # left at unit gain would test the exposure, not the solver.
+    return synthetic.capture(face_subject, camera=synthetic.metered(face_subject, camera=NOISY),
+                             seed=12)

@@ -23,7 +23,7 @@ def test_people_are_capture_folders_with_truth_and_a_contact_sheet(tmp_path, cap
     for name in folders:
         f = out / name
         assert {p.name for p in f.iterdir()} == {*(f"{c}.jpg" for c in CHANNELS), "truth",
-                                                 "lights.yaml"}
+                                                 "lights.yaml", "person.yaml"}
         assert {p.name for p in (f / "truth").iterdir()} == {
             "normals.npy", "mask.png", "depth.npy", "albedo.png", "lit.png", "parts.png"}
         normals.append(np.load(f / "truth" / "normals.npy"))

@@ -12,15 +12,24 @@ from photometric.lights import CHANNELS, LightRig
 from photometric.render import SensorModel
 from photometric.sim import synthetic
 from photometric.stereo import fill
+from tests.conftest import FACE_SEED, SKIN_PARTS
 
 RIG = synthetic.SIM_RIG
 LUMA = stereo.LUMA / stereo.LUMA.sum()
 
 
+def skin(surface) -> np.ndarray:
+    """A person's skin (face and neck: hair, whose clumps shadow each other, and cloth,
+    which may be black, are not what these tests measure); a subject's mask otherwise."""
+    if surface.parts is None:
+        return surface.mask
+    return surface.mask & np.isin(surface.parts, SKIN_PARTS)
+
+
 def lit_by_five(surface, cos: float = 0.1) -> np.ndarray:
-    """Truth-mask pixels that all five flashes light (normal · light > ``cos``, and outside
-    the subject's cast shadows)."""
-    sel = surface.mask & (synthetic.lit_bits(surface) == 0b11111)
+    """Skin pixels that all five flashes light (normal · light > ``cos``, and outside the
+    subject's cast shadows)."""
+    sel = skin(surface) & (synthetic.lit_bits(surface) == 0b11111)
     for c in CHANNELS:
         sel &= (surface.normals @ RIG.direction(c)) > cos
     return sel
@@ -38,7 +47,7 @@ def mean_error(result, surface, sel) -> float:
 
 @pytest.fixture(scope="module")
 def face():
-    return synthetic.face(3, 192)
+    return synthetic.face(FACE_SEED, 192)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +63,15 @@ def test_one_percent_of_the_range_solves_like_the_full_range(face, face_render, 
     full = stereo.solve(to_uint16(face_render), method, RIG)
     low = stereo.solve(to_uint16(face_render, 0.01), method, RIG)
     both = full.mask & low.mask
-    err = stereo.angular_error(full.normals, low.normals)[both]
+    err = stereo.angular_error(full.normals, low.normals)[both & skin(face)]
     iou = both.sum() / (full.mask | low.mask).sum()
     print(f"{method}: data level {full.data_level:.4f} vs {low.data_level:.6f}; normals differ "
           f"by {err.mean():.3f}° on average; mask IoU {iou:.4f}; "
-          f"{100 * low.mask[face.mask].mean():.1f}% of the face covered at 1 %")
+          f"{100 * low.mask[skin(face)].mean():.1f}% of the skin covered at 1 %")
     assert low.data_level == pytest.approx(0.01 * full.data_level, rel=0.02)
     assert err.mean() < 0.5  # measured 0.12° (quantisation: ~330 counts at 1 %)
     assert iou > 0.99  # measured 1.0
-    assert low.mask[face.mask].mean() > 0.97
+    assert low.mask[skin(face)].mean() > 0.97
 
 
 def test_highlights_at_full_scale_do_not_shadow_a_dim_face(face):
@@ -73,7 +82,7 @@ def test_highlights_at_full_scale_do_not_shadow_a_dim_face(face):
     surf = replace(face, albedo=face.albedo * 0.1, specular=1.2, shininess=500.0)
     images = synthetic.capture(surf, camera=SensorModel(gain=1.0, noise=0.0002, bits=16), seed=1)
     grey = np.stack([(images[c] / 65535.0) @ LUMA for c in CHANNELS])
-    assert grey.max() > 0.98 and np.median(grey.max(axis=0)[face.mask]) < 0.04
+    assert grey.max() > 0.98 and np.median(grey.max(axis=0)[skin(face)]) < 0.04
     res = stereo.solve(images, "lambertian", RIG)
     # Away from the highlights (each flash's specular part under a tenth of its diffuse
     # part): where a threshold set by the highlights would have shadowed the skin.
@@ -85,15 +94,15 @@ def test_highlights_at_full_scale_do_not_shadow_a_dim_face(face):
         away &= shade(surf, lights).mean(-1) - diffuse < 0.1 * diffuse
     err = mean_error(res, face, away)
     print(f"dim face, highlights at full scale: data level {res.data_level:.4f}, "
-          f"{100 * res.mask[face.mask].mean():.1f}% covered, {err:.2f}° where lit by all five "
+          f"{100 * res.mask[skin(face)].mean():.1f}% covered, {err:.2f}° where lit by all five "
           f"away from highlights ({away.sum()} px), {mean_error(res, face, lit_by_five(face)):.2f}"
           f"° with them, {res.specular_pixels} px specular")
     assert res.data_level < 0.05  # measured 0.030: the skin's level, not the highlights'
-    assert res.mask[face.mask].mean() > 0.98  # 0.999; 2 % of full scale as threshold: 0.39
-    assert (res.mask & ~res.filled)[face.mask].mean() > 0.95
+    assert res.mask[skin(face)].mean() > 0.98  # 0.999; 2 % of full scale as threshold: 0.39
+    assert (res.mask & ~res.filled)[skin(face)].mean() > 0.95
     assert err < 1.5
     simp = stereo.solve(images, "simplified", RIG)
-    assert simp.mask[face.mask].mean() > 0.98
+    assert simp.mask[skin(face)].mean() > 0.98
 
 
 def test_white_level_marks_clipping_below_full_scale(face):
@@ -134,8 +143,9 @@ def test_no_usable_pixel_is_an_input_error(method):
 @pytest.mark.parametrize("weight, camera", [(0.1, SensorModel()),
                                             (0.15, SensorModel(noise=0.005, bits=16))])
 def test_specular_highlights_are_left_out(face, weight, camera):
-    shiny = synthetic.face(3, 192, specular=weight)
+    shiny = synthetic.face(FACE_SEED, 192, specular=weight)
     sel = lit_by_five(face)
+    camera = synthetic.metered(face, camera=camera)  # exposed for the skin, as the booth does
     matte_im = synthetic.capture(face, camera=camera, seed=4)
     shiny_im = synthetic.capture(shiny, camera=camera, seed=4)
     matte = stereo.solve(matte_im, "lambertian", RIG)
@@ -144,15 +154,17 @@ def test_specular_highlights_are_left_out(face, weight, camera):
     e_matte, e_robust, e_plain = (mean_error(r, face, sel) for r in (matte, robust, plain))
     print(f"specular {weight}, noise {camera.noise}: matte {e_matte:.2f}°, with highlight "
           f"rejection {e_robust:.2f}° ({robust.specular_pixels} px), without {e_plain:.2f}°")
-    # On skin of albedo ~0.3 a Blinn-Phong lobe of shininess 40 is broad: at a fifth of the
-    # face's pixels two or three flashes' highlights overlap, and one left out cannot remove
-    # them all. Measured: +1.89° over matte (0.1, noise-free), +1.68° (0.15, noisy); without
-    # rejection 0.91° and 1.44° worse again.
-    assert e_robust < e_matte + 2.0
+    # On skin a Blinn-Phong lobe of shininess 40 is broad: at a fifth of the face's pixels
+    # two or three flashes' highlights overlap, and one left out cannot remove them all.
+    # Measured on a light-skinned person: +1.89° over matte (0.1, noise-free), +1.68° (0.15,
+    # noisy); on this one, skin type IV (the same highlight over less diffuse light), +2.43°
+    # and +2.53° (exposed for the skin); without rejection 1.58° and 2.12° worse again.
+    assert e_robust < e_matte + 2.8
     assert e_plain > e_robust + 0.75
     assert robust.specular_pixels > 0.05 * sel.sum()
     assert plain.specular_pixels == 0 and not (plain.flags & stereo.SPECULAR).any()
-    assert matte.specular_pixels < 0.01 * sel.sum()  # few false alarms on matte skin
+    # Few false alarms on matte skin.
+    assert (((matte.flags & stereo.SPECULAR) != 0) & sel).sum() < 0.01 * sel.sum()
     # Where all five light the skin, the highlight's light is left out, not called shadowed.
     spec = ((robust.flags & stereo.SPECULAR) != 0) & sel
     used = np.unpackbits(robust.lights_used[spec][:, None], axis=1).sum(axis=1)
