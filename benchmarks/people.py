@@ -8,12 +8,14 @@ Part 1 runs pinned to one core with single-threaded BLAS, torch and OpenCV. Per 
 (ids 1..N, a different person each time, the first one's timing discarded as warm-up):
 
 * ``person``: who they are, their skin texture painted and their hair grown (once a person);
-* ``mesh``: anny's forward pass for one sitting (shape, expression, pose) and the cloth;
+* ``mesh``: anny's forward pass for one sitting (shape, expression, pose), the cloth, and
+  the hair, glasses and teeth carried by the pose;
 * ``rasterise``: the camera's view: normals, depth, positions, albedo, parts per pixel;
 * ``5 photos``: the five flash photos, each flash's shadow map included;
 * ``render``: mesh + rasterise + 5 photos, a sitting's five photos (target <= 400 ms at
-  512²), against the same person without hair or clothes (the bare body, what the booth
-  rendered before they had any) and the floor of shading the five photos with no shadows;
+  512²), against the same person without hair, clothes, glasses or teeth (the bare body,
+  what the booth rendered before they had any) and the floor of shading the five photos
+  with no shadows;
 * ``portrait``: the same sitting in portrait light, rasterised for its own camera and
   photographed (environment, key light and its shadow map, background, finish, JPEG).
 
@@ -86,8 +88,11 @@ def per_person(size: int, count: int) -> None:
         from photometric.sim import hair
 
         worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
+        spectacles = synthetic.person_glasses(pid, body)
+        teeth = synthetic.person_teeth(who, rest, body)
         t2 = time.perf_counter()
-        surface = synthetic.render_mesh(dressed, texture, size, 0.0, garment, worn)
+        surface = synthetic.render_mesh(dressed, texture, size, 0.0, garment, worn,
+                                        glasses=spectacles, teeth=teeth)
         t3 = time.perf_counter()
         synthetic.capture(surface, booth)
         t4 = time.perf_counter()

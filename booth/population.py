@@ -44,7 +44,7 @@ class Rendered:
     description: str
     phenotype: dict[str, float]
     thumbs: np.ndarray  # (THUMB, 2 THUMB, 3) uint8 sRGB: ring-flash photo | normal map
-    looks: dict[str, str]  # skin type, hair, garment (and the scene's lens and backdrop)
+    looks: dict[str, str]  # skin type, hair, garment, glasses (and the scene's lens, backdrop)
 
 
 def _names(out: Path) -> list[str]:
@@ -101,6 +101,10 @@ def looks(record: dict) -> dict[str, str]:
     g, h = record["garment"], record["hair"]
     out = {"skin type": "I II III IV V VI".split()[int(record["person"]["fitzpatrick"]) - 1],
            "hair": h["style"], "garment": f"{g['colour']} {g['pattern']} {g['style']}"}
+    if record.get("glasses"):
+        gl = record["glasses"]
+        out["glasses"] = f"{gl['colour']} {gl['shape']}" + (
+            " (tinted)" if min(gl["tint"]) < 1.0 else "")
     if "scene" in record:
         sc = record["scene"]
         out["scene"] = (f"{sc['focal_mm']:.0f} mm, framing {sc['framing']:.2f}, "

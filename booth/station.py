@@ -12,7 +12,6 @@ is thread-safe, so :meth:`status` may be polled from one thread while another ca
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +29,10 @@ from photometric.lights import CHANNELS
 
 @dataclass
 class SimOptions:
-    """The simulated booth's subject: ``seed`` picks the person (mixed with the subject id, so
-    each simulated subject is a different person, who sits a little differently for each
-    capture), ``size`` the image side; ``image_format`` what
+    """The simulated booth's subject: ``seed`` picks the person (mixed with the subject id
+    by :func:`photometric.sim.people.subject_id`, so each simulated subject is a different
+    person, never one of ``booth simulate people``'s, who sits a little differently for
+    each capture), ``size`` the image side; ``image_format`` what
     its camera saves: ``jpeg``, ``raw`` (DNG) or ``raw+jpeg``; ``controller`` the flash
     controller: the Python emulator or the compiled firmware in simavr."""
 
@@ -192,12 +192,12 @@ class Station:
     def _sim_subject(self, kind: str, subject: str = "") -> None:
         if self.sim is None:
             return
-        from photometric.sim import synthetic
+        from photometric.sim import people, synthetic
 
         o = self.sim_options
         seed = o.seed
         if kind == "face" and o.per_subject and subject:
-            seed = (o.seed + zlib.crc32(subject.encode())) % 10_000
+            seed = people.subject_id(subject, o.seed)
         # The same person sits a little differently for each capture (a retake too).
         take = self._takes.get(subject, 0) if kind == "face" and subject else 0
         if kind == "face" and subject:

@@ -42,7 +42,12 @@ class Surface:
     ``specular`` is the Blinn-Phong weight; 0 models the booth's cross-polarised flashes.
     ``occluder``: the mesh that casts shadows (None: nothing is shadowed); ``depth`` (H, W)
     the distance along the view axis (mm) where known; ``parts`` (H, W) uint8 what each
-    pixel shows (:mod:`photometric.sim.parts`) where known.
+    pixel shows (:mod:`photometric.sim.parts`) where known; ``glass`` (H, W, 3) the unit
+    normals of a clear glass in front of the surface (glasses' lenses), zero where there is
+    none: what a camera sees through it is the surface (its albedo already holds the glass's
+    transmission), plus the glass's own reflections where those are modelled; ``strands``
+    (H, W, 3) the unit direction of hair's strands where there is hair (zero elsewhere),
+    for its anisotropic highlight where that is modelled.
     """
 
     normals: np.ndarray
@@ -54,6 +59,8 @@ class Surface:
     occluder: Occluder | None = None
     depth: np.ndarray | None = None
     parts: np.ndarray | None = None
+    glass: np.ndarray | None = None
+    strands: np.ndarray | None = None
     # Shadow masks per light position; not an init field, so dataclasses.replace() (a surface
     # with other normals or positions) starts with none rather than stale ones.
     _lit: dict = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -232,14 +232,36 @@ def albedo(coords: np.ndarray, style: Hairstyle) -> np.ndarray:
     return np.clip(colour * shade, 0.0, 1.0).astype(np.float32)
 
 
-def follow(hair: Hair, rest_head: np.ndarray, posed_head: np.ndarray) -> Hair:
-    """``hair`` carried from the rest head to the posed one: the rigid motion that best
-    maps the skull's rest vertices onto their posed places (Kabsch; the skull does not bend,
-    the jaw and neck below it do)."""
+def strands(hair: Hair, faces: np.ndarray) -> np.ndarray:
+    """The strands' direction (P, 3), unit, on triangles ``faces`` of ``hair``: the way the
+    elevation coordinate grows across each triangle (the strands run from the parting
+    down, along elevation), for hair's anisotropic highlight."""
+    tri = hair.faces[faces]
+    p = hair.vertices[tri]  # (P, 3, 3)
+    b = hair.coords[tri, 1]  # (P, 3)
+    e1, e2 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    d1, d2 = b[:, 1] - b[:, 0], b[:, 2] - b[:, 0]
+    a11, a12, a22 = (np.einsum("ij,ij->i", x, y) for x, y in ((e1, e1), (e1, e2), (e2, e2)))
+    det = a11 * a22 - a12 ** 2
+    det = np.where(np.abs(det) > 1e-12, det, 1e-12)
+    alpha, beta = (a22 * d1 - a12 * d2) / det, (a11 * d2 - a12 * d1) / det
+    g = alpha[:, None] * e1 + beta[:, None] * e2
+    return (g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def rigid(rest_head: np.ndarray, posed_head: np.ndarray):
+    """The rigid motion (a function of points (N, 3)) that best maps the skull's rest
+    vertices onto their posed places (Kabsch; the skull does not bend, the jaw and neck
+    below it do): what carries hair and glasses with the head."""
     skull = rest_head[:, 1] > -10.0
     src, dst = rest_head[skull], posed_head[skull]
     cs, cd = src.mean(0), dst.mean(0)
     u, _, vt = np.linalg.svd((src - cs).T @ (dst - cd))
     d = np.sign(np.linalg.det(u @ vt))
     rot = (u @ np.diag([1.0, 1.0, d]) @ vt).T
-    return Hair((hair.vertices - cs) @ rot.T + cd, hair.faces, hair.coords)
+    return lambda points: (points - cs) @ rot.T + cd
+
+
+def follow(hair: Hair, rest_head: np.ndarray, posed_head: np.ndarray) -> Hair:
+    """``hair`` carried from the rest head to the posed one (:func:`rigid`)."""
+    return Hair(rigid(rest_head, posed_head)(hair.vertices), hair.faces, hair.coords)

@@ -121,6 +121,22 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(h, "little")
 
 
+#: Person ids below this are ``booth simulate people``'s (``--seed`` is 0..2^32-1); the
+#: simulated booth's subjects have theirs above (:func:`subject_id`), so the two never meet.
+SUBJECT_IDS = 2**32
+
+
+def subject_id(name: str, seed: int = 0) -> int:
+    """The person a subject called ``name`` is in the simulated booth started with
+    ``seed``: ``SUBJECT_IDS`` plus a 96-bit digest of the two. One population: every id is
+    a person of :func:`person`; none is one of ``simulate people``'s ids, and two names are
+    the same person only if their digests collide (about one chance in 10^19 among a
+    million subjects)."""
+    digest = hashlib.blake2b(f"{int(seed)}\0{name}".encode(), digest_size=12,
+                             person=b"booth-subject").digest()
+    return SUBJECT_IDS + int.from_bytes(digest, "little")
+
+
 _lock = threading.Lock()
 
 

@@ -148,7 +148,6 @@ def shade(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
     mean = float(np.clip(env[0] * shlight.K0, 1e-3, None).mean())
     out = np.zeros((*m.shape, 3), np.float32)
     colour = np.asarray(scene.key_colour)
-    spec = np.zeros(len(n))
     if scene.key_power > 0:
         key = DirectionalLight(scene.key, scene.key_power * mean)
         e, _, _ = irradiance(surface, key)
@@ -160,7 +159,69 @@ def shade(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
         half /= np.linalg.norm(half, axis=1, keepdims=True)
         spec = scene.sheen * scene.key_power * mean * np.clip(
             np.einsum("ij,ij->i", n, half), 0, 1) ** 30 * (vis > 0)
-    out[m] = surface.albedo[m] * light + spec[:, None] * colour[None, :]
+        spec = np.broadcast_to(spec[:, None] * colour[None, :], (len(n), 3)).copy()
+        if surface.strands is not None:
+            t = surface.strands[m].astype(np.float64)
+            hair = np.linalg.norm(t, axis=1) > 0.5
+            spec[hair] = hair_highlight(t[hair], n[hair], half[hair],
+                                        surface.albedo[m][hair]) * (
+                scene.key_power * mean * (vis[hair] > 0))[:, None] * colour[None, :]
+    else:
+        spec = np.zeros((len(n), 3))
+    out[m] = surface.albedo[m] * light + spec
+    if surface.glass is not None:
+        out += reflections(surface, scene, eye, mean)
+    return out
+
+
+#: Hair's highlights (Kajiya and Kay's, with Scheuermann's shifted tangents): the primary
+#: lobe (the light's colour) and the secondary one (through the fibre: the hair's colour),
+#: each a shift of the strand toward the normal, a sharpness and a weight.
+_HAIR_LOBES = ((-0.08, 140.0, 0.12), (0.12, 30.0, 0.5))
+
+
+def hair_highlight(strands: np.ndarray, normals: np.ndarray, half: np.ndarray,
+                   albedo: np.ndarray) -> np.ndarray:
+    """Hair's anisotropic highlight (P, 3) per unit of the light's irradiance: a band across
+    the strands where the half vector is perpendicular to them, twice (a white primary, a
+    coloured secondary shifted toward the roots), not the round spot of a smooth surface."""
+    out = np.zeros((len(strands), 3))
+    for shift, sharp, weight in _HAIR_LOBES:
+        t = strands + shift * normals
+        t /= np.linalg.norm(t, axis=1, keepdims=True)
+        th = np.clip(np.einsum("ij,ij->i", t, half), -1.0, 1.0)
+        lobe = weight * np.sqrt(1.0 - th ** 2) ** sharp
+        tint = np.ones(3) if shift < 0 else 2.0 * np.asarray(albedo, np.float64)
+        out += lobe[:, None] * tint
+    return out
+
+
+#: A glass's reflectance at normal incidence, and the sharpness of a light's glint on it.
+_F0, _GLINT = 0.04, 900.0
+
+
+def reflections(surface: Surface, scene: Scene, eye: np.ndarray, mean: float) -> np.ndarray:
+    """What the lenses of glasses reflect (H, W, 3): the environment in the mirror direction
+    and the key light's glint, weighted by Schlick's Fresnel term."""
+    out = np.zeros((*surface.shape, 3), np.float32)
+    g = surface.glass
+    where = np.linalg.norm(g, axis=-1) > 0.5
+    n = g[where].astype(np.float64)
+    v = eye - surface.positions[where]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    cos = np.clip(np.einsum("ij,ij->i", n, v), 0.0, 1.0)
+    fresnel = _F0 + (1.0 - _F0) * (1.0 - cos) ** 5
+    r = 2.0 * cos[:, None] * n - v
+    env = np.clip(shlight.basis(r) @ np.asarray(scene.environment), 0.0, None)
+    light = env * fresnel[:, None]
+    if scene.key_power > 0:
+        half = np.asarray(scene.key) + v
+        half /= np.linalg.norm(half, axis=1, keepdims=True)
+        lobe = (_GLINT + 8.0) / (8.0 * np.pi) * np.clip(
+            np.einsum("ij,ij->i", n, half), 0.0, 1.0) ** _GLINT
+        light += (scene.key_power * mean * fresnel * lobe)[:, None] * np.asarray(
+            scene.key_colour)[None, :]
+    out[where] = light
     return out
 
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from photometric.render import SensorModel, Surface
-from photometric.sim import clothes, hair, paint, people, portrait, skin, synthetic
+from photometric.sim import clothes, glasses, hair, paint, people, portrait, skin, synthetic
 
 LIGHTINGS = ("booth", "portrait")
 
@@ -69,6 +69,8 @@ def check(record: dict[str, Any]) -> None:
     _build(people.Sitting, record["sitting"])
     _build(clothes.Garment, record["garment"])
     _build(hair.Hairstyle, record["hair"])
+    if record.get("glasses") is not None:
+        _build(glasses.Glasses, record["glasses"])
     if record["lighting"] == "portrait":
         _build(portrait.Scene, record["scene"])
 
@@ -83,6 +85,7 @@ def choose(pid: int, take: int = 0, lighting: str = "booth") -> dict[str, Any]:
         "sitting": _plain(people.sitting(who, take, portrait=lighting == "portrait")),
         "garment": _plain(synthetic.person_garment(pid)),
         "hair": _plain(synthetic.grown_hair(pid)[0]),
+        "glasses": _plain(synthetic.glasses_of(pid)),
     }
     if lighting == "portrait":
         scene = portrait.draw(np.random.default_rng(people.stable_seed("scene", pid, take)))
@@ -122,11 +125,17 @@ def surface(record: dict[str, Any], size: int = 512, specular: float = 0.0
     texture, grown, rest = _person_assets(who, style)
     body = people.mesh(who, sitting)
     worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
+    spectacles = None
+    if record.get("glasses") is not None:
+        spec = _build(glasses.Glasses, record["glasses"])
+        pair = glasses.fit(spec, rest, people.template().eye_ids)
+        spectacles = (glasses.follow(pair, rest, body.head), spec)
     view = None
     if record["lighting"] == "portrait":
         view = portrait.view(_build(portrait.Scene, record["scene"]), size)
     found = synthetic.render_mesh(synthetic.dress(body, garment), texture, size, specular,
-                                  garment, worn, view=view)
+                                  garment, worn, view=view, glasses=spectacles,
+                                  teeth=synthetic.person_teeth(who, rest, body))
     return found, None if view is None else view[1]
 
 

@@ -150,7 +150,7 @@ def camera_for(size: int) -> raster.PerspectiveCamera:
 
 
 def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
-         still: bool = False) -> Surface:
+         still: bool = False, glasses: bool = True) -> Surface:
     """Simulated person ``seed`` as seen by the booth's camera in capture ``take``.
 
     The person (shape, skin and clothes) is fixed by ``seed``
@@ -160,14 +160,19 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
     camera ``CAMERA_DISTANCE_MM`` away: per pixel the interpolated smooth normal (toward the
     camera on a surface seen from inside), position, depth, the albedo painted in the
     mesh's UV layout (:mod:`photometric.sim.skin`) or the cloth's, and the part each pixel
-    shows; the mesh goes with the surface to cast shadows."""
+    shows; the mesh goes with the surface to cast shadows. ``glasses=False``: a person who
+    wears glasses has taken them off (as a photometric-stereo sitting may ask: the solver
+    does not model a lens)."""
     from photometric.sim import people
 
     who = people.person(seed)
     body = people.mesh(who, people.sitting(who, take, still))
     garment = person_garment(seed)
+    rest = people.mesh(who).rest[people.bust().head]
     return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment,
-                       person_hair(seed, body))
+                       person_hair(seed, body),
+                       glasses=person_glasses(seed, body) if glasses else None,
+                       teeth=person_teeth(who, rest, body))
 
 
 def person_garment(pid: int):
@@ -188,6 +193,51 @@ def person_hair(pid: int, body):
         return None
     rest = grown[1]
     return hair.follow(grown[0], rest, body.vertices[body.bust.head]), style
+
+
+def glasses_of(pid: int):
+    """Person ``pid``'s glasses (:class:`photometric.sim.glasses.Glasses`; None: none)."""
+    from photometric.sim import glasses, people
+
+    who = people.person(pid)
+    return glasses.draw(np.random.default_rng(people.stable_seed("glasses", int(pid))),
+                        people.years(who.phenotype["age"]))
+
+
+def fitted_glasses(pid: int, style, rest_head: np.ndarray):
+    """``style`` of glasses (None: none) fitted to a rest head."""
+    from photometric.sim import glasses, people
+
+    if style is None:
+        return None
+    return glasses.fit(style, rest_head, people.template().eye_ids)
+
+
+def person_teeth(who, rest_head: np.ndarray, body):
+    """Person ``who``'s teeth fitted behind their lips on their rest head and carried by
+    ``body``'s pose (the lower arch by the jaw)."""
+    from photometric.sim import people, teeth
+
+    tpl = people.template()
+    mouth = rest_head[tpl.mouth_ids].mean(0)
+    eyes = [rest_head[i].mean(0) for i in tpl.eye_ids]
+    fitted = teeth.fit(rest_head, mouth, float(np.linalg.norm(eyes[1] - eyes[0])),
+                       people.stable_seed("teeth", int(who.id)))
+    return teeth.follow(fitted, rest_head, body.vertices[body.bust.head], mouth)
+
+
+def person_glasses(pid: int, body):
+    """Person ``pid``'s glasses fitted to their head and carried by its pose on ``body``
+    (a :class:`photometric.sim.glasses.Pair` and its style; None: none)."""
+    from photometric.sim import glasses, people
+
+    style = glasses_of(pid)
+    if style is None:
+        return None
+    rest = people.mesh(people.person(pid)).rest[people.bust().head]
+    pair = glasses.follow(fitted_glasses(pid, style, rest), rest,
+                          body.vertices[body.bust.head])
+    return pair, style
 
 
 @lru_cache(maxsize=4)
@@ -231,11 +281,13 @@ def dress(body, garment):
 
 
 def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
-                hair=None, view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None
-                ) -> Surface:
+                hair=None, view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None,
+                glasses=None, teeth=None) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
-    (``paint.Texture``), ``garment`` and ``hair`` (a posed ``hair.Hair`` and its
-    ``Hairstyle``; None: none) through the booth camera (or ``view``: a camera and where it
+    (``paint.Texture``), ``garment``, ``hair`` (a posed ``hair.Hair`` and its
+    ``Hairstyle``; None: none) and ``glasses`` (a posed ``glasses.Pair`` and its
+    ``Glasses``; None: none) and ``teeth`` (posed ``teeth.Teeth``; None: none) through the
+    booth camera (or ``view``: a camera and where it
     stands in the subject frame, looking down -z), as a :class:`Surface` that casts its own
     shadows, with its parts map."""
     from photometric.sim import clothes, parts, people
@@ -244,9 +296,29 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     tpl, bust = body.template, body.bust
     verts, faces = body.vertices, bust.faces
     nb, nf = len(verts), len(faces)
+    nh = 0
     if hair is not None:
         verts = np.concatenate([verts, hair[0].vertices])
         faces = np.concatenate([faces, hair[0].faces + nb])
+        nh = len(hair[0].faces)
+    # Rigid props after the hair: teeth (casting shadows: the lips shade them), then a
+    # glasses frame, which casts none (its shadow is thinner than the shadow map's cells,
+    # which would cut it into blocks). Each: first triangle and vertex, albedo per vertex,
+    # part.
+    props: list[tuple[int, int, np.ndarray, int]] = []
+    if teeth is not None:
+        props.append((len(faces), len(verts), teeth.albedo, parts.TEETH))
+        faces = np.concatenate([faces, teeth.faces + len(verts)])
+        verts = np.concatenate([verts, teeth.vertices])
+    occluder = Occluder(verts, faces, map_size=max(256, size))
+    if glasses is not None:
+        from photometric.sim import glasses as specs
+
+        colour = np.broadcast_to(np.asarray(specs.COLOURS[glasses[1].colour], np.float32),
+                                 (len(glasses[0].frame_vertices), 3))
+        props.append((len(faces), len(verts), colour, parts.GLASSES))
+        faces = np.concatenate([faces, glasses[0].frame_faces + len(verts)])
+        verts = np.concatenate([verts, glasses[0].frame_vertices])
     cam, eye = view if view is not None else (camera_for(size),
                                               np.array([0.0, 0.0, CAMERA_DISTANCE_MM]))
     frags = raster.rasterize(verts - eye, faces, cam)
@@ -283,17 +355,57 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         cover = (clothes.neckline(rest, garment, where) > 0.0) & (labels != people.EYE)
         albedo[bpx[cover]] = clothes.albedo(rest[cover], garment)
         flat[bpx[cover]] = parts.CLOTHES
+    on_hair = (face_ids >= nf) & (face_ids < nf + nh)
     if hair is not None:
-        hpx, hface = px[~on_body], face_ids[~on_body] - nf
-        coords = np.einsum("pk,pkc->pc", frags.bary[m][~on_body],
+        hpx, hface = px[on_hair], face_ids[on_hair] - nf
+        coords = np.einsum("pk,pkc->pc", frags.bary[m][on_hair],
                            hair[0].coords[hair[0].faces[hface]])
         albedo[hpx] = hairs.albedo(coords, hair[1])
         flat[hpx] = parts.HAIR
+        strands = np.zeros((m.size, 3), np.float32)
+        strands[hpx] = hairs.strands(hair[0], hface)
+    glass = None
+    if hair is None:
+        strands = None
+    ends = [p[0] for p in props[1:]] + [len(faces)] * bool(props)
+    for (first, base, colours, part), end in zip(props, ends, strict=True):
+        on = (face_ids >= first) & (face_ids < end)
+        tri = faces[face_ids[on]] - base
+        albedo[px[on]] = np.einsum("pk,pkc->pc", frags.bary[m][on], colours[tri])
+        flat[px[on]] = part
+    if glasses is not None:
+        glass = _lenses(glasses[0], eye, cam, frags, albedo, flat, glasses[1].tint)
     depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
-    occluder = Occluder(verts, faces, map_size=max(256, size))
     return Surface(normals.astype(np.float32), albedo.reshape(*m.shape, 3), m,
                    positions.astype(np.float32), specular=specular, occluder=occluder,
-                   depth=depth, parts=flat.reshape(m.shape))
+                   depth=depth, parts=flat.reshape(m.shape), glass=glass,
+                   strands=None if strands is None else strands.reshape(*m.shape, 3))
+
+
+def _lenses(pair, eye: np.ndarray, cam, frags, albedo: np.ndarray, flat: np.ndarray,
+            tint) -> np.ndarray | None:
+    """The lenses of ``pair`` in front of what ``frags`` found: marks them ``LENS`` in the
+    flat parts map (not over the frame), dims the flat ``albedo`` behind them by the lens's
+    transmission and ``tint``, and gives their normals (H, W, 3), toward the camera (None
+    where no lens is in view)."""
+    from photometric.sim import glasses as specs
+    from photometric.sim import parts
+
+    lens = raster.rasterize(pair.lens_vertices - eye, pair.lens_faces, cam)
+    over = lens.mask & frags.mask & (lens.depth < frags.depth) & (
+        flat.reshape(lens.mask.shape) != parts.GLASSES)
+    if not over.any():
+        return None
+    n = raster.interpolate(lens, pair.lens_faces, specs.lens_normals(pair))
+    pos = raster.interpolate(lens, pair.lens_faces, pair.lens_vertices)
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    away = np.einsum("...k,...k->...", n, eye - pos) < 0
+    n[away] *= -1.0
+    n[~over] = 0.0
+    idx = np.flatnonzero(over.ravel())
+    albedo[idx] *= specs.TRANSMISSION * np.asarray(tint, np.float32)
+    flat[idx] = parts.LENS
+    return n.astype(np.float32)
 
 
 def lit_bits(surface: Surface, booth: Booth = Booth()) -> np.ndarray:

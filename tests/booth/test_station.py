@@ -82,3 +82,30 @@ def test_cli_capture_sphere_makes_the_session_calibration(tmp_path, capsys):
     assert session.calibration_file().is_file()
     assert main(args) == 2
     assert "--subject" in capsys.readouterr().err
+
+
+def test_each_subject_is_a_person_of_their_own_never_a_simulated_peoples_id(tmp_path):
+    """The app's simulated booth and ``booth simulate people`` draw from one population: a
+    subject name is the person :func:`people.subject_id` gives (above every id ``simulate
+    people`` takes), the truth of each capture is that person, and a second capture of the
+    same name is the same person in another sitting."""
+    import numpy as np
+
+    from photometric.sim import people, synthetic
+
+    session = SessionStore(tmp_path).create_session("s")
+    for name in ("p1", "p2"):
+        session.add_subject(name, consent=True)
+    with Station(backend="sim", sim=SimOptions(size=96, seed=7)) as st:
+        shots = [(name, st.capture(session, name)) for name in ("p1", "p2", "p1")]
+    takes: dict[str, int] = {}
+    for name, shot in shots:
+        assert shot.status == "complete"
+        pid = people.subject_id(name, 7)
+        assert pid >= people.SUBJECT_IDS
+        take = takes.setdefault(name, 0)
+        takes[name] += 1
+        truth = np.load(shot.path / "truth" / "normals.npy")
+        np.testing.assert_array_equal(truth, synthetic.face(pid, 96, take=take).normals)
+    assert people.subject_id("p1", 7) != people.subject_id("p2", 7)
+    assert people.subject_id("p1", 7) != people.subject_id("p1", 8)

@@ -157,12 +157,15 @@ def test_xsync_to_flash_within_10_us(firmware):
 
 def test_xsync_at_once_after_arm_still_fires_soon(firmware):
     """An X-sync before the main loop has got past the ARM (in simavr the ACK can reach the
-    host first) takes the slow path: the controller's checks, then the pin, 14 µs."""
+    host first) takes the slow path: the controller's checks, then the pin, 14 µs. Where the
+    edge lands is the host's timing: it may also wait for an interrupt already running (AVR
+    interrupts do not nest: the UART's or the timer's, 2-3 µs) or a few cycles of cli, so the
+    bound is 20 µs (16.6 µs seen once in 60)."""
     with connect(firmware) as fc:
         for ch in range(5):
             fc.arm(ch)
             assert firmware.xsync() == ch
-    assert max(latencies_us(firmware)) <= 16
+    assert max(latencies_us(firmware)) <= 20
 
 
 def test_heartbeat_watchdog_disarms(firmware):

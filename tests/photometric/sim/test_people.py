@@ -198,3 +198,14 @@ def test_the_head_turns_on_the_neck_and_the_shoulders_stay(yaw, pitch, roll):
         return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
 
     assert abs(shoulder_line(posed) - shoulder_line(still)) < 2.0
+
+
+def test_subject_names_map_to_people_of_their_own():
+    """Subject names (the app's simulated booth) are people above ``simulate people``'s ids,
+    the same name the same person, no two of 50,000 names (alike ones too) the same."""
+    names = [f"p{i}" for i in range(25_000)] + [f"P{i:05d}" for i in range(25_000)]
+    ids = [people.subject_id(n) for n in names]
+    assert len(set(ids)) == len(names)
+    assert min(ids) >= people.SUBJECT_IDS == 2**32
+    assert people.subject_id("alice", 3) == people.subject_id("alice", 3)
+    assert people.person(ids[0]).id == ids[0]

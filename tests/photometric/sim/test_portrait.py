@@ -77,3 +77,25 @@ def test_one_person_and_pose_in_both_kinds_of_light(scene):
     assert set(flashes) >= {"center", "left", "right", "top", "bottom"}
     assert flashes["center"].shape[:2] == photo.shape[:2] == surf.mask.shape
     assert flashes["center"][surf.mask].mean() > 0.02
+
+
+def test_hair_has_strands_along_its_surface_and_an_anisotropic_highlight():
+    """The surface knows the strands' direction on the hair (in the hair's surface, running
+    down a long style's curtain), and the highlight is a band: brightest where the half
+    vector is across the strands, falling off along them, the same all around them."""
+    pid = next(p for p in range(40) if synthetic.grown_hair(p)[0].style == "long")
+    s = synthetic.face(pid, 256, still=True, glasses=False)
+    have = np.linalg.norm(s.strands, axis=-1) > 0.5
+    assert have.sum() > 1000 and (s.parts[have] == parts.HAIR).all()
+    along = np.abs(np.einsum("...k,...k->...", s.strands, s.normals))[have]
+    assert np.median(along) < 0.2
+    low = have & (np.arange(256)[:, None] > 170)  # the curtain, below the chin
+    assert np.median(np.abs(s.strands[low][:, 1])) > 0.8
+    t = np.array([[0.0, 1.0, 0.0]] * 3)
+    n = np.array([[0.0, 0.0, 1.0]] * 3)
+    tilt = np.radians([0.0, 20.0, 0.0])
+    half = np.stack([np.zeros(3), np.sin(tilt), np.cos(tilt)], 1)
+    half[2] = [np.sin(0.5), 0.0, np.cos(0.5)]  # turned around the strand, not along it
+    lit = portrait.hair_highlight(t, n, half, np.full((3, 3), 0.1))
+    assert lit[1].sum() < 0.5 * lit[0].sum()
+    assert lit[2].sum() == pytest.approx(lit[0].sum(), rel=0.3)

@@ -23,7 +23,7 @@ def test_a_record_read_back_renders_bit_for_bit_the_same():
 def test_a_record_holds_every_choice_and_edits_take_effect():
     record = sitter.choose(4, 0, "portrait")
     assert set(record) == {"id", "take", "lighting", "person", "sitting", "garment", "hair",
-                           "scene"}
+                           "glasses", "scene"}
     assert "booth" not in record and "scene" not in sitter.choose(4, 0, "booth")
     plain = sitter.render(record, size=96).images["portrait"]
     record["garment"]["colour"], record["garment"]["pattern"] = "red", "solid"
@@ -38,3 +38,14 @@ def test_booth_light_sitting_is_the_booths_simulated_person():
     np.testing.assert_array_equal(booth.surface.normals, face.normals)
     np.testing.assert_array_equal(booth.surface.albedo, face.albedo)
     assert set(booth.images) >= {"center", "left", "right", "top", "bottom"}
+
+
+def test_a_record_from_before_glasses_renders_without_them():
+    """A person.yaml written before glasses were drawn has no ``glasses``: it renders as
+    it did, with no glasses."""
+    record = sitter.choose(9, 0, "booth")
+    assert record["glasses"] is not None
+    del record["glasses"]
+    sitter.check(record)
+    parts = sitter.render(record, size=96).surface.parts
+    assert not np.isin(parts, [8, 10]).any()
