@@ -105,6 +105,8 @@ def looks(record: dict) -> dict[str, str]:
         gl = record["glasses"]
         out["glasses"] = f"{gl['colour']} {gl['shape']}" + (
             " (tinted)" if min(gl["tint"]) < 1.0 else "")
+    if record.get("beard"):
+        out["beard"] = record["beard"]["style"]
     if "scene" in record:
         sc = record["scene"]
         out["scene"] = (f"{sc['focal_mm']:.0f} mm, framing {sc['framing']:.2f}, "

@@ -20,7 +20,17 @@ import cv2
 import numpy as np
 
 from photometric.render import SensorModel, Surface
-from photometric.sim import clothes, glasses, hair, paint, people, portrait, skin, synthetic
+from photometric.sim import (
+    beard,
+    clothes,
+    glasses,
+    hair,
+    paint,
+    people,
+    portrait,
+    skin,
+    synthetic,
+)
 
 LIGHTINGS = ("booth", "portrait")
 
@@ -71,6 +81,8 @@ def check(record: dict[str, Any]) -> None:
     _build(hair.Hairstyle, record["hair"])
     if record.get("glasses") is not None:
         _build(glasses.Glasses, record["glasses"])
+    if record.get("beard") is not None:
+        _build(beard.Beard, record["beard"])
     if record["lighting"] == "portrait":
         _build(portrait.Scene, record["scene"])
 
@@ -86,6 +98,7 @@ def choose(pid: int, take: int = 0, lighting: str = "booth") -> dict[str, Any]:
         "garment": _plain(synthetic.person_garment(pid)),
         "hair": _plain(synthetic.grown_hair(pid)[0]),
         "glasses": _plain(synthetic.glasses_of(pid)),
+        "beard": _plain(synthetic.beard_of(pid)),
     }
     if lighting == "portrait":
         scene = portrait.draw(np.random.default_rng(people.stable_seed("scene", pid, take)))
@@ -130,12 +143,16 @@ def surface(record: dict[str, Any], size: int = 512, specular: float = 0.0
         spec = _build(glasses.Glasses, record["glasses"])
         pair = glasses.fit(spec, rest, people.template().eye_ids)
         spectacles = (glasses.follow(pair, rest, body.head), spec)
+    whiskers = None
+    if record.get("beard") is not None:
+        whiskers = _build(beard.Beard, record["beard"])
     view = None
     if record["lighting"] == "portrait":
         view = portrait.view(_build(portrait.Scene, record["scene"]), size)
     found = synthetic.render_mesh(synthetic.dress(body, garment), texture, size, specular,
                                   garment, worn, view=view, glasses=spectacles,
-                                  teeth=synthetic.person_teeth(who, rest, body))
+                                  teeth=synthetic.person_teeth(who, rest, body),
+                                  beard=synthetic.worn_beard(whiskers, body))
     return found, None if view is None else view[1]
 
 

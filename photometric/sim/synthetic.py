@@ -172,7 +172,8 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
     return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment,
                        person_hair(seed, body),
                        glasses=person_glasses(seed, body) if glasses else None,
-                       teeth=person_teeth(who, rest, body))
+                       teeth=person_teeth(who, rest, body),
+                       beard=worn_beard(beard_of(seed), body))
 
 
 def person_garment(pid: int):
@@ -211,6 +212,28 @@ def fitted_glasses(pid: int, style, rest_head: np.ndarray):
     if style is None:
         return None
     return glasses.fit(style, rest_head, people.template().eye_ids)
+
+
+def beard_of(pid: int):
+    """Person ``pid``'s beard (:class:`photometric.sim.beard.Beard`; None: none), in the
+    colour of their hair."""
+    from photometric.sim import beard, people, skin
+
+    who = people.person(pid)
+    sk = skin.draw(who.skin_seed, who.phenotype, who.fitzpatrick)
+    return beard.draw(np.random.default_rng(people.stable_seed("beard", int(pid))),
+                      who.phenotype["gender"] < 0.5, people.years(who.phenotype["age"]),
+                      sk.hair, sk.grey)
+
+
+def worn_beard(style, body):
+    """``style`` of beard (None: none) grown on ``body`` as it sits."""
+    from photometric.sim import beard
+
+    if style is None:
+        return None
+    return beard.grow(style, body.template, body.vertices[body.bust.head],
+                      beard.head_normals(body))
 
 
 def person_teeth(who, rest_head: np.ndarray, body):
@@ -282,12 +305,12 @@ def dress(body, garment):
 
 def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
                 hair=None, view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None,
-                glasses=None, teeth=None) -> Surface:
+                glasses=None, teeth=None, beard=None) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
     (``paint.Texture``), ``garment``, ``hair`` (a posed ``hair.Hair`` and its
     ``Hairstyle``; None: none) and ``glasses`` (a posed ``glasses.Pair`` and its
-    ``Glasses``; None: none) and ``teeth`` (posed ``teeth.Teeth``; None: none) through the
-    booth camera (or ``view``: a camera and where it
+    ``Glasses``; None: none), ``teeth`` (posed ``teeth.Teeth``) and ``beard`` (a posed
+    ``beard.Shell``; None: none) through the booth camera (or ``view``: a camera and where it
     stands in the subject frame, looking down -z), as a :class:`Surface` that casts its own
     shadows, with its parts map."""
     from photometric.sim import clothes, parts, people
@@ -301,15 +324,16 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         verts = np.concatenate([verts, hair[0].vertices])
         faces = np.concatenate([faces, hair[0].faces + nb])
         nh = len(hair[0].faces)
-    # Rigid props after the hair: teeth (casting shadows: the lips shade them), then a
+    # Props after the hair: teeth and a beard (casting shadows: the lips shade the teeth), then a
     # glasses frame, which casts none (its shadow is thinner than the shadow map's cells,
     # which would cut it into blocks). Each: first triangle and vertex, albedo per vertex,
     # part.
     props: list[tuple[int, int, np.ndarray, int]] = []
-    if teeth is not None:
-        props.append((len(faces), len(verts), teeth.albedo, parts.TEETH))
-        faces = np.concatenate([faces, teeth.faces + len(verts)])
-        verts = np.concatenate([verts, teeth.vertices])
+    for prop, part in ((teeth, parts.TEETH), (beard, parts.BEARD)):
+        if prop is not None:
+            props.append((len(faces), len(verts), prop.albedo, part))
+            faces = np.concatenate([faces, prop.faces + len(verts)])
+            verts = np.concatenate([verts, prop.vertices])
     occluder = Occluder(verts, faces, map_size=max(256, size))
     if glasses is not None:
         from photometric.sim import glasses as specs
@@ -373,6 +397,8 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         tri = faces[face_ids[on]] - base
         albedo[px[on]] = np.einsum("pk,pkc->pc", frags.bary[m][on], colours[tri])
         flat[px[on]] = part
+    _brow_layer(normals.reshape(-1, 3), bpx[flat[bpx] == parts.BROWS],
+                rest[flat[bpx] == parts.BROWS], body)
     if glasses is not None:
         glass = _lenses(glasses[0], eye, cam, frags, albedo, flat, glasses[1].tint)
     depth = np.where(m, frags.depth, np.float32(np.nan)).astype(np.float32)
@@ -380,6 +406,36 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
                    positions.astype(np.float32), specular=specular, occluder=occluder,
                    depth=depth, parts=flat.reshape(m.shape), glass=glass,
                    strands=None if strands is None else strands.reshape(*m.shape, 3))
+
+
+#: The brows' hairs as a normal-mapped layer: ridges this far apart (mm) across the hairs,
+#: which run outward and a little up, tilting the normal by up to this much (radians).
+_BROW_PITCH, _BROW_TILT = 1.6, 0.3
+
+
+def _brow_layer(normals: np.ndarray, idx: np.ndarray, rest: np.ndarray, body) -> None:
+    """Tilt the (flat) ``normals`` at pixels ``idx`` (the brows), whose rest positions are
+    ``rest``, across the brow's hairs: a layer of ridges as the hairs lie on the skin, in the
+    truth as in the photos (the photos are shaded from these normals)."""
+    if len(idx) == 0:
+        return
+    from photometric.sim import hair as hairs
+
+    head = body.bust.head
+    move = hairs.rigid(body.rest[head], body.vertices[head])
+    side = np.where(rest[:, 0] >= 0, 1.0, -1.0)
+    across = np.stack([-0.35 * side, np.ones_like(side), np.zeros_like(side)], 1)
+    across /= np.linalg.norm(across, axis=1, keepdims=True)
+    across = move(across) - move(np.zeros((1, 3)))  # the head's turn, no shift
+    # Where across the hairs each pixel lies, wavering as hairs do.
+    wobble = 0.5 * np.sin(rest[:, 0] * 0.9) + 0.3 * np.sin(rest[:, 0] * 2.3 + rest[:, 1])
+    phase = 2 * np.pi * (np.einsum("ij,ij->i", rest[:, :2], np.stack(
+        [-0.35 * side, np.ones_like(side)], 1)) / _BROW_PITCH + wobble)
+    n = normals[idx].astype(np.float64)
+    a = across - np.einsum("ij,ij->i", across, n)[:, None] * n
+    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+    tilted = n + (_BROW_TILT * np.cos(phase))[:, None] * a
+    normals[idx] = tilted / np.linalg.norm(tilted, axis=1, keepdims=True)
 
 
 def _lenses(pair, eye: np.ndarray, cam, frags, albedo: np.ndarray, flat: np.ndarray,

@@ -355,3 +355,12 @@ def baked(tpl: Template, resolution: int = 1024) -> Bake:
             hit = (tpl, _bake(tpl, int(resolution)))
             _bakes[key] = hit
         return hit[1]
+
+
+def vertex_fields(tpl: Template) -> dict[str, np.ndarray]:
+    """The skin's fields (:func:`_skin_fields`: height above the eyes, azimuth, the lips'
+    coordinates, the beard's weight, ...) at the template's own vertices, for geometry that
+    follows a painted region (a beard grown where stubble is painted)."""
+    v = tpl.neutral.astype(np.float32)
+    n = raster.vertex_normals(tpl.neutral, tpl.faces)
+    return _skin_fields(v, n, _geometry(tpl))

@@ -23,7 +23,7 @@ def test_a_record_read_back_renders_bit_for_bit_the_same():
 def test_a_record_holds_every_choice_and_edits_take_effect():
     record = sitter.choose(4, 0, "portrait")
     assert set(record) == {"id", "take", "lighting", "person", "sitting", "garment", "hair",
-                           "glasses", "scene"}
+                           "glasses", "beard", "scene"}
     assert "booth" not in record and "scene" not in sitter.choose(4, 0, "booth")
     plain = sitter.render(record, size=96).images["portrait"]
     record["garment"]["colour"], record["garment"]["pattern"] = "red", "solid"
