@@ -26,6 +26,7 @@ from photometric import raster, shlight
 from photometric.lights import DirectionalLight
 from photometric.render import Surface, irradiance
 from photometric.response import encode_srgb8
+from photometric.sim import parts
 
 #: Light colours (linear RGB multipliers, green 1) by colour temperature.
 TEMPERATURES: dict[str, tuple[float, float, float]] = {
@@ -152,7 +153,7 @@ def shade(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
         key = DirectionalLight(scene.key, scene.key_power * mean)
         e, _, _ = irradiance(surface, key)
         seen = surface.lit(key)
-        vis = e[m] * (seen[m] if seen is not None else 1.0)
+        vis = e[m] * (penumbra(seen, m)[m] if seen is not None else 1.0)
         light += vis[:, None] * colour[None, :]
         v = eye - surface.positions[m]
         half = np.asarray(scene.key) + v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -170,7 +171,10 @@ def shade(surface: Surface, scene: Scene, eye: np.ndarray) -> np.ndarray:
         spec = np.zeros((len(n), 3))
     out[m] = surface.albedo[m] * light + spec
     if surface.glass is not None:
-        out += reflections(surface, scene, eye, mean)
+        out += reflections(surface.glass, surface.positions, scene, eye, mean)
+    if surface.parts is not None:  # the corneas: a catchlight of the key light and the room
+        cornea = np.where((surface.parts == parts.EYES)[..., None], surface.normals, 0.0)
+        out += reflections(cornea, surface.positions, scene, eye, mean, f0=_CORNEA)
     return out
 
 
@@ -196,21 +200,23 @@ def hair_highlight(strands: np.ndarray, normals: np.ndarray, half: np.ndarray,
     return out
 
 
-#: A glass's reflectance at normal incidence, and the sharpness of a light's glint on it.
-_F0, _GLINT = 0.04, 900.0
+#: A glass's and a cornea's reflectance at normal incidence, and the sharpness of a light's
+#: glint on them.
+_F0, _CORNEA, _GLINT = 0.04, 0.025, 900.0
 
 
-def reflections(surface: Surface, scene: Scene, eye: np.ndarray, mean: float) -> np.ndarray:
-    """What the lenses of glasses reflect (H, W, 3): the environment in the mirror direction
-    and the key light's glint, weighted by Schlick's Fresnel term."""
-    out = np.zeros((*surface.shape, 3), np.float32)
-    g = surface.glass
-    where = np.linalg.norm(g, axis=-1) > 0.5
-    n = g[where].astype(np.float64)
-    v = eye - surface.positions[where]
+def reflections(normals: np.ndarray, positions: np.ndarray, scene: Scene, eye: np.ndarray,
+                mean: float, f0: float = _F0) -> np.ndarray:
+    """What a smooth glassy surface reflects (H, W, 3) where ``normals`` (H, W, 3) are
+    non-zero (the lenses of glasses, the corneas): the environment in the mirror direction
+    and the key light's glint, weighted by Schlick's Fresnel term from ``f0``."""
+    out = np.zeros((*normals.shape[:2], 3), np.float32)
+    where = np.linalg.norm(normals, axis=-1) > 0.5
+    n = normals[where].astype(np.float64)
+    v = eye - positions[where]
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     cos = np.clip(np.einsum("ij,ij->i", n, v), 0.0, 1.0)
-    fresnel = _F0 + (1.0 - _F0) * (1.0 - cos) ** 5
+    fresnel = f0 + (1.0 - f0) * (1.0 - cos) ** 5
     r = 2.0 * cos[:, None] * n - v
     env = np.clip(shlight.basis(r) @ np.asarray(scene.environment), 0.0, None)
     light = env * fresnel[:, None]
@@ -223,6 +229,17 @@ def reflections(surface: Surface, scene: Scene, eye: np.ndarray, mean: float) ->
             scene.key_colour)[None, :]
     out[where] = light
     return out
+
+
+def penumbra(lit: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A cast shadow's soft edge (H, W) float32 in [0, 1]: the lit map blurred within the
+    person (a key light is a lamp or a window, not a point; and the blur hides the steps a
+    shadow of a coarse mesh's silhouette has), 2 px at 512 px."""
+    sigma = 2.0 * mask.shape[0] / 512.0
+    inside = mask.astype(np.float32)
+    num = cv2.GaussianBlur(lit.astype(np.float32) * inside, (0, 0), sigma)
+    den = cv2.GaussianBlur(inside, (0, 0), sigma)
+    return np.where(mask, num / np.maximum(den, 1e-6), 0.0).astype(np.float32)
 
 
 def background(scene: Scene, size: int, level: float) -> np.ndarray:

@@ -124,7 +124,7 @@ def test_booth_flashes_see_through_a_lens_portrait_light_sees_its_reflections(wo
     np.testing.assert_allclose(ratio, glasses.TRANSMISSION * tint, atol=0.02)
     scene = replace(portrait.draw(np.random.default_rng(3)), key_power=2.0, key=(0.0, 0.0, 1.0))
     eye = np.array([0.0, 0.0, synthetic.CAMERA_DISTANCE_MM])
-    glare = portrait.reflections(worn, scene, eye, mean=1.0)
+    glare = portrait.reflections(worn.glass, worn.positions, scene, eye, mean=1.0)
     assert glare[lens].max() > 1.0 and not glare[~lens].any()
 
 

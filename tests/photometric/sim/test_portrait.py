@@ -99,3 +99,30 @@ def test_hair_has_strands_along_its_surface_and_an_anisotropic_highlight():
     lit = portrait.hair_highlight(t, n, half, np.full((3, 3), 0.1))
     assert lit[1].sum() < 0.5 * lit[0].sum()
     assert lit[2].sum() == pytest.approx(lit[0].sum(), rel=0.3)
+
+
+def test_a_key_lights_shadow_has_a_soft_edge():
+    """The key light's cast shadow is blurred within the person (a lamp, not a point): 1
+    deep in the light, 0 deep in the shadow, between only near the edge, 0 outside."""
+    mask = np.zeros((512, 512), bool)
+    mask[64:448, 64:448] = True
+    lit = mask.copy()
+    lit[:, 256:] = False
+    soft = portrait.penumbra(lit, mask)
+    assert soft[300, 200] == pytest.approx(1.0, abs=1e-3) and soft[300, 300] < 1e-3
+    assert 0.5 < soft[300, 255] < 0.8 and 0.2 < soft[300, 256] < 0.5
+    assert soft[300, 250] > 0.95 and soft[300, 262] < 0.05
+    assert not soft[~mask].any()
+
+
+def test_the_corneas_catch_the_key_light(scene):
+    """The eyes reflect the key light and the room (a catchlight), the skin does not."""
+    surf, eye = _surface(2, scene)
+    front = replace(scene, key=(0.0, 0.0, 1.0), key_power=2.0)
+    with_eyes = portrait.shade(surf, front, eye)
+    no_eyes = portrait.shade(replace(surf, parts=np.where(
+        surf.parts == parts.EYES, parts.SKIN, surf.parts).astype(np.uint8)), front, eye)
+    diff = (with_eyes - no_eyes).sum(-1)
+    eyes = surf.parts == parts.EYES
+    assert eyes.sum() > 20 and diff[eyes].max() > 0.05 and (diff[eyes] >= 0).all()
+    assert not diff[~eyes].any()
