@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-BACKGROUND, SKIN, HAIR, BROWS, EYES, MOUTH, NECK, CLOTHES, GLASSES, LIPS, LENS, TEETH, BEARD = (
-    range(13))
+(BACKGROUND, SKIN, HAIR, BROWS, EYES, MOUTH, NECK, CLOTHES, GLASSES, LIPS, LENS, TEETH, BEARD,
+ LASHES) = range(14)
 
 #: Each code's name, as ``docs/formats.md`` and reports call it.
 NAMES: dict[int, str] = {
     BACKGROUND: "background", SKIN: "skin", HAIR: "hair", BROWS: "brows", EYES: "eyes",
     MOUTH: "mouth", NECK: "neck", CLOTHES: "clothes", GLASSES: "glasses", LIPS: "lips",
     LENS: "lens", TEETH: "teeth", BEARD: "beard",
+    LASHES: "lashes",
 }
 
 #: The regions reports group the parts into.
 REGIONS: dict[str, tuple[int, ...]] = {
-    "face": (SKIN, BROWS, EYES, MOUTH, LIPS, TEETH),
+    "face": (SKIN, BROWS, EYES, MOUTH, LIPS, TEETH, LASHES),
     "hair": (HAIR, BEARD),
     "neck": (NECK,),
     "clothes": (CLOTHES,),
@@ -33,6 +34,7 @@ _COLOURS = np.array([
     (0, 0, 0), (230, 180, 150), (120, 70, 30), (60, 40, 20), (250, 250, 250),
     (150, 20, 40), (200, 140, 110), (40, 90, 200), (120, 230, 230), (220, 60, 90),
     (170, 210, 255), (255, 250, 200), (90, 50, 20),
+    (30, 20, 60),
 ], np.uint8)
 
 

@@ -152,7 +152,8 @@ def surface(record: dict[str, Any], size: int = 512, specular: float = 0.0
     found = synthetic.render_mesh(synthetic.dress(body, garment), texture, size, specular,
                                   garment, worn, view=view, glasses=spectacles,
                                   teeth=synthetic.person_teeth(who, rest, body),
-                                  beard=synthetic.worn_beard(whiskers, body))
+                                  beard=synthetic.worn_beard(whiskers, body),
+                                  lashes=synthetic.person_lashes(who, rest, body))
     return found, None if view is None else view[1]
 
 

@@ -173,7 +173,8 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
                        person_hair(seed, body),
                        glasses=person_glasses(seed, body) if glasses else None,
                        teeth=person_teeth(who, rest, body),
-                       beard=worn_beard(beard_of(seed), body))
+                       beard=worn_beard(beard_of(seed), body),
+                       lashes=person_lashes(who, rest, body))
 
 
 def person_garment(pid: int):
@@ -234,6 +235,17 @@ def worn_beard(style, body):
         return None
     return beard.grow(style, body.template, body.vertices[body.bust.head],
                       beard.head_normals(body))
+
+
+def person_lashes(who, rest_head: np.ndarray, body):
+    """Person ``who``'s upper lashes on ``body`` as it sits (their hair's colour; longer for
+    women, as mascara and nature have it)."""
+    from photometric.sim import lashes, people, skin
+
+    sk = skin.draw(who.skin_seed, who.phenotype, who.fitzpatrick)
+    length = 9.0 if who.phenotype["gender"] > 0.5 else 7.0
+    return lashes.grow(people.template(), rest_head, body.vertices[body.bust.head], sk.hair,
+                       length)
 
 
 def person_teeth(who, rest_head: np.ndarray, body):
@@ -305,14 +317,14 @@ def dress(body, garment):
 
 def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
                 hair=None, view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None,
-                glasses=None, teeth=None, beard=None) -> Surface:
+                glasses=None, teeth=None, beard=None, lashes=None) -> Surface:
     """An upper body (:class:`photometric.sim.people.Mesh`) with its ``texture``
     (``paint.Texture``), ``garment``, ``hair`` (a posed ``hair.Hair`` and its
     ``Hairstyle``; None: none) and ``glasses`` (a posed ``glasses.Pair`` and its
-    ``Glasses``; None: none), ``teeth`` (posed ``teeth.Teeth``) and ``beard`` (a posed
-    ``beard.Shell``; None: none) through the booth camera (or ``view``: a camera and where it
-    stands in the subject frame, looking down -z), as a :class:`Surface` that casts its own
-    shadows, with its parts map."""
+    ``Glasses``; None: none), ``teeth`` (posed ``teeth.Teeth``), ``beard`` (a posed
+    ``beard.Shell``) and ``lashes`` (a posed ``lashes.Fringe``) through the booth camera
+    (or ``view``: a camera and where it stands in the subject frame, looking down -z), as a
+    :class:`Surface` that casts its own shadows, with its parts map."""
     from photometric.sim import clothes, parts, people
     from photometric.sim import hair as hairs
 
@@ -324,10 +336,10 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         verts = np.concatenate([verts, hair[0].vertices])
         faces = np.concatenate([faces, hair[0].faces + nb])
         nh = len(hair[0].faces)
-    # Props after the hair: teeth and a beard (casting shadows: the lips shade the teeth), then a
-    # glasses frame, which casts none (its shadow is thinner than the shadow map's cells,
-    # which would cut it into blocks). Each: first triangle and vertex, albedo per vertex,
-    # part.
+    # Props after the hair: teeth and a beard (casting shadows: the lips shade the teeth), then
+    # lashes and a glasses frame, which cast none (their shadows are thinner than the shadow
+    # map's cells, which would cut them into blocks). Each: first triangle and vertex, albedo
+    # per vertex, part.
     props: list[tuple[int, int, np.ndarray, int]] = []
     for prop, part in ((teeth, parts.TEETH), (beard, parts.BEARD)):
         if prop is not None:
@@ -335,6 +347,10 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
             faces = np.concatenate([faces, prop.faces + len(verts)])
             verts = np.concatenate([verts, prop.vertices])
     occluder = Occluder(verts, faces, map_size=max(256, size))
+    if lashes is not None:
+        props.append((len(faces), len(verts), lashes.albedo, parts.LASHES))
+        faces = np.concatenate([faces, lashes.faces + len(verts)])
+        verts = np.concatenate([verts, lashes.vertices])
     if glasses is not None:
         from photometric.sim import glasses as specs
 
