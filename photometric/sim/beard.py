@@ -77,20 +77,50 @@ def weights(tpl) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Shell:
-    """A posed beard: vertices, triangles and each vertex's albedo."""
+    """A posed beard: vertices, triangles, each vertex's albedo and its place on the
+    neutral face (mm, for the strands' texture: :func:`texture`)."""
 
     vertices: np.ndarray
     faces: np.ndarray
     albedo: np.ndarray
+    coords: np.ndarray
+    seed: int
+
+
+_depths: dict[tuple[int, str], np.ndarray] = {}
+
+
+def depth_in(tpl, region: str) -> np.ndarray:
+    """Per template vertex, how far inside ``region`` it lies (mm along the mesh's edges
+    from the region's edge; 0 outside): a beard rises over its edge, not at a step."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    key = (id(tpl), region)
+    w = weights(tpl)[region]
+    with _lock:
+        if key not in _depths:
+            f, v = tpl.faces, tpl.neutral.astype(np.float64)
+            e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+            length = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+            graph = coo_matrix((length, (e[:, 0], e[:, 1])), shape=(len(v), len(v))).tocsr()
+            outside = np.flatnonzero(w <= 0.02)
+            d = dijkstra(graph, directed=False, indices=outside, min_only=True)
+            _depths[key] = np.where(w > 0.02, d, 0.0)
+        return _depths[key]
 
 
 def grow(beard: Beard, tpl, posed_head: np.ndarray, head_normals: np.ndarray) -> Shell | None:
     """``beard`` on a posed head (its vertices and their normals, numbered as ``tpl``): the
-    head's skin triangles in the style's region, moved out by the thickness times the
-    region's weight (with clumps), coloured like the hair of the head."""
+    head's skin triangles in the style's region, moved out by the thickness: rising over the
+    first ``8 mm + thickness`` inside the region's edge, thinner on the cheeks and above the
+    lip than on the chin, with clumps; coloured like the hair of the head."""
+    from photometric.sim import uvbake
     from photometric.sim.people import SKIN
+    from photometric.sim.uvbake import smooth
 
-    w = weights(tpl)[STYLES[beard.style][1]]
+    region = STYLES[beard.style][1]
+    w = weights(tpl)[region]
     inside = w > 0.02
     keep = (tpl.labels == SKIN) & inside[tpl.faces].all(1)
     if not keep.any():
@@ -105,17 +135,33 @@ def grow(beard: Beard, tpl, posed_head: np.ndarray, head_normals: np.ndarray) ->
     k = rng.uniform(0, 2 * np.pi, 4)
     clumps = 1.0 + 0.12 * (np.sin(0.33 * p[:, 0] + k[0]) * np.sin(0.29 * p[:, 1] + k[1])
                            + 0.6 * np.sin(0.71 * p[:, 0] - 0.52 * p[:, 1] + k[2]))
-    lift = beard.thickness * smooth_edge(w[ids]) * clumps
+    rise = smooth_edge(depth_in(tpl, region)[ids] / (8.0 + beard.thickness))
+    below = uvbake.vertex_fields(tpl)["lip_y"][ids]
+    profile = 0.55 + 0.45 * smooth((-8.0 - below) / 20.0)  # the chin's full, the cheeks less
+    lift = beard.thickness * rise * profile * clumps
     verts = posed_head[ids] + head_normals[ids] * lift[:, None]
     base = np.asarray(beard.colour) * (1 - beard.grey) + np.array([0.52, 0.51, 0.49]) * beard.grey
-    albedo = base[None, :] * rng.uniform(0.75, 1.2, (len(ids), 1))
-    return Shell(verts, local[tpl.faces[keep]], np.clip(albedo, 0, 1).astype(np.float32))
+    albedo = np.broadcast_to(base, (len(ids), 3))
+    return Shell(verts, local[tpl.faces[keep]], np.clip(albedo, 0, 1).astype(np.float32),
+                 p.astype(np.float32), beard.seed)
 
 
-def smooth_edge(w: np.ndarray) -> np.ndarray:
-    """A beard's height from its region's weight: rising from the skin over the weight's
-    first half, then full (a beard's edge is short, its mass even)."""
-    t = np.clip(w / 0.5, 0.0, 1.0)
+def texture(coords: np.ndarray, seed: int) -> np.ndarray:
+    """The beard's strands (P,) as a multiplier of its colour at places ``coords`` (P, 3) on
+    the neutral face: streaks a millimetre or two apart running down and a little out,
+    wavering, darker deep between clumps (as :func:`photometric.sim.hair.albedo`)."""
+    rng = np.random.default_rng(seed + 1)
+    x, y = coords[:, 0].astype(np.float64), coords[:, 1].astype(np.float64)
+    k = rng.uniform(0, 2 * np.pi, 4)
+    across = x + 0.25 * np.abs(x) * np.tanh(-y / 40.0) + 1.5 * np.sin(y * 0.15 + k[0])
+    streaks = (np.sin(across * 2.1 + k[1]) + 0.7 * np.sin(across * 3.7 + k[2])
+               + 0.5 * np.sin(across * 1.1 - y * 0.2 + k[3]))
+    return (0.82 + 0.12 * streaks).astype(np.float32)
+
+
+def smooth_edge(t: np.ndarray) -> np.ndarray:
+    """A smooth rise from 0 (``t`` <= 0) to 1 (``t`` >= 1)."""
+    t = np.clip(t, 0.0, 1.0)
     return t * t * (3 - 2 * t)
 
 

@@ -413,6 +413,11 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         tri = faces[face_ids[on]] - base
         albedo[px[on]] = np.einsum("pk,pkc->pc", frags.bary[m][on], colours[tri])
         flat[px[on]] = part
+        if part == parts.BEARD:  # strands, per pixel
+            from photometric.sim import beard as beards
+
+            where = np.einsum("pk,pkc->pc", frags.bary[m][on], beard.coords[tri])
+            albedo[px[on]] *= beards.texture(where, beard.seed)[:, None]
     _brow_layer(normals.reshape(-1, 3), bpx[flat[bpx] == parts.BROWS],
                 rest[flat[bpx] == parts.BROWS], body)
     if glasses is not None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from photometric import response, stereo
-from photometric.sim import parts, people, synthetic
+from photometric.sim import parts, people, sitter, synthetic
 from tests.conftest import lit_by_all
 
 SIZE = 384
@@ -69,9 +69,10 @@ def test_the_same_id_is_the_same_person_and_ids_differ():
     np.testing.assert_array_equal(a.albedo, again.albedo)
     assert people.person(3) == people.person(3)
     # The floor: the same head moved 0.3 mm (half a pixel at this size) and rendered again.
-    who = people.person(3)
-    moved = people.mesh(who, people.Sitting(shift=(0.3, 0.0, 0.0)))
-    shifted = synthetic.render_mesh(moved, synthetic.person_texture(3), SIZE, 0.0)
+    record = sitter.choose(3, 0, "booth")
+    record["sitting"] = {"yaw": 0.0, "pitch": 0.0, "roll": 0.0, "shift": [0.3, 0.0, 0.0],
+                         "expression": {}}
+    shifted = sitter.surface(record, SIZE)[0]  # with their hair, beard, lashes and teeth
     face = _face_region(a)
     floor = angle_between(a.normals, shifted.normals, face & shifted.mask)
     others = [angle_between(a.normals, _still(pid).normals, face & _still(pid).mask)
