@@ -9,13 +9,13 @@ Part 1 runs pinned to one core with single-threaded BLAS, torch and OpenCV. Per 
 
 * ``person``: who they are, their skin texture painted and their hair grown (once a person);
 * ``mesh``: anny's forward pass for one sitting (shape, expression, pose), the cloth, and
-  the hair, glasses and teeth carried by the pose;
+  the hair, glasses, teeth, beard and lashes carried by the pose;
 * ``rasterise``: the camera's view: normals, depth, positions, albedo, parts per pixel;
 * ``5 photos``: the five flash photos, each flash's shadow map included;
 * ``render``: mesh + rasterise + 5 photos, a sitting's five photos (target <= 400 ms at
-  512²), against the same person without hair, clothes, glasses or teeth (the bare body,
-  what the booth rendered before they had any) and the floor of shading the five photos
-  with no shadows;
+  512²), against the same person without hair, clothes, glasses, teeth, beard or lashes
+  (the bare body, what the booth rendered before they had any) and the floor of shading the
+  five photos with no shadows;
 * ``portrait``: the same sitting in portrait light, rasterised for its own camera and
   photographed (environment, key light and its shadow map, background, finish, JPEG).
 
@@ -81,6 +81,7 @@ def per_person(size: int, count: int) -> None:
         garment = synthetic.person_garment(pid)
         style = synthetic.grown_hair(pid)[0]
         texture, grown, rest = sitter._person_assets(who, style)
+        beard = synthetic.beard_of(pid)
         t1 = time.perf_counter()
         body = people.mesh(who, people.Sitting(**{k: tuple(v) if isinstance(v, list) else v
                                                   for k, v in booth_rec["sitting"].items()}))
@@ -90,9 +91,12 @@ def per_person(size: int, count: int) -> None:
         worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
         spectacles = synthetic.person_glasses(pid, body)
         teeth = synthetic.person_teeth(who, rest, body)
+        whiskers = synthetic.worn_beard(beard, body)
+        lashes = synthetic.person_lashes(who, rest, body)
         t2 = time.perf_counter()
         surface = synthetic.render_mesh(dressed, texture, size, 0.0, garment, worn,
-                                        glasses=spectacles, teeth=teeth)
+                                        glasses=spectacles, teeth=teeth, beard=whiskers,
+                                        lashes=lashes)
         t3 = time.perf_counter()
         synthetic.capture(surface, booth)
         t4 = time.perf_counter()

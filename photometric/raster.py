@@ -168,9 +168,11 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     v = np.asarray(vertices, np.float64)
     f = np.asarray(faces)
     fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # |fn| = 2 × area
+    # Summed per vertex with bincount (several times faster than np.add.at).
     n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
+    corners = np.asarray(f, np.int64).reshape(-1)  # (F*3,): each face's three corners
+    for j in range(3):
+        n[:, j] = np.bincount(corners, weights=np.repeat(fn[:, j], 3), minlength=len(v))
     norm = np.linalg.norm(n, axis=1, keepdims=True)
     return (n / np.where(norm > 0, norm, 1.0)).astype(np.float32)
 

@@ -168,7 +168,7 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
     who = people.person(seed)
     body = people.mesh(who, people.sitting(who, take, still))
     garment = person_garment(seed)
-    rest = people.mesh(who).rest[people.bust().head]
+    rest = body.rest[body.bust.head]  # the upright neutral head (the pose's own rest)
     return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment,
                        person_hair(seed, body),
                        glasses=person_glasses(seed, body) if glasses else None,
@@ -264,12 +264,12 @@ def person_teeth(who, rest_head: np.ndarray, body):
 def person_glasses(pid: int, body):
     """Person ``pid``'s glasses fitted to their head and carried by its pose on ``body``
     (a :class:`photometric.sim.glasses.Pair` and its style; None: none)."""
-    from photometric.sim import glasses, people
+    from photometric.sim import glasses
 
     style = glasses_of(pid)
     if style is None:
         return None
-    rest = people.mesh(people.person(pid)).rest[people.bust().head]
+    rest = body.rest[body.bust.head]
     pair = glasses.follow(fitted_glasses(pid, style, rest), rest,
                           body.vertices[body.bust.head])
     return pair, style
@@ -363,8 +363,10 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
                                               np.array([0.0, 0.0, CAMERA_DISTANCE_MM]))
     frags = raster.rasterize(verts - eye, faces, cam)
     m = frags.mask
-    positions = raster.interpolate(frags, faces, verts)
-    normals = raster.interpolate(frags, faces, raster.vertex_normals(verts, faces))
+    # Positions and normals in one pass over the covered pixels.
+    both = raster.interpolate(frags, faces, np.concatenate(
+        [verts, raster.vertex_normals(verts, faces)], axis=1))
+    positions, normals = both[..., :3], both[..., 3:]
     norm = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals = np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0)
     # A surface seen from inside (the mouth's or a socket's far wall, the inside of a
@@ -377,7 +379,8 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     on_body = face_ids < nf
     bpx, bface = px[on_body], face_ids[on_body]
     corners = tpl.uv[bust.face_uv[bface]]  # (P, 3, 2)
-    uv = np.einsum("pk,pkc->pc", frags.bary[m][on_body], corners)
+    bary_m = frags.bary[m]  # the covered pixels' barycentrics, taken once
+    uv = np.einsum("pk,pkc->pc", bary_m[on_body], corners)
     labels = bust.labels[bface]
     albedo = np.zeros((m.size, 3), np.float32)
     albedo[bpx] = texture.sample(uv, labels)
@@ -385,7 +388,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     flat[bpx] = texture.part(uv, labels)
     # Skin below the jaw (a line from the chin back to 45 mm below the eyes at the neck's
     # axis) is the neck; cloth covers what lies below the garment's neckline.
-    bary = frags.bary[m][on_body]
+    bary = bary_m[on_body]
     rest = np.einsum("pk,pkc->pc", bary, body.rest[bust.faces[bface]])
     where = clothes.neck(body.rest, bust.head)
     t = np.clip((where.chin_z - rest[:, 2]) / max(where.chin_z - where.axis_z, 1.0), 0, 1)
@@ -398,7 +401,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     on_hair = (face_ids >= nf) & (face_ids < nf + nh)
     if hair is not None:
         hpx, hface = px[on_hair], face_ids[on_hair] - nf
-        coords = np.einsum("pk,pkc->pc", frags.bary[m][on_hair],
+        coords = np.einsum("pk,pkc->pc", bary_m[on_hair],
                            hair[0].coords[hair[0].faces[hface]])
         albedo[hpx] = hairs.albedo(coords, hair[1])
         flat[hpx] = parts.HAIR
@@ -411,12 +414,12 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     for (first, base, colours, part), end in zip(props, ends, strict=True):
         on = (face_ids >= first) & (face_ids < end)
         tri = faces[face_ids[on]] - base
-        albedo[px[on]] = np.einsum("pk,pkc->pc", frags.bary[m][on], colours[tri])
+        albedo[px[on]] = np.einsum("pk,pkc->pc", bary_m[on], colours[tri])
         flat[px[on]] = part
         if part == parts.BEARD:  # strands, per pixel
             from photometric.sim import beard as beards
 
-            where = np.einsum("pk,pkc->pc", frags.bary[m][on], beard.coords[tri])
+            where = np.einsum("pk,pkc->pc", bary_m[on], beard.coords[tri])
             albedo[px[on]] *= beards.texture(where, beard.seed)[:, None]
     _brow_layer(normals.reshape(-1, 3), bpx[flat[bpx] == parts.BROWS],
                 rest[flat[bpx] == parts.BROWS], body)
