@@ -249,17 +249,22 @@ def strands(hair: Hair, faces: np.ndarray) -> np.ndarray:
     return (g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def rigid(rest_head: np.ndarray, posed_head: np.ndarray):
-    """The rigid motion (a function of points (N, 3)) that best maps the skull's rest
-    vertices onto their posed places (Kabsch; the skull does not bend, the jaw and neck
-    below it do): what carries hair and glasses with the head."""
-    skull = rest_head[:, 1] > -10.0
-    src, dst = rest_head[skull], posed_head[skull]
+def kabsch(src: np.ndarray, dst: np.ndarray):
+    """The rigid motion (a function of points (N, 3)) that best maps points ``src`` onto
+    ``dst`` (Kabsch's least squares)."""
     cs, cd = src.mean(0), dst.mean(0)
     u, _, vt = np.linalg.svd((src - cs).T @ (dst - cd))
     d = np.sign(np.linalg.det(u @ vt))
     rot = (u @ np.diag([1.0, 1.0, d]) @ vt).T
     return lambda points: (points - cs) @ rot.T + cd
+
+
+def rigid(rest_head: np.ndarray, posed_head: np.ndarray):
+    """The rigid motion that best maps the skull's rest vertices onto their posed places
+    (:func:`kabsch`; the skull does not bend, the jaw and neck below it do): what carries
+    hair, glasses and the upper teeth with the head."""
+    skull = rest_head[:, 1] > -10.0
+    return kabsch(rest_head[skull], posed_head[skull])
 
 
 def follow(hair: Hair, rest_head: np.ndarray, posed_head: np.ndarray) -> Hair:

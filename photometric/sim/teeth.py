@@ -75,14 +75,6 @@ def fit(rest_head: np.ndarray, mouth: np.ndarray, eye_spacing: float, seed: int)
     return Teeth(verts, faces, albedo.astype(np.float32), lower)
 
 
-def _kabsch(src: np.ndarray, dst: np.ndarray):
-    cs, cd = src.mean(0), dst.mean(0)
-    u, _, vt = np.linalg.svd((src - cs).T @ (dst - cd))
-    d = np.sign(np.linalg.det(u @ vt))
-    rot = (u @ np.diag([1.0, 1.0, d]) @ vt).T
-    return lambda p: (p - cs) @ rot.T + cd
-
-
 def follow(teeth: Teeth, rest_head: np.ndarray, posed_head: np.ndarray,
            mouth: np.ndarray) -> Teeth:
     """``teeth`` carried from the rest head to the posed one: the upper arch with the
@@ -93,5 +85,5 @@ def follow(teeth: Teeth, rest_head: np.ndarray, posed_head: np.ndarray,
     v = hair.rigid(rest_head, posed_head)(teeth.vertices)
     chin = ((rest_head[:, 1] < mouth[1] - 14.0) & (rest_head[:, 1] > mouth[1] - 45.0)
             & (np.abs(rest_head[:, 0]) < 22.0) & (rest_head[:, 2] > mouth[2] - 25.0))
-    v[teeth.lower] = _kabsch(rest_head[chin], posed_head[chin])(teeth.vertices[teeth.lower])
+    v[teeth.lower] = hair.kabsch(rest_head[chin], posed_head[chin])(teeth.vertices[teeth.lower])
     return Teeth(v, teeth.faces, teeth.albedo, teeth.lower)
