@@ -89,7 +89,7 @@ def per_person(size: int, count: int) -> None:
         from photometric.sim import hair
 
         worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
-        spectacles = synthetic.person_glasses(pid, body)
+        spectacles = synthetic.worn_glasses(synthetic.glasses_of(pid), body)
         teeth = synthetic.person_teeth(who, rest, body)
         whiskers = synthetic.worn_beard(beard, body)
         lashes = synthetic.person_lashes(who, rest, body)

@@ -57,7 +57,8 @@ _weights: dict[int, dict[str, np.ndarray]] = {}
 def weights(tpl) -> dict[str, np.ndarray]:
     """Per template vertex, each region's weight (0..1): ``beard`` (where stubble grows, the
     lips and the mouth left bare), ``goatee`` (the chin and the moustache) and
-    ``moustache`` (above the upper lip). Once per template."""
+    ``moustache`` (above the upper lip); and ``lip_y``, its height above the lips' parting
+    (mm). Once per template."""
     from photometric.sim import uvbake
     from photometric.sim.uvbake import smooth
 
@@ -71,7 +72,7 @@ def weights(tpl) -> dict[str, np.ndarray]:
             moustache = beard * lip_band * smooth((1.45 - t) / 0.15)
             chin = beard * smooth((28.0 - np.abs(f["x"])) / 5.0) * smooth((-10.0 - y) / 3.0)
             _weights[id(tpl)] = {"beard": beard, "moustache": moustache,
-                                 "goatee": np.maximum(chin, moustache)}
+                                 "goatee": np.maximum(chin, moustache), "lip_y": y}
         return _weights[id(tpl)]
 
 
@@ -115,7 +116,6 @@ def grow(beard: Beard, tpl, posed_head: np.ndarray, head_normals: np.ndarray) ->
     head's skin triangles in the style's region, moved out by the thickness: rising over the
     first ``8 mm + thickness`` inside the region's edge, thinner on the cheeks and above the
     lip than on the chin, with clumps; coloured like the hair of the head."""
-    from photometric.sim import uvbake
     from photometric.sim.people import SKIN
     from photometric.sim.uvbake import smooth
 
@@ -136,7 +136,7 @@ def grow(beard: Beard, tpl, posed_head: np.ndarray, head_normals: np.ndarray) ->
     clumps = 1.0 + 0.12 * (np.sin(0.33 * p[:, 0] + k[0]) * np.sin(0.29 * p[:, 1] + k[1])
                            + 0.6 * np.sin(0.71 * p[:, 0] - 0.52 * p[:, 1] + k[2]))
     rise = smooth_edge(depth_in(tpl, region)[ids] / (8.0 + beard.thickness))
-    below = uvbake.vertex_fields(tpl)["lip_y"][ids]
+    below = weights(tpl)["lip_y"][ids]
     profile = 0.55 + 0.45 * smooth((-8.0 - below) / 20.0)  # the chin's full, the cheeks less
     lift = beard.thickness * rise * profile * clumps
     verts = posed_head[ids] + head_normals[ids] * lift[:, None]

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photometric import raster
 from photometric.sim.tubes import merge, tube
 
 #: Lens outlines: (superellipse exponent, height over width, lift of the outer top corner).
@@ -217,8 +216,3 @@ def follow(pair: Pair, rest_head: np.ndarray, posed_head: np.ndarray) -> Pair:
     return Pair(move(pair.frame_vertices), pair.frame_faces, move(pair.lens_vertices),
                 pair.lens_faces)
 
-
-def lens_normals(pair: Pair) -> np.ndarray:
-    """The lenses' smooth vertex normals (outward, toward +z at rest)."""
-    n = raster.vertex_normals(pair.lens_vertices, pair.lens_faces)
-    return n

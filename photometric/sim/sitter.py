@@ -135,25 +135,17 @@ def surface(record: dict[str, Any], size: int = 512, specular: float = 0.0
     sitting = _build(people.Sitting, record["sitting"])
     garment = _build(clothes.Garment, record["garment"])
     style = _build(hair.Hairstyle, record["hair"])
-    texture, grown, rest = _person_assets(who, style)
-    body = people.mesh(who, sitting)
-    worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
-    spectacles = None
+    texture, grown, _ = _person_assets(who, style)
+    spectacles = whiskers = None
     if record.get("glasses") is not None:
-        spec = _build(glasses.Glasses, record["glasses"])
-        pair = glasses.fit(spec, rest, people.template().eye_ids)
-        spectacles = (glasses.follow(pair, rest, body.head), spec)
-    whiskers = None
+        spectacles = _build(glasses.Glasses, record["glasses"])
     if record.get("beard") is not None:
         whiskers = _build(beard.Beard, record["beard"])
     view = None
     if record["lighting"] == "portrait":
         view = portrait.view(_build(portrait.Scene, record["scene"]), size)
-    found = synthetic.render_mesh(synthetic.dress(body, garment), texture, size, specular,
-                                  garment, worn, view=view, glasses=spectacles,
-                                  teeth=synthetic.person_teeth(who, rest, body),
-                                  beard=synthetic.worn_beard(whiskers, body),
-                                  lashes=synthetic.person_lashes(who, rest, body))
+    found = synthetic.sitting_surface(who, sitting, garment, texture, style, grown,
+                                      spectacles, whiskers, size, specular, view)
     return found, None if view is None else view[1]
 
 

@@ -166,14 +166,30 @@ def face(seed: int = 0, size: int = 512, specular: float = 0.0, take: int = 0,
     from photometric.sim import people
 
     who = people.person(seed)
-    body = people.mesh(who, people.sitting(who, take, still))
-    garment = person_garment(seed)
-    rest = body.rest[body.bust.head]  # the upright neutral head (the pose's own rest)
-    return render_mesh(dress(body, garment), person_texture(seed), size, specular, garment,
-                       person_hair(seed, body),
-                       glasses=person_glasses(seed, body) if glasses else None,
-                       teeth=person_teeth(who, rest, body),
-                       beard=worn_beard(beard_of(seed), body),
+    style, grown = grown_hair(seed)
+    return sitting_surface(who, people.sitting(who, take, still), person_garment(seed),
+                           person_texture(seed), style, None if grown is None else grown[0],
+                           glasses_of(seed) if glasses else None, beard_of(seed), size,
+                           specular)
+
+
+def sitting_surface(who, sitting, garment, texture, style, grown, glasses, beard,
+                    size: int, specular: float = 0.0,
+                    view: tuple[raster.PerspectiveCamera, np.ndarray] | None = None
+                    ) -> Surface:
+    """Person ``who`` in ``sitting`` with every choice made (the garment, their painted
+    ``texture``, hair ``style`` and its ``grown`` shell on their head at rest (None: bald),
+    ``glasses`` and ``beard`` styles (None: none)), dressed, their hair, glasses, teeth,
+    beard and lashes carried by the pose, rendered by :func:`render_mesh`: the one assembly
+    of a person, for :func:`face` and :mod:`photometric.sim.sitter`."""
+    from photometric.sim import hair, people
+
+    body = people.mesh(who, sitting)
+    rest = body.rest[body.bust.head]  # the upright neutral head, whatever the pose
+    worn = None if grown is None else (hair.follow(grown, rest, body.head), style)
+    return render_mesh(dress(body, garment), texture, size, specular, garment, worn,
+                       view=view, glasses=worn_glasses(glasses, body),
+                       teeth=person_teeth(who, rest, body), beard=worn_beard(beard, body),
                        lashes=person_lashes(who, rest, body))
 
 
@@ -204,15 +220,6 @@ def glasses_of(pid: int):
     who = people.person(pid)
     return glasses.draw(np.random.default_rng(people.stable_seed("glasses", int(pid))),
                         people.years(who.phenotype["age"]))
-
-
-def fitted_glasses(pid: int, style, rest_head: np.ndarray):
-    """``style`` of glasses (None: none) fitted to a rest head."""
-    from photometric.sim import glasses, people
-
-    if style is None:
-        return None
-    return glasses.fit(style, rest_head, people.template().eye_ids)
 
 
 def beard_of(pid: int):
@@ -261,18 +268,16 @@ def person_teeth(who, rest_head: np.ndarray, body):
     return teeth.follow(fitted, rest_head, body.vertices[body.bust.head], mouth)
 
 
-def person_glasses(pid: int, body):
-    """Person ``pid``'s glasses fitted to their head and carried by its pose on ``body``
-    (a :class:`photometric.sim.glasses.Pair` and its style; None: none)."""
-    from photometric.sim import glasses
+def worn_glasses(style, body):
+    """``style`` of glasses (None: none) fitted to ``body``'s head at rest and carried by its
+    pose (a :class:`photometric.sim.glasses.Pair` and the style)."""
+    from photometric.sim import glasses, people
 
-    style = glasses_of(pid)
     if style is None:
         return None
     rest = body.rest[body.bust.head]
-    pair = glasses.follow(fitted_glasses(pid, style, rest), rest,
-                          body.vertices[body.bust.head])
-    return pair, style
+    pair = glasses.fit(style, rest, people.template().eye_ids)
+    return glasses.follow(pair, rest, body.vertices[body.bust.head]), style
 
 
 @lru_cache(maxsize=4)
@@ -331,34 +336,44 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     tpl, bust = body.template, body.bust
     verts, faces = body.vertices, bust.faces
     nb, nf = len(verts), len(faces)
-    nh = 0
+    nh, strands, glass = 0, None, None
     if hair is not None:
         verts = np.concatenate([verts, hair[0].vertices])
         faces = np.concatenate([faces, hair[0].faces + nb])
         nh = len(hair[0].faces)
     # Props after the hair: teeth and a beard (casting shadows: the lips shade the teeth), then
     # lashes and a glasses frame, which cast none (their shadows are thinner than the shadow
-    # map's cells, which would cut them into blocks). Each: first triangle and vertex, albedo
-    # per vertex, part.
-    props: list[tuple[int, int, np.ndarray, int]] = []
-    for prop, part in ((teeth, parts.TEETH), (beard, parts.BEARD)):
-        if prop is not None:
-            props.append((len(faces), len(verts), prop.albedo, part))
-            faces = np.concatenate([faces, prop.faces + len(verts)])
-            verts = np.concatenate([verts, prop.vertices])
-    occluder = Occluder(verts, faces, map_size=max(256, size))
+    # map's cells, which would cut them into blocks). Each: (vertices, triangles, albedo
+    # per vertex, part, per-pixel texture of (barycentrics, triangles) or None).
+    casting, clear = [], []
+    if teeth is not None:
+        casting.append((teeth.vertices, teeth.faces, teeth.albedo, parts.TEETH, None))
+    if beard is not None:
+        from photometric.sim import beard as beards
+
+        def strands_of(bary: np.ndarray, tri: np.ndarray) -> np.ndarray:
+            where = np.einsum("pk,pkc->pc", bary, beard.coords[tri])
+            return beards.texture(where, beard.seed)
+
+        casting.append((beard.vertices, beard.faces, beard.albedo, parts.BEARD, strands_of))
     if lashes is not None:
-        props.append((len(faces), len(verts), lashes.albedo, parts.LASHES))
-        faces = np.concatenate([faces, lashes.faces + len(verts)])
-        verts = np.concatenate([verts, lashes.vertices])
+        clear.append((lashes.vertices, lashes.faces, lashes.albedo, parts.LASHES, None))
     if glasses is not None:
         from photometric.sim import glasses as specs
 
+        frame = glasses[0].frame_vertices
         colour = np.broadcast_to(np.asarray(specs.COLOURS[glasses[1].colour], np.float32),
-                                 (len(glasses[0].frame_vertices), 3))
-        props.append((len(faces), len(verts), colour, parts.GLASSES))
-        faces = np.concatenate([faces, glasses[0].frame_faces + len(verts)])
-        verts = np.concatenate([verts, glasses[0].frame_vertices])
+                                 (len(frame), 3))
+        clear.append((frame, glasses[0].frame_faces, colour, parts.GLASSES, None))
+    props: list[tuple[int, int, np.ndarray, int, object]] = []  # first triangle, vertex, ...
+    occluder = None
+    for group in (casting, clear):
+        for pv, pf, colours, part, texture_of in group:
+            props.append((len(faces), len(verts), colours, part, texture_of))
+            faces = np.concatenate([faces, pf + len(verts)])
+            verts = np.concatenate([verts, pv])
+        if occluder is None:  # the body, hair and casting props: what shadows the photos
+            occluder = Occluder(verts, faces, map_size=max(256, size))
     cam, eye = view if view is not None else (camera_for(size),
                                               np.array([0.0, 0.0, CAMERA_DISTANCE_MM]))
     frags = raster.rasterize(verts - eye, faces, cam)
@@ -407,20 +422,14 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         flat[hpx] = parts.HAIR
         strands = np.zeros((m.size, 3), np.float32)
         strands[hpx] = hairs.strands(hair[0], hface)
-    glass = None
-    if hair is None:
-        strands = None
     ends = [p[0] for p in props[1:]] + [len(faces)] * bool(props)
-    for (first, base, colours, part), end in zip(props, ends, strict=True):
+    for (first, base, colours, part, texture_of), end in zip(props, ends, strict=True):
         on = (face_ids >= first) & (face_ids < end)
         tri = faces[face_ids[on]] - base
         albedo[px[on]] = np.einsum("pk,pkc->pc", bary_m[on], colours[tri])
+        if texture_of is not None:
+            albedo[px[on]] *= texture_of(bary_m[on], tri)[:, None]
         flat[px[on]] = part
-        if part == parts.BEARD:  # strands, per pixel
-            from photometric.sim import beard as beards
-
-            where = np.einsum("pk,pkc->pc", bary_m[on], beard.coords[tri])
-            albedo[px[on]] *= beards.texture(where, beard.seed)[:, None]
     _brow_layer(normals.reshape(-1, 3), bpx[flat[bpx] == parts.BROWS],
                 rest[flat[bpx] == parts.BROWS], body)
     if glasses is not None:
@@ -476,7 +485,8 @@ def _lenses(pair, eye: np.ndarray, cam, frags, albedo: np.ndarray, flat: np.ndar
         flat.reshape(lens.mask.shape) != parts.GLASSES)
     if not over.any():
         return None
-    n = raster.interpolate(lens, pair.lens_faces, specs.lens_normals(pair))
+    n = raster.interpolate(lens, pair.lens_faces,
+                           raster.vertex_normals(pair.lens_vertices, pair.lens_faces))
     pos = raster.interpolate(lens, pair.lens_faces, pair.lens_vertices)
     n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
     away = np.einsum("...k,...k->...", n, eye - pos) < 0

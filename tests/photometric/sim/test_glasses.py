@@ -71,8 +71,8 @@ def test_glasses_move_with_the_head():
     who = people.person(WEARER)
     still = people.mesh(who)
     turned = people.mesh(who, people.Sitting(yaw=-25.0, pitch=12.0, roll=-8.0))
-    a = synthetic.person_glasses(WEARER, still)[0]
-    b = synthetic.person_glasses(WEARER, turned)[0]
+    a = synthetic.worn_glasses(synthetic.glasses_of(WEARER), still)[0]
+    b = synthetic.worn_glasses(synthetic.glasses_of(WEARER), turned)[0]
     skull = still.rest[still.bust.head][:, 1] > 20.0
     s0, s1 = still.head[skull][::40], turned.head[skull][::40]
     pick = a.frame_vertices[::53]
@@ -90,7 +90,7 @@ def worn_and_bare():
     args = (synthetic.person_texture(WEARER), 160, 0.0, synthetic.person_garment(WEARER),
             synthetic.person_hair(WEARER, body))
     worn = synthetic.render_mesh(body, *args,
-                                 glasses=synthetic.person_glasses(WEARER, body))
+                                 glasses=synthetic.worn_glasses(synthetic.glasses_of(WEARER), body))
     return worn, synthetic.render_mesh(body, *args)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from photometric import stereo
 from photometric.sim import parts, sitter
+from tests.photometric.stereo.test_stereo import report_parts
 
 #: Six people: skin types, hair styles, and two who wear glasses (0 and 2).
 PEOPLE = range(6)
@@ -18,15 +19,8 @@ def test_skin_within_three_degrees_on_booth_light_people(calibration):
         made = sitter.sit(pid, 0, "booth", size=256, noise=0.003)
         truth = made.surface
         res = stereo.lambertian(made.images, calibration.rig)
-        err = stereo.angular_error(res.normals, truth.normals)
-        by = {}
-        for code, name in parts.NAMES.items():
-            sel = (truth.parts == code) & truth.mask & res.mask
-            if sel.sum() >= 30:
-                by[name] = float(err[sel].mean())
-        skin = (truth.parts == parts.SKIN) & res.mask
-        assert skin.sum() > 3000
-        print(f"person {pid}: " + ", ".join(f"{k} {v:.1f}°" for k, v in by.items()))
+        by = report_parts(f"person {pid}", res, truth)
+        assert ((truth.parts == parts.SKIN) & res.mask).sum() > 3000
         worst = max(worst, by["skin"])
         wore += made.record["glasses"] is not None
     assert wore >= 2
