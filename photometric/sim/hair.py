@@ -173,28 +173,48 @@ def grow(rest_head: np.ndarray, style: Hairstyle, hairline: float, recession: fl
         hang = (wide + 0.25 * drop) / np.maximum(np.cos(b), 0.2)
         end = length * style.length * (1.0 + 0.06 * _noise(rng, (1, _NA), (0.0, 2.0)))
         low_y = centre[1] + hang * np.sin(b)
-        curtain = (b < b[ear, 0]) & (az > 60.0) & (low_y - centre[1] > -end)
+        falls = (b < b[ear, 0]) & (az > 60.0)
+        curtain = falls & (low_y - centre[1] > -end)
         r = np.where(curtain, np.maximum(r, hang + clumps), r)
-        have |= curtain
+        # The ends: the first cell past them in each column is kept and moved up onto the
+        # end itself (a cell is 1.4° of elevation, 10 mm of long hair: steps otherwise).
+        # Its elevation solves wide·(t - t²/4) = -end for t = tan(elevation), the curtain's
+        # drop below the centre.
+        tip = falls & ~curtain & np.roll(curtain, -1, axis=0)
+        t_end = 2.0 * (1.0 - np.sqrt(1.0 + end / wide))
+        b_end = np.broadcast_to(np.arctan(t_end), a.shape)
+        b = np.where(tip, b_end, b)
+        drop_end = -t_end * wide
+        hang_end = np.broadcast_to((wide + 0.25 * drop_end) / np.maximum(np.cos(b_end), 0.2),
+                                   a.shape)
+        r = np.where(tip, hang_end + clumps, r)
+        dirs = np.where(tip[..., None], _directions(a, b), dirs)
+        have |= curtain | tip
     verts = centre + r[..., None] * dirs
     return _mesh(verts, have, np.stack([a, b], axis=-1))
 
 
 def _mesh(grid: np.ndarray, have: np.ndarray, coords: np.ndarray) -> Hair | None:
-    """Quads of the (NB, NA) grid whose four corners have hair (wrapping around), as
-    triangles facing outward."""
+    """Quads of the (NB, NA) grid whose four corners have hair (wrapping around), as two
+    triangles facing outward, and the one triangle of a quad with three (so that an edge
+    of the hair runs diagonally across the grid's cells rather than in steps)."""
     nb, na = have.shape
     i0 = np.arange(nb - 1)[:, None]
     j0 = np.arange(na)[None, :]
     j1 = (j0 + 1) % na
-    ok = have[:-1, :][:, j0[0]] & have[:-1, :][:, j1[0]] & have[1:, :][:, j0[0]] & have[
-        1:, :][:, j1[0]]
     ids = np.arange(nb * na).reshape(nb, na)
     a, b = ids[i0, j0], ids[i0, j1]
     c, d = ids[i0 + 1, j0], ids[i0 + 1, j1]
+    flat_have = have.reshape(-1)
+    ha, hb, hc, hd = (flat_have[x] for x in (a, b, c, d))
     # Elevation rows go up, azimuth to the viewer's right from the back around the front:
-    # (a, c, b) and (b, c, d) face outward.
-    tri = np.concatenate([np.stack([a, c, b], -1)[ok], np.stack([b, c, d], -1)[ok]])
+    # (a, c, b), (b, c, d), (a, c, d) and (a, d, b) face outward.
+    full = ha & hb & hc & hd
+    tri = np.concatenate([np.stack([a, c, b], -1)[full], np.stack([b, c, d], -1)[full],
+                          np.stack([b, c, d], -1)[~ha & hb & hc & hd],
+                          np.stack([a, c, d], -1)[ha & ~hb & hc & hd],
+                          np.stack([a, d, b], -1)[ha & hb & ~hc & hd],
+                          np.stack([a, c, b], -1)[ha & hb & hc & ~hd]])
     if len(tri) == 0:
         return None
     used = np.unique(tri)

@@ -86,6 +86,13 @@ _TO_BOOTH = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 #: What of the body is kept: triangles above this far below the eyes (mm, neutral adult).
 _CUT_BELOW_EYES = 520.0
 
+#: A sitter's natural head posture against the template's (degrees of pitch): anny's head,
+#: as its rest pose holds it, is tilted back, its chin as far forward as its nose tip (the
+#: line from the forehead 20 mm above the eyes to the chin leans 15° forward of vertical),
+#: so people faced the camera with their chins up. In a natural posture that line is near
+#: vertical; 12° down, checked by eye in profile and face-on.
+_POSTURE_PITCH = -12.0
+
 #: The arms hang this far below anny's A-pose (degrees, at the shoulder).
 _ARMS_DOWN = 38.0
 
@@ -529,7 +536,8 @@ def mesh(who: Person, pose: Sitting | None = None) -> Mesh:
     Facing the camera is the sitter's job, not the shape's: some phenotypes and local
     changes tilt anny's head on its neck, so each person's head is first turned on the neck
     to face the camera as the template's does (same eye line, same eyes-to-mouth
-    direction), then ``pose`` turns and tilts it, shared along the neck's three bones
+    direction) and held as a sitter holds it (``_POSTURE_PITCH``), then ``pose`` turns and
+    tilts it, shared along the neck's three bones
     (anny's skinning bends the neck), and the arms hang from the shoulders. The head's
     centre is then placed at the origin, moved by the pose's shift."""
     import torch
@@ -549,7 +557,9 @@ def mesh(who: Person, pose: Sitting | None = None) -> Mesh:
     mid, frame = _face_frame(neutral[bust.head], tpl)
     _, tpl_frame = _face_frame(tpl.neutral.astype(np.float64), tpl)
     upright = tpl_frame.T @ frame
-    turn = rotation(pose.yaw, pose.pitch, pose.roll) @ upright  # the head's, booth frame
+    # the head's turn, booth frame: the template's posture set right, then the pose
+    posture = rotation(0.0, _POSTURE_PITCH, 0.0)
+    turn = rotation(pose.yaw, pose.pitch, pose.roll) @ posture @ upright
     # world-orient parameters are each bone's orientation in anny's world: rotate the
     # neck's bones by their share of the turn, the head's whole tree by all of it, and the
     # arms about the body's front-back axis.

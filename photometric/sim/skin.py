@@ -179,7 +179,9 @@ def draw(seed: int, phenotype: Mapping[str, float], fitzpatrick: int | None = No
     hair = np.array(HAIR[hair_name]) * rng.uniform(0.8, 1.2)
     redhead = hair_name == "red"
     onset = 35.0 + 8.0 * (mix[0] + mix[1])  # greying starts later in Africans and Asians
-    grey = float(np.clip((age - onset) / 45.0 + rng.normal(0, 0.15), 0.0, 1.0))
+    # About a fifth grey at 50, most at 70 (the "half grey by fifty" rule of thumb holds
+    # for only 6-23 % of people; Panhard et al. 2012); before, too many sitters were white.
+    grey = float(np.clip((age - onset) / 55.0 + rng.normal(0, 0.15), 0.0, 1.0))
     iris_name = _pick(rng, {
         "dark brown": 0.6 * (1 - light_eu) + 0.05, "brown": 0.35 * (1 - light_eu) + 0.3,
         "hazel": 0.15 * light_eu + 0.02, "green": 0.1 * light_eu, "blue": 0.32 * light_eu,
