@@ -283,7 +283,7 @@ def test_a_simulated_person_through_the_booth_meets_the_accuracy_targets(
     calibrated under it partly make up for it); the capture's own derived/ normal map
     against the truth where every flash lights the face (truth/lit.png: no attached or cast
     shadow): within 2° from sRGB JPEGs, within 1.75° from RAW (measured at 192 px with
-    ambient frames 1.71° and 1.51°, without 1.73° and 1.49°; the person exposed at 18 %
+    ambient frames 1.40° and 1.53°, without 1.39° and 1.50°; the person exposed at 18 %
     grey. With the true lights instead of the calibrated ones and the person exposed at
     25 %, RAW-free renders give 0.65°: most of the rest is the sphere's calibration at
     this size, which tilts the oblique planes of a head more than a face's front)."""
@@ -302,7 +302,10 @@ def test_a_simulated_person_through_the_booth_meets_the_accuracy_targets(
     lit = cv2.imread(str(info.path / "truth" / "lit.png"), cv2.IMREAD_UNCHANGED)
     where &= lit == 0b11111  # every flash reaches the pixel (no cast or attached shadow)
     part = cv2.imread(str(info.path / "truth" / "parts.png"), cv2.IMREAD_UNCHANGED)
-    where &= np.isin(part, SKIN_PARTS)  # the face's and neck's skin, not hair or cloth
+    # The face's and neck's skin, not hair, cloth or glasses, nor the pixel beside them
+    # (demosaicing and JPEG's chroma mix a dark or white frame into the skin next to it).
+    skin = np.isin(part, SKIN_PARTS).astype(np.uint8)
+    where &= cv2.erode(skin, np.ones((3, 3), np.uint8)) > 0
     for c in CHANNELS:
         where &= truth @ synthetic.SIM_RIG.direction(c) > 0.1
     got = np.load(info.path / "derived" / "normals.npy")
@@ -311,6 +314,9 @@ def test_a_simulated_person_through_the_booth_meets_the_accuracy_targets(
     assert meta["calibration_source"] == "session"
     from photometric.stereo import angular_error
 
+    solved = np.linalg.norm(got, axis=-1) > 0.5  # the derived mask: a pixel can be refused
+    assert solved[where].mean() > 0.99
+    where &= solved
     err = float(angular_error(got, truth)[where].mean())
     print(f"{fmt}, ambient frames {ambient}: {err:.2f}° mean where all flashes light the "
           "face")
