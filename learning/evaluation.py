@@ -49,7 +49,25 @@ class RunScore:
 
 
 def _check(run: Path, meta: dict, packed) -> None:
-    want_enc = meta.get("dataset", {}).get("encoding")
+    """Refuse a dataset the run cannot be scored on fairly: another encoding or crop size,
+    or people the run learnt from or was chosen on (runs that record them)."""
+    data = meta.get("dataset", {})
+    want_size = data.get("size")
+    if isinstance(want_size, int) and want_size != packed.size:
+        raise InputError(f"{run}: trained on {want_size}-pixel crops; the dataset "
+                         f"{packed.root} has {packed.size}-pixel ones (a model scores far "
+                         f"worse off its size). Export the held-out people with --size "
+                         f"{want_size}")
+    people = data.get("people") or {}
+    # (the split named is scored as asked: --split train or val on the run's own dataset)
+    seen = set().union(*(people.get(k, []) for k in ("train", "val") if k != packed.split))
+    known = sorted(seen & set(packed.subjects))
+    if known:
+        raise InputError(f"{run}: {len(known)} of the people in {packed.root}'s {packed.split} "
+                         f"split were in its training or validation ({', '.join(known[:5])}"
+                         f"{', ...' if len(known) > 5 else ''}); a score on them would "
+                         "flatter it. Score it on people it has not seen")
+    want_enc = data.get("encoding")
     have = meta["model"]["in_channels"]
     if have != packed.in_channels or (want_enc and want_enc != packed.encoding):
         raise InputError(f"{run}: trained on {want_enc or '?'} inputs ({have} channels); the "

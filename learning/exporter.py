@@ -52,7 +52,7 @@ from learning import augment as aug
 from learning import preprocess
 from learning import workers as _workers
 from learning.sample_format import FORMAT_VERSION, README, read_manifest, write_sample
-from learning.splits import SPLITS, assign_splits
+from learning.splits import SPLITS, assign_splits, split_of
 from photometric.errors import InputError
 from photometric.io.files import MARKER, check_output_dir, make_dir, write_marker, write_text
 from photometric.stereo import DEFAULT_METHOD, METHODS
@@ -85,8 +85,9 @@ class Settings:
     capture's session calibration (:attr:`Source.calibration`) when it has one, the nominal
     booth otherwise. ``size``, ``encoding`` and ``margin``: the crop of
     :mod:`learning.preprocess`. ``augment``: also write flipped and ``brightness``-scaled
-    copies. ``seed`` and ``split``: the split by subject (assigned afterwards, so changing
-    them reuses every sample). ``compress``: deflate the photo and the normals too."""
+    copies of the train split's samples. ``seed`` and ``split``: the split by subject
+    (:mod:`learning.splits`; assigned afterwards, so changing them reuses every sample
+    unless ``augment``). ``compress``: deflate the photo and the normals too."""
 
     size: int = 512
     encoding: str = "points"
@@ -113,10 +114,12 @@ class Settings:
         return self
 
     def digest(self) -> str:
-        """What a sample depends on (not the split, which is assigned afterwards)."""
+        """What a sample depends on: not the split, which is assigned afterwards, unless
+        augmented copies are made (for the train split's people alone)."""
         d = asdict(self)
-        d.pop("seed")
-        d.pop("split")
+        if not self.augment:
+            d.pop("seed")
+            d.pop("split")
         d["software"] = software_version()
         d["pipeline"] = PIPELINE
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -203,7 +206,10 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
             out.reason = (f"photometric QC: normals cover {100 * coverage:.0f}% of the face "
                           f"(need {100 * MIN_FACE_COVERAGE:.0f}%)")
             return out
-        copies = (aug.variants(sample, settings.brightness) if settings.augment
+        # Augmented copies for training people alone: a flipped or brightened copy in val
+        # or test would be scored as if it were another photo.
+        train = split_of(source.subject, settings.split, settings.seed) == "train"
+        copies = (aug.variants(sample, settings.brightness) if settings.augment and train
                   else {"": sample})
         base = _sample_name(source.key)
         for name, s in copies.items():
@@ -280,6 +286,10 @@ class ExportResult:
     exported: list[Outcome]
     skipped: list[Outcome]
     reused: int
+    #: settings that differ from the folder's last export ("size 128 -> 512"), and how many
+    #: of the captures it had exported were made again
+    changed: list[str] = field(default_factory=list)
+    rebuilt: int = 0
 
     @property
     def ok(self) -> bool:
@@ -312,6 +322,8 @@ def export(sources: Sequence[Source], out: str | Path, settings: Settings = Sett
         stale.unlink()  # left by an interrupted run
     index = out / "index.jsonl"
     done = _read_index(index)
+    changed = _changed_settings(out, settings)
+    before = {o.key for o in done.values() if o.ok}
     digest = settings.digest()
     outcomes: dict[str, Outcome] = {}
     todo = []
@@ -353,7 +365,24 @@ def export(sources: Sequence[Source], out: str | Path, settings: Settings = Sett
     ordered = [outcomes[s.key] for s in sources] + list(rejected)
     ok = [o for o in ordered if o.ok]
     manifest = _write_manifest(out, sources, ordered, settings) if ok else None
-    return ExportResult(manifest, ok, [o for o in ordered if not o.ok], reused)
+    return ExportResult(manifest, ok, [o for o in ordered if not o.ok], reused, changed,
+                        sum(s.key in before for s in todo))
+
+
+def _changed_settings(out: Path, settings: Settings) -> list[str]:
+    """The settings that differ from the last export's into ``out`` (its manifest), as
+    "name old -> new"; none for a new folder or one whose manifest is unreadable."""
+    try:
+        old = read_manifest(out / "manifest.json")["settings"]
+    except (InputError, OSError, KeyError, TypeError, ValueError):
+        return []
+    new = json.loads(json.dumps(asdict(settings)))  # tuples as lists, as the manifest has
+    return [f"{k} {_shown(old[k])} -> {_shown(v)}" for k, v in new.items()
+            if k in old and old[k] != v]
+
+
+def _shown(value) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def _write_manifest(out: Path, sources: Sequence[Source], outcomes: Sequence[Outcome],

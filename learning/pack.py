@@ -58,8 +58,18 @@ class PackedSplit:
         return 3 + self.channels.shape[-1]
 
 
-def manifest_digest(root: Path) -> str:
-    return hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+def manifest_digest(root: str | Path) -> str:
+    """The sha256 of what the dataset at ``root`` holds: its manifest less the time it was
+    written (an export that changed nothing keeps it; any sample, split or setting that
+    changed changes it)."""
+    path = Path(root) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the dataset's manifest ({exc})") from None
+    if isinstance(manifest, dict):
+        manifest.pop("created", None)
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def _settings(root: Path) -> tuple[dict, str, int]:

@@ -32,7 +32,7 @@ import yaml
 from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.model import CHANNELS, build
-from learning.pack import open_split
+from learning.pack import manifest_digest, open_split
 from learning.sample_format import read_manifest
 from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
@@ -76,23 +76,50 @@ def _check_run(out: Path, resume: bool) -> None:
         raise InputError(f"{out}: not empty; give a new or empty folder")
 
 
-def _resumed(out: Path, given: Settings) -> Settings:
-    """A resumed run trains as it began (run.yaml's settings: the schedule, the seed, the
-    batch); only where it runs (device, data workers, compile) comes from this call."""
-    from dataclasses import fields, replace
+#: What a resumed run takes from the call that resumes it: where it runs, not how it trains.
+_WHERE = ("device", "workers", "compile")
 
+
+def _run_yaml(out: Path) -> dict:
     try:
-        saved = yaml.safe_load((out / "run.yaml").read_text())["training"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        run = yaml.safe_load((out / "run.yaml").read_text())
+        if not isinstance(run, dict) or not isinstance(run.get("training"), dict):
+            raise TypeError
+        return run
+    except (OSError, yaml.YAMLError, TypeError):
         raise InputError(f"{out / 'run.yaml'}: missing or unreadable; cannot resume this "
                          "run") from None
+
+
+def _resumed(out: Path, given: Settings) -> tuple[Settings, list[str]]:
+    """A resumed run trains as it began (run.yaml's settings: the schedule, the seed, the
+    batch); only where it runs (device, data workers, compile) comes from this call. Also
+    the options given that it will not honour (set, unlike the run's), each named."""
+    from dataclasses import fields, replace
+
+    saved = _run_yaml(out)["training"]
     names = {f.name for f in fields(Settings)}
     try:
         s = replace(Settings(), **{k: v for k, v in saved.items() if k in names})
     except TypeError as exc:
         raise InputError(f"{out / 'run.yaml'}: training: {exc}") from None
-    return replace(s, device=given.device, workers=given.workers,
-                   compile=given.compile).validate()
+    default = Settings()
+    ignored = [f"--{k.replace('_', '-')} {getattr(given, k)} (the run's: {getattr(s, k)})"
+               for k in sorted(names - set(_WHERE))
+               if getattr(given, k) != getattr(default, k) and getattr(given, k) != getattr(s, k)]
+    return replace(s, **{k: getattr(given, k) for k in _WHERE}).validate(), ignored
+
+
+def _same_data(out: Path, now: dict) -> None:
+    """Refuse to resume a run on data other than it began on (another size, encoding or
+    manifest: a re-export in place changes what the next epochs would learn from)."""
+    began = _run_yaml(out).get("dataset") or {}
+    changed = [f"{k} {began[k]} -> {now[k]}" for k in ("size", "encoding", "manifest_sha256")
+               if k in began and began[k] != now[k]]
+    if changed:
+        raise InputError(f"{out}: the dataset changed since this run began ("
+                         f"{'; '.join(changed)}); resume it on the dataset it began on, or "
+                         "start a new run")
 
 
 def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
@@ -116,8 +143,9 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
 
     s = (settings or Settings()).validate()
     out = Path(out)
+    ignored: list[str] = []
     if resume:
-        s = _resumed(out, s)
+        s, ignored = _resumed(out, s)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -127,6 +155,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     lead = rank == 0
     say = progress if (progress and lead) else (lambda _msg: None)
+    if ignored:
+        say("--resume trains as the run began; not honoured: " + ", ".join(ignored))
     if lead:
         _check_run(out, resume)
         open_split(dataset, "train")  # packs the dataset when needed
@@ -174,11 +204,19 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         # Making the scheduler set the first step's rate; restoring it does not set it back.
         for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
             group["lr"] = lr
-    margin = read_manifest(Path(dataset) / "manifest.json")["settings"].get("margin", 0.25)
-    info = {"model": {"preset": s.preset},
-            "dataset": {"path": str(Path(dataset).resolve()), "encoding": encoding,
-                        "size": size, "margin": margin, "train": len(train_split),
-                        "val": len(val_split)},
+    manifest = read_manifest(Path(dataset) / "manifest.json")
+    data = {"path": str(Path(dataset).resolve()), "encoding": encoding, "size": size,
+            "margin": manifest["settings"].get("margin", 0.25), "train": len(train_split),
+            "val": len(val_split), "manifest_sha256": manifest_digest(dataset),
+            # Who the run learnt from and was chosen on: evaluate refuses to score these.
+            "people": {k: sorted(manifest.get("splits", {}).get(k, [])) for k in ("train", "val")}}
+    if resume:
+        _same_data(out, data)
+        if start_epoch >= s.epochs:
+            raise InputError(f"{out}: already trained {start_epoch} of {s.epochs} epochs; "
+                             "nothing to resume (to train longer, start a new run with more "
+                             "--epochs)")
+    info = {"model": {"preset": s.preset}, "dataset": data,
             "training": asdict(s),
             "world_size": world}
     writer = None

@@ -84,6 +84,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         for o in result.skipped:
             print(f"  skipped {o.key}: {o.reason}", file=sys.stderr)
         return EXIT_IO
+    if result.changed:
+        print(f"settings changed since the last export into {args.out}: "
+              f"{'; '.join(result.changed)}; {result.rebuilt} earlier captures made again")
     print(f"exported {len(result.exported)} captures ({result.reused} reused), "
           f"skipped {len(result.skipped)} -> {args.out}")
     for o in result.skipped:

@@ -110,7 +110,8 @@ def test_export_carries_the_parts_map(tmp_path, capsys):
     sources, _ = export_sources([root])
     people = [s for s in sources if s.subject.startswith("person")]
     out = tmp_path / "ds"
-    result = export.export(people, out, export.Settings(size=96, augment=True), workers=1)
+    settings = export.Settings(size=96, augment=True, split=(1.0, 0.0, 0.0))  # copies: train
+    result = export.export(people, out, settings, workers=1)
     assert len(result.exported) == 2
     files = sorted((out / "samples").glob("*.npz"))
     original = [f for f in files if "--" not in f.name][0]

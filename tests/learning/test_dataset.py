@@ -18,10 +18,26 @@ from tests.conftest import wait_until
 def test_splits_are_by_subject_and_seeded():
     subjects = [f"p{i}" for i in range(50)]
     s0 = splits.assign_splits(subjects, (0.8, 0.1, 0.1), seed=0)
-    assert set(s0) == set(subjects)
-    assert sorted(list(s0.values()).count(k) for k in splits.SPLITS) == [5, 5, 40]
+    assert set(s0) == set(subjects) and set(s0.values()) == set(splits.SPLITS)
     assert splits.assign_splits(list(reversed(subjects)), (0.8, 0.1, 0.1), seed=0) == s0
     assert splits.assign_splits(subjects, (0.8, 0.1, 0.1), seed=1) != s0
+    assert set(splits.assign_splits(subjects, (1.0, 0.0, 0.0), seed=0).values()) == {"train"}
+    assert set(splits.assign_splits(subjects, (0.0, 0.0, 1.0), seed=0).values()) == {"test"}
+
+
+def test_a_persons_split_never_moves_when_others_come_or_go():
+    """A pure function of the person and the seed: growing the dataset from 520 to 572
+    people, or leaving one out, moves nobody (the old shuffle moved 23 of 52 test people
+    into train); the shares come out as asked over many people."""
+    people = [f"person-{i:06d}" for i in range(20000)]
+    small = splits.assign_splits(people[:520], (0.8, 0.1, 0.1), seed=0)
+    grown = splits.assign_splits(people[:572], (0.8, 0.1, 0.1), seed=0)
+    assert all(grown[p] == small[p] for p in small)
+    fewer = splits.assign_splits(people[1:520], (0.8, 0.1, 0.1), seed=0)
+    assert all(fewer[p] == small[p] for p in fewer)
+    every = splits.assign_splits(people, (0.8, 0.1, 0.1), seed=0)
+    shares = [list(every.values()).count(k) / len(people) for k in splits.SPLITS]
+    np.testing.assert_allclose(shares, (0.8, 0.1, 0.1), atol=0.01)
 
 
 def test_export_skips_with_reasons_splits_by_subject_and_resumes(store, tmp_path):
@@ -93,6 +109,24 @@ def test_parallel_export_with_augmentation_and_torch_dataset(store, tmp_path):
     assert batch["input"].shape == (4, 5, 64, 64)
 
 
+def test_augmented_copies_are_made_for_the_train_split_alone(store, tmp_path):
+    sources, _ = export_sources([store])
+    settings = export.Settings(size=64, augment=True, split=(0.4, 0.3, 0.3), seed=2)
+    result = export.export(sources, tmp_path / "ds", settings, workers=1)
+    m = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    split = {o.key: splits.split_of(o.subject, settings.split, settings.seed)
+             for o in result.exported}
+    assert {"train"} < set(split.values())  # some people held out
+    for o in result.exported:
+        assert len(o.files) == (6 if split[o.key] == "train" else 1), o.key
+    assert all(s["split"] == split[s["key"]] for s in m["samples"])
+    # Another split seed moves people, so their samples are made again (not reused).
+    again = export.export(sources, tmp_path / "ds",
+                          export.Settings(size=64, augment=True, split=(0.4, 0.3, 0.3),
+                                          seed=5), workers=1)
+    assert again.reused == 0
+
+
 def test_cli_landmarks_and_export(store, tmp_path, capsys):
     import skimage.data
 
@@ -118,6 +152,13 @@ def test_cli_landmarks_and_export(store, tmp_path, capsys):
     assert "exported 5 captures (0 reused), skipped 2" in text
     assert json.loads((out / "manifest.json").read_text())["settings"]["encoding"] == "dense"
     assert main(["export", str(store), "--out", str(out), "--split", "1,2"]) == 2
+    capsys.readouterr()
+    # Run again with other settings (the size left out: its default, 512): it says so.
+    assert main(["export", str(store), "--out", str(out), "--workers", "1", "--size", "96",
+                 "--encoding", "dense"]) == 0
+    text = capsys.readouterr().out
+    assert (f"settings changed since the last export into {out}: size 64 -> 96; 5 earlier "
+            "captures made again") in text and "exported 5 captures (0 reused)" in text
 
 
 def test_export_killed_midway_resumes(store, tmp_path):

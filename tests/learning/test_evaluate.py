@@ -47,14 +47,16 @@ def held_out(tmp_path, small_dataset):
     return out
 
 
-def _run(folder, channels, seed, encoding="points"):
+def _run(folder, channels, seed, encoding="points", size=64, people=None):
     import torch
 
     torch.manual_seed(seed)
     folder.mkdir()
+    data = {"encoding": encoding, "size": size}
+    if people is not None:
+        data["people"] = people
     checkpoint.save_model(folder / "best.safetensors", UNet(channels, base=8),
-                          {"model": {"preset": "test"},
-                           "dataset": {"encoding": encoding, "size": 64}})
+                          {"model": {"preset": "test"}, "dataset": data})
     return folder
 
 
@@ -91,3 +93,24 @@ def test_a_run_of_other_channels_is_refused(held_out, tmp_path, capsys):
         from learning.evaluation import score_run
 
         score_run(rgb, held_out, split="val")
+
+
+def test_a_run_is_not_scored_on_people_it_saw_nor_off_its_size(held_out, tmp_path, capsys):
+    """The held-out split holds p2: a run that trained (or was chosen) on p2 is refused,
+    naming p2; so is a run trained on crops of another size."""
+    from booth.cli import main
+
+    for i, people in enumerate(({"train": ["p1", "p2"], "val": []},
+                                {"train": ["p1"], "val": ["p2"]})):
+        run = _run(tmp_path / f"saw{i}", 5, 1, people=people)
+        assert main(["evaluate", str(run), "--dataset", str(held_out), "--out",
+                     str(tmp_path / f"r{i}"), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert "1 of the people in" in err and "(p2)" in err and err.count("\n") == 1
+    fair = _run(tmp_path / "fair", 5, 1, people={"train": ["p1"], "val": ["p3"]})
+    assert main(["evaluate", str(fair), "--dataset", str(held_out), "--out",
+                 str(tmp_path / "fair-report"), "--device", "cpu"]) == 0
+    big = _run(tmp_path / "big", 5, 1, size=128)
+    assert main(["evaluate", str(big), "--dataset", str(held_out), "--out",
+                 str(tmp_path / "r3"), "--device", "cpu"]) == 2
+    assert "trained on 128-pixel crops" in capsys.readouterr().err

@@ -3,6 +3,8 @@ device-side flip the same as the export's flip."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -26,8 +28,14 @@ def test_packing_holds_the_export_s_samples(dataset):
         np.testing.assert_array_equal(split.channels[i], s.channels.astype(np.float16))
         np.testing.assert_array_equal(split.mask[i], s.mask)
     assert pack.is_current(dataset)
-    # A changed manifest (a re-run of the export) is packed again.
-    (dataset / "manifest.json").write_bytes((dataset / "manifest.json").read_bytes() + b" ")
+    # A manifest written again with nothing changed but its date is still current; a
+    # changed one (a re-run of the export that changed a sample) is packed again.
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    manifest["created"] = "2030-01-01T00:00:00+00:00"
+    (dataset / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert pack.is_current(dataset)
+    manifest["samples"][0]["checksum"] = "0" * 64
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
     assert not pack.is_current(dataset)
     with pytest.raises(InputError, match="older than"):
         pack.open_split(dataset, "train", repack=False)

@@ -70,6 +70,42 @@ def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path):
     assert [r["epoch"] for r in _rows(tmp_path / "cut")] == ["1", "2", "3", "4"]
 
 
+def test_a_run_knows_its_data_and_resumes_on_nothing_else(dataset, tmp_path):
+    """run.yaml records the data (size, encoding, manifest digest, the people of train and
+    val); a finished run is not 'resumed' into doing nothing; options a resume will not
+    honour are named; a dataset changed in place since the run began is refused."""
+    import json
+
+    import yaml
+
+    from learning.pack import manifest_digest
+
+    run = train(dataset, tmp_path / "run", Settings(epochs=1, batch=1, workers=0))
+    data = yaml.safe_load((run / "run.yaml").read_text())["dataset"]
+    assert data["size"] == 64 and data["encoding"] == "points"
+    assert data["manifest_sha256"] == manifest_digest(dataset)
+    assert data["people"] == {"train": ["p2"], "val": []}
+    with pytest.raises(InputError, match="already trained 1 of 1 epochs; nothing to resume"):
+        train(dataset, run, Settings(workers=0, epochs=2), resume=True)
+
+    def stop_after_one(msg: str) -> None:
+        if msg.startswith("epoch 1/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, tmp_path / "cut", Settings(epochs=2, batch=1, workers=0),
+              progress=stop_after_one)
+    said: list[str] = []
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    manifest["settings"]["margin"] = 0.3  # the dataset re-exported in place, say
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="the dataset changed since this run began"):
+        train(dataset, tmp_path / "cut", Settings(workers=0, lr=0.5), resume=True,
+              progress=said.append)
+    assert said == ["--resume trains as the run began; not honoured: --lr 0.5 (the run's: "
+                    "0.001)"]
+
+
 def test_foreign_and_truncated_checkpoints_are_clear_errors(dataset, tmp_path):
     run = train(dataset, tmp_path / "run", Settings(epochs=1, batch=1, workers=0))
     cut = tmp_path / "cut.safetensors"
