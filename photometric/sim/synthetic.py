@@ -352,7 +352,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
         from photometric.sim import beard as beards
 
         def strands_of(bary: np.ndarray, tri: np.ndarray) -> np.ndarray:
-            where = np.einsum("pk,pkc->pc", bary, beard.coords[tri])
+            where = raster.mix(bary, beard.coords, tri)
             return beards.texture(where, beard.seed)
 
         casting.append((beard.vertices, beard.faces, beard.albedo, parts.BEARD, strands_of))
@@ -381,21 +381,21 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     # Positions and normals in one pass over the covered pixels.
     both = raster.interpolate(frags, faces, np.concatenate(
         [verts, raster.vertex_normals(verts, faces)], axis=1))
-    positions, normals = both[..., :3], both[..., 3:]
-    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
-    normals = np.divide(normals, norm, out=np.zeros_like(normals), where=norm > 0)
+    positions, normals = both[..., :3], np.zeros((*m.shape, 3), np.float32)
+    px = np.flatnonzero(m.ravel())  # the covered pixels: the work is done on them alone
+    covered = both.reshape(-1, 6)[px]
+    n = covered[:, 3:]
+    length = np.sqrt(np.einsum("pk,pk->p", n, n))
+    n = np.divide(n, length[:, None], out=np.zeros_like(n), where=length[:, None] > 0)
     # A surface seen from inside (the mouth's or a socket's far wall, the inside of a
     # curtain of hair) faces the camera.
-    view = eye - positions
-    back = m & (np.einsum("...k,...k->...", normals, view) < 0)
-    normals[back] *= -1.0
-    px = np.flatnonzero(m.ravel())  # the covered pixels
+    n[np.einsum("pk,pk->p", n, eye.astype(np.float32) - covered[:, :3]) < 0] *= -1.0
+    normals.reshape(-1, 3)[px] = n
     face_ids = frags.face[m]
     on_body = face_ids < nf
     bpx, bface = px[on_body], face_ids[on_body]
-    corners = tpl.uv[bust.face_uv[bface]]  # (P, 3, 2)
     bary_m = frags.bary[m]  # the covered pixels' barycentrics, taken once
-    uv = np.einsum("pk,pkc->pc", bary_m[on_body], corners)
+    uv = raster.mix(bary_m[on_body], tpl.uv, bust.face_uv[bface])
     labels = bust.labels[bface]
     albedo = np.zeros((m.size, 3), np.float32)
     albedo[bpx] = texture.sample(uv, labels)
@@ -404,7 +404,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     # Skin below the jaw (a line from the chin back to 45 mm below the eyes at the neck's
     # axis) is the neck; cloth covers what lies below the garment's neckline.
     bary = bary_m[on_body]
-    rest = np.einsum("pk,pkc->pc", bary, body.rest[bust.faces[bface]])
+    rest = raster.mix(bary, body.rest, bust.faces[bface])
     where = clothes.neck(body.rest, bust.head)
     t = np.clip((where.chin_z - rest[:, 2]) / max(where.chin_z - where.axis_z, 1.0), 0, 1)
     jaw = where.chin_y + t * (-45.0 - where.chin_y)
@@ -416,8 +416,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     on_hair = (face_ids >= nf) & (face_ids < nf + nh)
     if hair is not None:
         hpx, hface = px[on_hair], face_ids[on_hair] - nf
-        coords = np.einsum("pk,pkc->pc", bary_m[on_hair],
-                           hair[0].coords[hair[0].faces[hface]])
+        coords = raster.mix(bary_m[on_hair], hair[0].coords, hair[0].faces[hface])
         albedo[hpx] = hairs.albedo(coords, hair[1])
         flat[hpx] = parts.HAIR
         strands = np.zeros((m.size, 3), np.float32)
@@ -426,7 +425,7 @@ def render_mesh(body, texture, size: int, specular: float = 0.0, garment=None,
     for (first, base, colours, part, texture_of), end in zip(props, ends, strict=True):
         on = (face_ids >= first) & (face_ids < end)
         tri = faces[face_ids[on]] - base
-        albedo[px[on]] = np.einsum("pk,pkc->pc", bary_m[on], colours[tri])
+        albedo[px[on]] = raster.mix(bary_m[on], colours, tri)
         if texture_of is not None:
             albedo[px[on]] *= texture_of(bary_m[on], tri)[:, None]
         flat[px[on]] = part
