@@ -115,14 +115,18 @@ class Batches:
             image, channels, normals, mask = flip_batch(image, channels, normals, mask, flip,
                                                         self.mirror)
             image = (image * factor[:, None, None, None]).clamp_(0.0, 1.0)
-        return {"input": torch.cat([image, channels], dim=1).contiguous(), "normals": normals,
-                "mask": mask, "index": raw["index"]}
+        # One copy into the layout the model runs in: channels_last on CUDA (the packed
+        # arrays are NHWC already), plain NCHW on the CPU.
+        layout = torch.channels_last if nb else torch.contiguous_format
+        return {"input": torch.cat([image, channels], dim=1).contiguous(memory_format=layout),
+                "normals": normals, "mask": mask, "index": raw["index"]}
 
 
 def flip_batch(image, channels, normals, mask, which, mirror_ids):
     """Mirror the samples where ``which``: every map left-right, the normals' x negated, and
     the landmark part channel's left parts made right ones (``mirror_ids``)."""
-    if not bool(which.any()):
+    # Nothing to flip: skipped on the CPU; on a GPU the test would wait for the device.
+    if which.device.type == "cpu" and not bool(which.any()):
         return image, channels, normals, mask
     w = which[:, None, None, None]
     image = torch.where(w, image.flip(-1), image)
