@@ -134,11 +134,49 @@ def _tables(scores: list[RunScore]) -> list[tuple[str, list[str], list[list[str]
     return out
 
 
+def _band(labels: list[str], tile: int, height: int = 30) -> np.ndarray:
+    """A row of captions, one centred over each ``tile``-wide column (dark grey, white)."""
+    band = np.full((height, tile * len(labels), 3), 40, np.uint8)
+    for i, text in enumerate(labels):
+        scale = 0.5
+        while cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > tile - 8 \
+                and scale > 0.3:
+            scale -= 0.05
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.putText(band, text, (i * tile + max(4, (tile - w) // 2), (height + h) // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return band
+
+
+def _error_scale(width: int, height: int = 44) -> np.ndarray:
+    """The error maps' colour scale, 0 to ``ERROR_SCALE_DEG`` degrees, with ticks."""
+    bar = np.full((height, width, 3), 40, np.uint8)
+    x0, x1 = 150, width - 30
+    ramp = np.linspace(0, 255, max(1, x1 - x0)).astype(np.uint8)[None, :]
+    colours = cv2.applyColorMap(np.repeat(ramp, 14, 0), cv2.COLORMAP_INFERNO)[..., ::-1]
+    bar[6:20, x0:x1] = colours
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(bar, "angular error", (8, 18), font, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    steps = 3
+    for k in range(steps + 1):
+        deg = ERROR_SCALE_DEG * k / steps
+        x = x0 + int(round((x1 - x0 - 1) * k / steps))
+        text = f"{deg:g}" + ("+ deg" if k == steps else " deg")
+        (w, _), _ = cv2.getTextSize(text, font, 0.4, 1)
+        cv2.putText(bar, text, (min(max(0, x - w // 2), width - w), 36), font, 0.4,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return bar
+
+
 def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
-    """Rows: samples; columns: photo, measured normals, then per run prediction and error."""
+    """Rows: samples; columns: photo, measured normals, then per run prediction and error;
+    captions above, the error's colour scale below."""
     packed = open_split(dataset, split)
     n = min(len(s.examples) for s in scores)
     tile = 192
+    labels = ["photo", "measured normals"]
+    for s in scores:
+        labels += [f"{s.run.name}: predicted", f"{s.run.name}: error"]
 
     def rgb(normals: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return cv2.resize(normalmap.preview8(normals, mask), (tile, tile),
@@ -157,7 +195,7 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
             err[~mask] = 0
             cells += [rgb(pred, mask), cv2.resize(err, (tile, tile))]
         rows.append(np.hstack(cells))
-    return np.vstack(rows)
+    return np.vstack([_band(labels, tile), *rows, _error_scale(tile * len(labels))])
 
 
 def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path,
