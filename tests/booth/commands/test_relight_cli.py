@@ -191,3 +191,27 @@ def test_an_output_folder_of_another_kind_is_refused(capture, tmp_path, capsys):
     code, _, err = run(capsys, "relight", capture, "--out", mine)
     assert code == 2 and "notes.txt" in err
     assert snapshot(mine) == before
+
+
+def test_the_orbit_gif_keeps_a_portrait_s_colours(tmp_path):
+    """A GIF holds 256 colours: the orbit's palette is made for its frames, so a face's
+    tones come back within a few levels (imageio's default per-frame quantisation turned
+    skin grey-green)."""
+    from booth.lighting import write_gif
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:128, 0:128] / 127.0
+    frames = []
+    for k in range(8):  # a lit face's tones: warm skin from shadow to highlight, a blue shirt
+        light = np.clip(0.15 + 0.85 * (0.5 + 0.5 * np.cos(np.pi * (x - k / 8.0))), 0, 1)
+        skin = np.stack([0.85 * light, 0.6 * light, 0.48 * light], -1)
+        skin[y > 0.8] = (0.2, 0.3, 0.6)
+        frames.append(np.clip(skin * 255 + rng.normal(0, 1.0, skin.shape), 0, 255)
+                      .astype(np.uint8))
+    write_gif(tmp_path / "o.gif", frames)
+    back = iio.mimread(tmp_path / "o.gif")
+    assert len(back) == 8
+    for a, b in zip(frames, back, strict=True):
+        diff = np.asarray(b)[..., :3].astype(float) - a
+        assert np.abs(diff).mean() < 3.0
+        assert np.abs(diff.reshape(-1, 3).mean(0)).max() < 1.0  # no cast, no tint
