@@ -10,8 +10,9 @@ A run is a folder: ``run.yaml`` (the settings), ``last`` and ``best`` checkpoint
 (:mod:`learning.checkpoint`), ``state.*`` (optimizer and random generators, for an exact
 ``--resume``), ``metrics.csv`` (one row per epoch), and TensorBoard logs in ``tb/`` when
 tensorboard is installed. The loss is the masked ``1 − cos`` (:mod:`learning.metrics`),
-AdamW with a linear warm-up and a cosine decay, seeded; the held-out ``val`` split is scored
-every epoch and the best epoch (by mean angle) kept as ``best``.
+AdamW with a linear warm-up and a cosine decay, seeded; BatchNorm's statistics are
+recomputed from training batches (:mod:`learning.norm_stats`), then the held-out ``val``
+split is scored every epoch and the best epoch (by mean angle) kept as ``best``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from learning import checkpoint, metrics
+from learning import checkpoint, metrics, norm_stats
 from learning.loader import Batches
 from learning.model import CHANNELS, build
 from learning.pack import manifest_digest, open_split
@@ -197,6 +198,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
                             seed=s.seed, workers=s.workers, rank=rank, world=world,
                             drop_last=len(train_split) >= per_rank * world)
     val_batches = Batches(val_split, per_rank, device, workers=0) if len(val_split) else None
+    stats_batches = Batches(train_split, per_rank, device, shuffle=True, seed=s.seed + 1,
+                            rank=rank, world=world)
     steps_per_epoch = len(train_batches)
     total = steps_per_epoch * s.epochs
     warm = int(s.warmup * total)
@@ -245,8 +248,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         # Sums kept on the device: nothing in a step waits for the GPU (a boolean-mask index
         # or a .item() would), so the next batch's copy overlaps this one's compute.
         losses, seen = [], 0
-        angle_sum = torch.zeros((), device=device)
-        pixels = torch.zeros((), device=device)
+        angle_sum = torch.zeros((), dtype=torch.float64, device=device)
+        pixels = torch.zeros((), dtype=torch.float64, device=device)
         it = iter(train_batches)
         while True:
             # The time this process blocks for the next batch: with the loader ahead, none
@@ -277,8 +280,22 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
-        train_deg = float(angle_sum / pixels) if float(pixels) > 0 else float("nan")
+        # Every rank's steps and pixels, not rank 0's alone.
+        totals = torch.stack([torch.stack(losses).double().sum() if losses else angle_sum * 0,
+                              torch.full((), float(len(losses)), dtype=torch.float64,
+                                         device=device),
+                              angle_sum, pixels])
+        if distributed:
+            dist.all_reduce(totals)
+        loss_sum, steps_done, angle_total, pixel_total = (float(t) for t in totals)
+        train_loss = loss_sum / steps_done if steps_done else float("nan")
+        train_deg = angle_total / pixel_total if pixel_total else float("nan")
+        # BatchNorm's statistics from the training data as the weights now are, before the
+        # model is scored and saved (learning.norm_stats: after a few steps its running
+        # averages are still mostly their initial values).
+        stats_batches.set_epoch(epoch)
+        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+            norm_stats.recompute(model, stats_batches)
         val = (evaluate_loader(model, val_batches, amp) if val_batches is not None
                else metrics.summary(torch.empty(0), torch.empty(0)))
         row = {"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"],

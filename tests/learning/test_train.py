@@ -106,6 +106,23 @@ def test_a_run_knows_its_data_and_resumes_on_nothing_else(dataset, tmp_path):
                     "0.001)"]
 
 
+def test_a_tiny_run_scores_in_eval_mode_what_it_trained_on(dataset, tmp_path):
+    """Three steps: BatchNorm's running averages would still be mostly their initial values
+    and eval mode would predict nonsense (130° on the very sample trained on, against 67° in
+    train mode); recomputed from the training data before scoring and saving
+    (learning.norm_stats), eval mode agrees with training."""
+    from learning.loader import Batches
+    from learning.pack import open_split
+    from learning.trainer import evaluate_loader
+
+    run = train(dataset, tmp_path / "run", Settings(epochs=3, batch=1, workers=0))
+    trained = float(_rows(run)[-1]["train_mean_deg"])
+    model, _ = checkpoint.load_model(run / "last.safetensors")
+    scored = evaluate_loader(model, Batches(open_split(dataset, "train"), 1), False)
+    print(f"three steps: train mode {trained:.1f}°, eval mode {scored['mean_deg']:.1f}°")
+    assert abs(scored["mean_deg"] - trained) < 10.0
+
+
 def test_foreign_and_truncated_checkpoints_are_clear_errors(dataset, tmp_path):
     run = train(dataset, tmp_path / "run", Settings(epochs=1, batch=1, workers=0))
     cut = tmp_path / "cut.safetensors"
