@@ -58,6 +58,23 @@ class _Gather(Dataset):
         return out
 
 
+class _Shard:
+    """Rank ``rank``'s share of ``n`` samples in order (``rank``, ``rank + world``, ...):
+    each sample on exactly one rank, none repeated, so sharded scores add up exactly."""
+
+    def __init__(self, n: int, rank: int, world: int):
+        self.rank, self.ids = rank, list(range(rank, n, world))
+
+    def __iter__(self):
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+
 class Batches:
     """Iterate over batches of ``packed`` on ``device``: dicts of ``input`` (N, C, S, S)
     float32, ``normals`` (N, 3, S, S) float32, ``mask`` (N, 1, S, S) bool and ``index``.
@@ -75,8 +92,11 @@ class Batches:
         self.device = torch.device(device)
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.flip_p, self.brightness = flip_p, brightness
-        self.sampler = DistributedSampler(_Gather(packed), num_replicas=world, rank=rank,
-                                          shuffle=shuffle, seed=seed, drop_last=drop_last)
+        if shuffle or drop_last:
+            self.sampler = DistributedSampler(_Gather(packed), num_replicas=world, rank=rank,
+                                              shuffle=shuffle, seed=seed, drop_last=drop_last)
+        else:  # every sample once over all ranks (DistributedSampler would repeat some)
+            self.sampler = _Shard(len(packed), rank, world)
         batches = BatchSampler(self.sampler, batch, drop_last=drop_last)
         pin = self.device.type == "cuda"
         self.loader = DataLoader(_Gather(packed), sampler=batches, batch_size=None,

@@ -48,16 +48,21 @@ def cos_to_deg(cos: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def per_pixel(model: torch.nn.Module, batches, amp: bool = False) -> Iterator[tuple]:
+def per_pixel(model: torch.nn.Module, batches, amp: bool = False,
+              on_device: bool = False) -> Iterator[tuple]:
     """The model in eval mode over ``batches`` (:class:`learning.loader.Batches`): per batch
     (batch, prediction, cosine (N, H, W), angle in degrees, mask (N, H, W)), on the CPU but
-    the first two. Validation and evaluation score through this one loop."""
+    the first two (on the batches' device with ``on_device``: nothing waits for a GPU).
+    Validation and evaluation score through this one loop."""
     model.eval()
     for b in batches:
         with torch.autocast(b["input"].device.type, torch.bfloat16, enabled=amp):
             pred = model(b["input"]).float()
         cos = cosine(pred, b["normals"])
-        yield b, pred, cos.cpu(), cos_to_deg(cos).cpu(), b["mask"][:, 0].cpu()
+        ang, m = cos_to_deg(cos), b["mask"][:, 0]
+        if not on_device:
+            cos, ang, m = cos.cpu(), ang.cpu(), m.cpu()
+        yield b, pred, cos, ang, m
 
 
 def summary(cos: torch.Tensor, angle: torch.Tensor) -> dict[str, float]:
@@ -73,3 +78,50 @@ def summary(cos: torch.Tensor, angle: torch.Tensor) -> dict[str, float]:
         out[f"within_{t:g}"] = float((angle <= t).double().mean())
     out["pixels"] = int(cos.numel())
     return out
+
+
+class Tally:
+    """The reported figures' ingredients over pixels added batch by batch, kept as sums that
+    add across processes (:meth:`merge` with ``torch.distributed``): the pixel count, the
+    sums of cosine and angle, and the angles' histogram in 0.01° bins, from which the
+    median (to 0.01°) and the shares within ``WITHIN`` (exactly: their bounds are bin
+    edges) come. Validation sharded over ranks reports the same figures as one process,
+    without gathering every pixel."""
+
+    STEP = 0.01  # degrees a bin
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.sums = torch.zeros(3, dtype=torch.float64, device=device)  # pixels, cos, angle
+        self.hist = torch.zeros(int(round(180.0 / self.STEP)) + 1, dtype=torch.float64,
+                                device=device)
+
+    def add(self, cos: torch.Tensor, angle: torch.Tensor) -> None:
+        """Pixels' cosines and angles (1-D, the same length), on the tally's device."""
+        self.sums += torch.stack([torch.full((), float(cos.numel()), dtype=torch.float64,
+                                             device=cos.device),
+                                  cos.double().sum(), angle.double().sum()]).to(self.sums)
+        bins = torch.clamp(torch.ceil(angle.double() / self.STEP), 0, len(self.hist) - 1)
+        self.hist += torch.bincount(bins.long(), minlength=len(self.hist)).to(self.hist)
+
+    def merge(self) -> None:
+        """Sum the tallies of every process (``torch.distributed``'s default group)."""
+        import torch.distributed as dist
+
+        dist.all_reduce(self.sums)
+        dist.all_reduce(self.hist)
+
+    def summary(self) -> dict[str, float]:
+        """:func:`summary`'s figures; the median and shares from the histogram (a pixel
+        counts in the bin whose upper edge is its angle rounded up)."""
+        n = float(self.sums[0])
+        if n == 0:
+            return summary(torch.empty(0), torch.empty(0))
+        cum = torch.cumsum(self.hist, 0)
+        median_bin = int(torch.searchsorted(cum, torch.tensor(n / 2, dtype=cum.dtype,
+                                                               device=cum.device)))
+        out = {"cosine": float(self.sums[1]) / n, "mean_deg": float(self.sums[2]) / n,
+               "median_deg": median_bin * self.STEP}
+        for t in WITHIN:
+            out[f"within_{t:g}"] = float(cum[int(round(t / self.STEP))]) / n
+        out["pixels"] = int(n)
+        return out

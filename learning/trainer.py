@@ -123,15 +123,16 @@ def _same_data(out: Path, now: dict) -> None:
                          "start a new run")
 
 
-def evaluate_loader(model, batches: Batches, amp: bool) -> dict[str, float]:
-    """Masked figures over every pixel of a split."""
-    cos_all, ang_all = [], []
-    for _, _, cos, ang, m in metrics.per_pixel(model, batches, amp):
-        cos_all.append(cos[m])
-        ang_all.append(ang[m])
-    if not cos_all:
-        return metrics.summary(torch.empty(0), torch.empty(0))
-    return metrics.summary(torch.cat(cos_all), torch.cat(ang_all))
+def evaluate_loader(model, batches: Batches, amp: bool = False,
+                    distributed: bool = False) -> dict[str, float]:
+    """Masked figures over every pixel of a split (its shard on each rank, merged when
+    ``distributed``: every rank then holds the whole split's figures)."""
+    tally = metrics.Tally(batches.device)
+    for _, _, cos, ang, m in metrics.per_pixel(model, batches, amp, on_device=True):
+        tally.add(cos[m], ang[m])
+    if distributed:
+        tally.merge()
+    return tally.summary()
 
 
 def train(dataset: str | Path, out: str | Path, settings: Settings | None = None,
@@ -179,7 +180,11 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels
     model = model.to(device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay,
+    # --lr is the rate for one process's batch; N processes step on N times the batch, and
+    # an adaptive optimiser's rate follows the batch's square root (Malladi et al., "On the
+    # SDEs and scaling rules for adaptive gradient algorithms", NeurIPS 2022).
+    lr = s.lr * math.sqrt(world)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=s.weight_decay,
                             fused=cuda)
     start_epoch, best, state = 0, math.inf, {}
     if resume:
@@ -197,7 +202,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     train_batches = Batches(train_split, per_rank, device, shuffle=True, augment=s.augment,
                             seed=s.seed, workers=s.workers, rank=rank, world=world,
                             drop_last=len(train_split) >= per_rank * world)
-    val_batches = Batches(val_split, per_rank, device, workers=0) if len(val_split) else None
+    val_batches = (Batches(val_split, per_rank, device, workers=0, rank=rank, world=world)
+                   if len(val_split) else None)  # each rank scores its share
     stats_batches = Batches(train_split, per_rank, device, shuffle=True, seed=s.seed + 1,
                             rank=rank, world=world)
     steps_per_epoch = len(train_batches)
@@ -223,7 +229,7 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
                              "--epochs)")
     info = {"model": {"preset": s.preset}, "dataset": data,
             "training": asdict(s),
-            "world_size": world}
+            "world_size": world, "lr_used": lr}
     writer = None
     if lead:
         make_dir(out)
@@ -296,7 +302,10 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         stats_batches.set_epoch(epoch)
         with torch.autocast(device.type, torch.bfloat16, enabled=amp):
             norm_stats.recompute(model, stats_batches)
-        val = (evaluate_loader(model, val_batches, amp) if val_batches is not None
+        # In float32, as booth evaluate scores (bf16 moves the angles by a few hundredths
+        # of a degree; validation is a small share of an epoch).
+        val = (evaluate_loader(model, val_batches, False, distributed)
+               if val_batches is not None
                else metrics.summary(torch.empty(0), torch.empty(0)))
         row = {"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"],
                "train_loss": train_loss, "train_mean_deg": train_deg,

@@ -177,6 +177,25 @@ def test_metrics_on_hand_made_maps():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="torchrun needs a POSIX system")
+def test_a_tally_in_shards_reports_what_one_pass_over_every_pixel_does():
+    """Validation sharded over ranks: two tallies' sums and histograms added (what
+    Tally.merge's all_reduce does) give one pass's figures; the median to 0.01°."""
+    gen = torch.Generator().manual_seed(3)
+    cos = torch.cos(torch.rand(50_000, generator=gen) ** 2 * 1.2)
+    ang = metrics.cos_to_deg(cos)
+    whole = metrics.summary(cos, ang)
+    a, b = metrics.Tally(), metrics.Tally()
+    a.add(cos[:20_000], ang[:20_000])
+    b.add(cos[20_000:], ang[20_000:])
+    a.sums += b.sums
+    a.hist += b.hist
+    got = a.summary()
+    assert got["pixels"] == whole["pixels"] == 50_000
+    for k in ("cosine", "mean_deg", *(f"within_{t:g}" for t in metrics.WITHIN)):
+        assert got[k] == pytest.approx(whole[k], abs=1e-6), k
+    assert abs(got["median_deg"] - whole["median_deg"]) <= 0.01
+
+
 def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
@@ -187,6 +206,7 @@ def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     model, meta = checkpoint.load_model(run)
     assert meta["world_size"] == 2
+    assert meta["lr_used"] == pytest.approx(1e-3 * 2 ** 0.5)  # the rate follows the batch
     with torch.no_grad():
         y = model.eval()(torch.rand(1, 5, 64, 64))
     torch.testing.assert_close(y.norm(dim=1), torch.ones(1, 64, 64))
