@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/learning.py                 # speed, then quality
     .venv/bin/python benchmarks/learning.py speed           # latency at 512², both presets + peer
     .venv/bin/python benchmarks/learning.py quality         # 3 encodings x 3 seeds (~1 h)
+    .venv/bin/python benchmarks/learning.py loader          # batches a second at 512²
     .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
 
 **speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores; each
@@ -14,6 +15,10 @@ its own (``make bench-peer`` makes it in ``.bench-peer/``: torch 2.14.1 and torc
 0.29.1 from this machine's disk, about 5.5 GB; ``--peer-python`` names another). There our
 presets are timed again, round after round with the peer, so the ratio compares the same
 torch on the same input in the same process; the project's own torch (2.13) is timed too.
+
+**loader**: the training loader alone (``benchmarks/_loader.py``): batches of 16 at 512²
+gathered from a synthetic packed split of 96 samples, with 0, 1 and 2 gathering threads,
+against the ceiling of copying every packed array whole.
 
 **quality**: ``booth simulate people N --store``, then ``booth export`` once per encoding
 (``points``, ``dense``, ``none``: the same captures, crops and subject splits), ``booth
@@ -198,7 +203,8 @@ def quality(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", nargs="?", choices=("speed", "quality", "all"), default="all")
+    ap.add_argument("part", nargs="?", choices=("speed", "quality", "loader", "all"),
+                    default="all")
     ap.add_argument("--size", type=int, default=512, help="speed: input side (default 512)")
     ap.add_argument("--repeat", type=int, default=10, help="speed: timed rounds")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
@@ -216,6 +222,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     ap.add_argument("--encodings", type=lambda s: s.split(","), default=list(ENCODINGS))
     args = ap.parse_args()
+    if args.part in ("loader", "all"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_loader.py"), "--work",
+                        str(Path(args.work) / "loader")], cwd=ROOT, check=True)
     if args.part in ("speed", "all"):
         speed(args)
     if args.part in ("quality", "all"):

@@ -1,23 +1,29 @@
 """Batches for training and evaluation, from a packed split (:mod:`learning.pack`).
 
-A batch is a gather of sample indices from memory-mapped arrays, done by a torch
-``DataLoader``'s worker processes (``batch_size=None`` over a sampler of index lists), handed
-over in the packed types (uint8 photo, float16 normals and channels, bool mask: about half the
-bytes of float32), in pinned memory, to the device, where it becomes float and is augmented:
+A batch is a gather of sample indices from memory-mapped arrays straight into the buffers
+that go to the device (pinned memory on CUDA), by a pool of threads in this process: each
+sample is one contiguous copy, which numpy does without the GIL. One copy from the page
+cache, where a ``DataLoader``'s worker processes made three (the gather, the move into
+shared memory, the copy into pinned memory): about 200 images a second per worker at 512²
+against about 1,000 for one gathering thread (``benchmarks/learning.py loader``). Batches
+are handed over in the packed types (uint8 photo, float16 normals and channels, bool mask:
+about half the bytes of float32) and become float on the device, where they are augmented:
 the paper's ×4 data (a horizontal flip with the normals' x negated and the landmark channels
 mirrored, a brighter and a darker copy) drawn per sample on the fly from a seeded generator.
 
 Sharding across processes is torch's ``DistributedSampler`` (each rank its own part of the
-split, reshuffled per epoch); nothing of our own.
+split, reshuffled per epoch); for scoring, each sample once over all ranks (:class:`_Shard`).
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures as cf
 from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
+from torch.utils.data import BatchSampler, DistributedSampler
 
 from learning.augment import BRIGHTNESS
 from learning.pack import PackedSplit
@@ -40,22 +46,23 @@ def _mirror_ids() -> list[int]:
 MIRROR_IDS = _mirror_ids()
 
 
-class _Gather(Dataset):
-    """Index list -> the packed arrays of those samples, as tensors (no conversion)."""
+#: The packed arrays a batch carries, and their torch types.
+_FIELDS = {"image": torch.uint8, "channels": torch.float16, "normals": torch.float16,
+           "mask": torch.bool}
 
-    def __init__(self, packed: PackedSplit):
-        self.p = packed
 
-    def __len__(self) -> int:
-        return len(self.p)
-
-    def __getitem__(self, idx: list[int]) -> dict[str, torch.Tensor]:
-        order = np.sort(np.asarray(idx))  # ascending reads from the maps, then back
-        back = np.argsort(np.argsort(np.asarray(idx)))
-        out = {k: torch.from_numpy(np.ascontiguousarray(getattr(self.p, k)[order][back]))
-               for k in ("image", "channels", "normals", "mask")}
-        out["index"] = torch.as_tensor(np.asarray(idx), dtype=torch.int64)
-        return out
+def gather(packed: PackedSplit, ids, pin: bool = False) -> dict[str, torch.Tensor]:
+    """Samples ``ids`` of ``packed`` as tensors in the packed types (pinned with ``pin``),
+    each sample one contiguous copy into them, in ascending order of the maps."""
+    ids = np.asarray(ids, np.int64)
+    out = {k: torch.empty((len(ids), *getattr(packed, k).shape[1:]), dtype=t, pin_memory=pin)
+           for k, t in _FIELDS.items()}
+    views = {k: v.numpy() for k, v in out.items()}
+    for j in np.argsort(ids, kind="stable"):
+        for k in _FIELDS:
+            views[k][j] = getattr(packed, k)[ids[j]]
+    out["index"] = torch.from_numpy(ids)
+    return out
 
 
 class _Shard:
@@ -93,16 +100,12 @@ class Batches:
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.flip_p, self.brightness = flip_p, brightness
         if shuffle or drop_last:
-            self.sampler = DistributedSampler(_Gather(packed), num_replicas=world, rank=rank,
+            self.sampler = DistributedSampler(range(len(packed)), num_replicas=world, rank=rank,
                                               shuffle=shuffle, seed=seed, drop_last=drop_last)
         else:  # every sample once over all ranks (DistributedSampler would repeat some)
             self.sampler = _Shard(len(packed), rank, world)
-        batches = BatchSampler(self.sampler, batch, drop_last=drop_last)
-        pin = self.device.type == "cuda"
-        self.loader = DataLoader(_Gather(packed), sampler=batches, batch_size=None,
-                                 num_workers=workers, pin_memory=pin,
-                                 persistent_workers=workers > 0,
-                                 prefetch_factor=4 if workers > 0 else None)
+        self.batches = BatchSampler(self.sampler, batch, drop_last=drop_last)
+        self.workers = workers
         self.mirror = torch.tensor(MIRROR_IDS, dtype=torch.float32, device=self.device)
 
     def set_epoch(self, epoch: int) -> None:
@@ -110,13 +113,33 @@ class Batches:
         self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return len(self.loader)
+        return len(self.batches)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         gen = torch.Generator(device=self.device)
         gen.manual_seed(hash((self.seed, self.epoch, self.sampler.rank)) & 0x7FFF_FFFF)
-        for raw in self.loader:
+        for raw in self.raw():
             yield self.to_device(raw, gen)
+
+    def raw(self) -> Iterator[dict[str, torch.Tensor]]:
+        """The epoch's batches as gathered on the host, in order: by ``workers`` threads,
+        two batches ahead each, or in this thread with none."""
+        pin = self.device.type == "cuda"
+        if self.workers <= 0:
+            for ids in self.batches:
+                yield gather(self.packed, ids, pin)
+            return
+        pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="batches")
+        ahead: collections.deque = collections.deque()
+        try:
+            for ids in self.batches:
+                ahead.append(pool.submit(gather, self.packed, ids, pin))
+                if len(ahead) > 2 * self.workers:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def to_device(self, raw: dict[str, torch.Tensor],
                   gen: torch.Generator | None = None) -> dict[str, torch.Tensor]:

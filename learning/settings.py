@@ -21,7 +21,7 @@ class Settings:
     warmup: float = 0.05  # share of all steps spent warming up
     angular: float = 0.0  # weight of the angle (radians) added to 1 − cos
     seed: int = 0
-    workers: int = 2  # DataLoader processes gathering batches
+    workers: int = 2  # threads gathering batches ahead (learning.loader)
     device: str = "auto"
     compile: bool = False
     augment: bool = True
@@ -56,7 +56,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of the angle (radians) added to 1 - cos (default 0)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--workers", type=int, default=d.workers,
-                   help="data-loading processes per training process")
+                   help="threads gathering batches ahead (0: in the training loop)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--no-augment", action="store_true", help="no flips or brightness changes")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from learning import augment, pack, preprocess
-from learning.loader import _PARTS, Batches, flip_batch
+from learning.loader import _PARTS, Batches, flip_batch, gather
 from learning.sample_format import read_manifest, read_sample
 from photometric.errors import InputError
 
@@ -63,7 +63,7 @@ def test_the_loader_s_flip_is_the_export_s_flip(dataset):
     s = read_sample(dataset / "samples" / split.files[0], "points")
     want = augment.flip(s)
     batches = Batches(split, batch=1)
-    got = batches.to_device(batches.loader.dataset[[0]])
+    got = batches.to_device(gather(batches.packed, [0]))
     image, channels, normals, mask = flip_batch(
         got["input"][:, :3], got["input"][:, 3:], got["normals"], got["mask"],
         torch.tensor([True]), batches.mirror)
@@ -93,7 +93,7 @@ def test_the_loader_s_flip_of_a_dense_sample(tmp_path, store_sources):
     split = pack.open_split(ds, "train")
     want = augment.flip(read_sample(ds / "samples" / split.files[0], "dense"))
     batches = Batches(split, batch=1)
-    got = batches.to_device(batches.loader.dataset[[0]])
+    got = batches.to_device(gather(batches.packed, [0]))
     _, channels, normals, mask = flip_batch(
         got["input"][:, :3], got["input"][:, 3:], got["normals"], got["mask"],
         torch.tensor([True]), batches.mirror)
