@@ -5,7 +5,8 @@ that go to the device (pinned memory on CUDA), by a pool of threads in this proc
 sample is one contiguous copy, which numpy does without the GIL. One copy from the page
 cache, where a ``DataLoader``'s worker processes made three (the gather, the move into
 shared memory, the copy into pinned memory): about 200 images a second per worker at 512²
-against about 1,000 for one gathering thread (``benchmarks/learning.py loader``). Batches
+against about 2,500 for one gathering thread on the 2-core machine, as fast as copying the
+packed arrays whole (``benchmarks/learning.py loader``). Batches
 are handed over in the packed types (uint8 photo, float16 normals and channels, bool mask:
 about half the bytes of float32) and become float on the device, where they are augmented:
 the paper's ×4 data (a horizontal flip with the normals' x negated and the landmark channels

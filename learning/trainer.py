@@ -213,8 +213,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     if resume:
         sched.load_state_dict({**state["scheduler"], "lr_lambdas": [None] * len(opt.param_groups)})
         # Making the scheduler set the first step's rate; restoring it does not set it back.
-        for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
-            group["lr"] = lr
+        for group, rate in zip(opt.param_groups, sched.get_last_lr(), strict=True):
+            group["lr"] = rate
     manifest = read_manifest(Path(dataset) / "manifest.json")
     data = {"path": str(Path(dataset).resolve()), "encoding": encoding, "size": size,
             "margin": manifest["settings"].get("margin", 0.25), "train": len(train_split),

@@ -64,7 +64,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(dataset, tmp_path):
     # Resumed with no options: the run's own settings (epochs, seed, batch) are used.
     train(dataset, tmp_path / "cut", Settings(workers=0), resume=True)
     a, _ = checkpoint.load_model(whole / "last.safetensors")
-    b, _ = checkpoint.load_model(tmp_path / "cut" / "last.safetensors")
+    b, meta = checkpoint.load_model(tmp_path / "cut" / "last.safetensors")
+    assert meta["lr_used"] == settings.lr  # the base rate, not the schedule's where it resumed
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6, msg=name)
     assert [r["epoch"] for r in _rows(tmp_path / "cut")] == ["1", "2", "3", "4"]
