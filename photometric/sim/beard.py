@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photometric import raster
+from photometric.sim.skin import GREY_HAIR
 
 #: Styles: (thickness range mm, the region it keeps).
 STYLES: dict[str, tuple[tuple[float, float], str]] = {
@@ -140,7 +141,7 @@ def grow(beard: Beard, tpl, posed_head: np.ndarray, head_normals: np.ndarray) ->
     profile = 0.55 + 0.45 * smooth((-8.0 - below) / 20.0)  # the chin's full, the cheeks less
     lift = beard.thickness * rise * profile * clumps
     verts = posed_head[ids] + head_normals[ids] * lift[:, None]
-    base = np.asarray(beard.colour) * (1 - beard.grey) + np.array([0.52, 0.51, 0.49]) * beard.grey
+    base = np.asarray(beard.colour) * (1 - beard.grey) + GREY_HAIR * beard.grey
     albedo = np.broadcast_to(base, (len(ids), 3))
     return Shell(verts, local[tpl.faces[keep]], np.clip(albedo, 0, 1).astype(np.float32),
                  p.astype(np.float32), beard.seed)

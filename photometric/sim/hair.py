@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from photometric import raster
+from photometric.sim.skin import GREY_HAIR
 
 #: Styles: (volume on top mm, at the sides mm, length below the head's centre mm (None: to
 #: the hairline), fringe 0..1, curl amplitude mm).
@@ -247,7 +248,7 @@ def albedo(coords: np.ndarray, style: Hairstyle) -> np.ndarray:
     base = np.asarray(style.colour, np.float64)
     grey_mix = np.clip(style.grey * (1.0 + 0.3 * np.sin((a + wave) * 67.0 + k[4])), 0.0,
                        1.0)[:, None]
-    colour = base * (1 - grey_mix) + np.array([0.52, 0.51, 0.49]) * grey_mix
+    colour = base * (1 - grey_mix) + GREY_HAIR * grey_mix
     shade = 1.0 + 0.08 * strands[:, None]
     return np.clip(colour * shade, 0.0, 1.0).astype(np.float32)
 
