@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-peer clean toolchain
+.PHONY: demo test lint bench bench-peer clean toolchain models
 PEER := .bench-peer
 
 $(STAMP): pyproject.toml
@@ -39,6 +39,11 @@ toolchain:
 test: $(STAMP) toolchain
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# The shipped normal-map models, rebuilt from their recipe (learning/models/make.sh: hours of
+# CPU; run it again to continue, each time one stretch of training).
+models: $(STAMP)
+	sh learning/models/make.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

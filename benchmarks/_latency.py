@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def build(name: str, channels: int):
+def build(name: str, channels: int, outputs: int = 4):
     if name == "smp":
         import segmentation_models_pytorch as smp
 
-        return smp.Unet("resnet34", encoder_weights=None, in_channels=channels, classes=3)
+        return smp.Unet("resnet34", encoder_weights=None, in_channels=channels, classes=outputs)
     from learning.model import build as build_unet
 
     return build_unet(name, channels)
@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--channels", type=int, default=5)
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--outputs", type=int, default=4,
+                    help="the peer's output channels (ours: normals and mask, 4)")
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -48,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     names = args.models.split(",")
-    base = {n: build(n, args.channels).eval() for n in names}
+    base = {n: build(n, args.channels, args.outputs).eval() for n in names}
     x = torch.rand(args.batch, args.channels, args.size, args.size)
     # Each model in both memory layouts: oneDNN's convolutions run faster on NHWC
     # (channels_last), and `booth predict` uses it; the peer gets the same choice.

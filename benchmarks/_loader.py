@@ -32,7 +32,7 @@ def make_split(folder: Path, n: int, size: int) -> Path:
     rng = np.random.default_rng(0)
     shapes = {"image": ((n, size, size, 3), np.uint8), "channels": ((n, size, size, 2), np.float16),
               "normals": ((n, size, size, 3), np.float16), "mask": ((n, size, size), np.bool_),
-              "landmarks": ((n, 478, 3), np.float32)}
+              "landmarks": ((n, 478, 3), np.float32), "parts": ((n, size, size), np.uint8)}
     for k, (shape, dtype) in shapes.items():
         a = np.lib.format.open_memmap(split / f"{k}.npy", "w+", dtype, shape)
         for i in range(n):
@@ -47,12 +47,12 @@ def make_split(folder: Path, n: int, size: int) -> Path:
 
 def time_loader(root: Path, batch: int, workers: int, passes: int) -> list[float]:
     from learning.loader import Batches
-    from learning.pack import FOLDER, PackedSplit
+    from learning.pack import ARRAYS, FOLDER, PackedSplit
 
     split = root / FOLDER / "train"
     idx = json.loads((split / "index.json").read_text())
     arrays = {k: np.load(split / f"{k}.npy", mmap_mode="r")
-              for k in ("image", "channels", "normals", "mask", "landmarks")}
+              for k in ARRAYS}
     packed = PackedSplit(root, "train", idx["encoding"], idx["size"], files=idx["files"],
                          subjects=idx["subjects"], **arrays)
     loader = Batches(packed, batch, "cpu", shuffle=True, workers=workers)

@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/learning.py speed           # latency at 512², both presets + peer
     .venv/bin/python benchmarks/learning.py quality         # 3 encodings x 3 seeds (~1 h)
     .venv/bin/python benchmarks/learning.py loader          # batches a second at 512²
+    .venv/bin/python benchmarks/learning.py predict         # booth predict, 12 MP, two faces
+    .venv/bin/python benchmarks/learning.py real            # shipped models on real portraits
     .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
 
 **speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores; each
@@ -19,6 +21,14 @@ torch on the same input in the same process; the project's own torch (2.13) is t
 **loader**: the training loader alone (``benchmarks/_loader.py``): batches of 16 at 512²
 gathered from a synthetic packed split of 96 samples, with 0, 1 and 2 gathering threads,
 against the ceiling of copying every packed array whole.
+
+**predict**: ``booth predict``'s CPU latency on a 12 MP photo with two faces, end to end and
+stage by stage, and the network's share beside the peer ``Unet(resnet34)`` on the same crops
+(``benchmarks/_predict.py``).
+
+**real**: the shipped models (or runs: ``--real-models``) on the real portraits Python
+packages ship, scored against Face Mesh's own 3D mesh beside a flat map and an ellipsoid, and a
+picture of their normal maps and relit photos (``benchmarks/_real.py``).
 
 **quality**: ``booth simulate people N --store``, then ``booth export`` once per encoding
 (``points``, ``dense``, ``none``: the same captures, crops and subject splits), ``booth
@@ -203,7 +213,8 @@ def quality(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("part", nargs="?", choices=("speed", "quality", "loader", "all"),
+    ap.add_argument("part", nargs="?",
+                    choices=("speed", "quality", "loader", "predict", "real", "all"),
                     default="all")
     ap.add_argument("--size", type=int, default=512, help="speed: input side (default 512)")
     ap.add_argument("--repeat", type=int, default=10, help="speed: timed rounds")
@@ -212,6 +223,8 @@ def main() -> None:
     ap.add_argument("--peer-python", default=None,
                     help="speed: python of the peer's environment (default .bench-peer)")
     ap.add_argument("--work", default=str(ROOT / "out" / "bench-learning"))
+    ap.add_argument("--real-models", type=lambda s: s.split(","), default=["portrait", "booth"],
+                    help="real: models to compare (shipped names, runs; default portrait,booth)")
     ap.add_argument("--people", type=int, default=200)
     ap.add_argument("--people-seed", type=int, default=0)
     ap.add_argument("--split", default="0.7,0.1,0.2", help="quality: train,val,test fractions")
@@ -227,6 +240,15 @@ def main() -> None:
                         str(Path(args.work) / "loader")], cwd=ROOT, check=True)
     if args.part in ("speed", "all"):
         speed(args)
+    if args.part in ("predict", "all"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_predict.py"), "--work",
+                        str(Path(args.work) / "predict"),
+                        *(["--peer-python", args.peer_python] if args.peer_python else [])],
+                       cwd=ROOT, check=True)
+    if args.part in ("real", "all"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_real.py"),
+                        *args.real_models, "--out", str(Path(args.work) / "real")],
+                       cwd=ROOT, check=True)
     if args.part in ("quality", "all"):
         quality(args)
 

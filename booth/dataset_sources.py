@@ -3,7 +3,8 @@
 nor a dataset it made); this module gathers its sources and makes a run that exports nothing
 leave no trace.
 
-* :func:`export_sources` offers the captures a dataset can use: complete, not superseded,
+* :func:`export_sources` offers the captures a dataset can use (and the people of a ``booth
+  simulate people --out`` folder, each with its truth): complete, not superseded,
   checksums intact, of a subject with recorded consent, each once, each with its session's
   calibration (so the export's normals are the capture's own ``derived/`` ones, by the same
   default method); a session whose calibration file is missing or invalid has its captures
@@ -20,10 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from photometric.errors import InputError
-from photometric.io.files import check_output_dir, read_yaml
+from photometric.io.files import check_output_dir, marker_command, read_yaml
 
 COMMAND = "export"
 _TOP = ("manifest.json", "README.md", "report.txt", "index.jsonl")
+PEOPLE = "simulate people"  # the marker of a folder of simulated people
 
 
 def export_sources(roots) -> tuple[list, list]:
@@ -41,6 +43,9 @@ def export_sources(roots) -> tuple[list, list]:
     seen_captures: set[Path] = set()
     keys: dict[str, Path] = {}  # key -> the capture folder it was first offered from
     for root in roots:
+        if marker_command(Path(root)) == PEOPLE:
+            _people_sources(Path(root), sources, seen_captures)
+            continue
         for session in SessionStore(root).sessions():
             where = session.path.resolve()
             if where in seen_sessions:
@@ -71,6 +76,29 @@ def export_sources(roots) -> tuple[list, list]:
                 digest = hashlib.sha256((info.path / "capture.yaml").read_bytes()).hexdigest()
                 sources.append(Source(key, info.subject, str(info.path), digest, cal))
     return sources, rejected
+
+
+def _people_sources(root: Path, sources: list, seen: set[Path]) -> None:
+    """The people of a ``booth simulate people --out`` folder (simulated: no consent to
+    record), each keyed ``ROOT_NAME/person-NNNN/LIGHTING`` and identified by the sha256 of
+    its record, photos and true normals and mask."""
+    from learning.exporter import Source, is_portrait
+
+    for folder in sorted(root.glob("person-*")):
+        where = folder.resolve()
+        if not (folder / "person.yaml").is_file() or where in seen:
+            continue
+        seen.add(where)
+        h = hashlib.sha256()
+        files = [folder / "person.yaml", *sorted(p for p in folder.iterdir() if p.is_file()
+                                                 and p.name != "person.yaml"),
+                 folder / "truth" / "normals.npy", folder / "truth" / "mask.png"]
+        for f in files:
+            if f.is_file():
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+        light = "portrait" if is_portrait(folder) else "booth"
+        sources.append(Source(f"{root.name}/{folder.name}/{light}", folder.name, str(folder),
+                              h.hexdigest()))
 
 
 def _no_consent(session, subject: str) -> str:

@@ -136,6 +136,7 @@ class Portrait:
     rig: LightRig | None
     source: dict
     depth: np.ndarray | None = None
+    mm_per_pixel: float | None = None  # None: the mask's width taken as a head's
 
 
 def _capture_rig(capture: Path, calibration: str | None, lights: str | None
@@ -211,26 +212,32 @@ def load_portrait(image: Path, normals: str | None, mask: str | None, predict: b
     shape = rgb8.shape[:2]
     if predict:
         from learning.facemesh import NoFaceError
-        from learning.prediction import Predictor, default_model
+        from learning.prediction import Predictor, model_path
 
-        predictor = Predictor.load(model or default_model(), device)
+        weights = model_path(model)
+        predictor = Predictor.load(weights, device)
         try:
-            faces = predictor.faces(rgb8, 1)
+            predicted = predictor.photo(rgb8, 1)
         except NoFaceError as exc:
             raise InputError(f"{image}: {exc}") from None
-        n, m = faces[0].normals, faces[0].mask
-        how = f"predicted by {model or 'the shipped model'}"
+        n, m, skin = predicted.normals, predicted.mask, predicted.ovals()
+        how = f"predicted by {model or f'the shipped model ({weights.stem})'}"
+        # the mask holds the whole person now: the face's width sets the scale
+        lm = predicted.faces[0].landmarks
+        scale = relight.HEAD_WIDTH_MM / max(float(np.ptp(lm[:, 0])), 1.0)
     else:
+        skin, scale = None, None
         n = _read_normals(normals, shape)
         m = _read_mask(mask, shape) if mask else np.linalg.norm(n, axis=-1) > 0.5
         how = f"given: {normals}"
     relight.check_normals(n, m, f"{normals or image}")
-    albedo, found = relight.portrait_albedo(photo, n, m)
+    albedo, found = relight.portrait_albedo(photo, n, m, skin=skin)
     return Portrait(n, m, albedo, photo, None,
                     {"photo": str(image), "normals": how,
                      "albedo": "the photo divided by its fitted SH shading (white light, "
                                "uniform skin assumed)",
-                     "photo_light_sh": np.round(found.coefficients, 5).tolist()})
+                     "photo_light_sh": np.round(found.coefficients, 5).tolist()},
+                    mm_per_pixel=scale)
 
 
 def contact_lights() -> list[tuple[str, Scene]]:
@@ -326,7 +333,7 @@ def run(portrait: Portrait, scene: Scene, target: OutputDir, orbit: int = 0,
     """Relight and write everything into ``target`` (whole or not at all); the names
     written."""
     r = Relighter(portrait.normals, portrait.mask, portrait.albedo, portrait.photo,
-                  portrait.depth)
+                  portrait.depth, portrait.mm_per_pixel)
     relit = r.render(scene)
     written = []
     with target as stage:

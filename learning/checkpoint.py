@@ -45,14 +45,18 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def save_model(path: str | Path, model: UNet, info: dict) -> Path:
-    """``path`` (.safetensors) and its ``.yaml``, each written whole or not at all."""
+def save_model(path: str | Path, model: UNet, info: dict, half: bool = False) -> Path:
+    """``path`` (.safetensors) and its ``.yaml``, each written whole or not at all; with
+    ``half`` the floating-point tensors stored as float16 (half the size; loading makes them
+    float32 again)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     meta = {"model": {"in_channels": model.in_channels, "base": model.base,
-                      "depth": model.depth, **info.pop("model", {})},
+                      "depth": model.depth, "outputs": model.outputs, **info.pop("model", {})},
             "software_version": SOFTWARE_VERSION, **info}
     atomic_write(path, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
     write_text(path.with_suffix(".yaml"), yaml.safe_dump(meta, sort_keys=False))
@@ -68,6 +72,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UN
     path = Path(path)
     if path.is_dir():
         path = path / "best.safetensors"
+    if not path.is_file():
+        raise InputError(f"{path}: not found; expected a run folder of 'booth train' or a "
+                         "NAME.safetensors with NAME.yaml beside it")
     meta = _read_yaml(path.with_suffix(".yaml"))
     m = meta.get("model")
     if not isinstance(m, dict) or not all(isinstance(m.get(k), int) and m[k] > 0
@@ -80,7 +87,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UN
         raise InputError(f"{path}: not found") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable safetensors file ({exc})") from None
-    model = UNet(m["in_channels"], m["base"], m["depth"])
+    outputs = m.get("outputs", 3)  # models saved before the mask output had none
+    if outputs not in (3, 4):
+        raise InputError(f"{path.with_suffix('.yaml')}: model: outputs: expected 3 or 4, got "
+                         f"{outputs!r}")
+    model = UNet(m["in_channels"], m["base"], m["depth"], outputs)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -1,12 +1,15 @@
 """Evaluation: trained runs scored on a held-out split, side by side in one report.
 
-``booth evaluate RUN [RUN...] --dataset DATASET --out REPORT``: each run's ``best`` model on
-the dataset's ``test`` split (``--split``), inside the mask: the paper's mean cosine
-similarity, the mean and median angular error, and the share of pixels within 11.25°, 22.5°
-and 30° (:mod:`learning.metrics`); the same per facial region (:mod:`learning.regions`) and per
-subject. Several runs in one report is how the landmark ablation (``points`` / ``dense`` /
-``none``) is shown: each run is scored on a dataset of its own encoding, so ``--dataset``
-takes one folder per run when they differ (in the runs' order), or one for all.
+``booth evaluate RUN [RUN...] --dataset DATASET --out REPORT``: each run's ``best`` model on the
+dataset's ``test`` split (``--split``), inside the mask: the paper's mean cosine similarity, the
+mean and median angular error, and the share of pixels within 11.25°, 22.5° and 30°
+(:mod:`learning.metrics`); the same per facial region (:mod:`learning.regions`) and per subject;
+on simulated people (whose samples carry the parts map) the same per part of the sitter (face,
+hair, neck, clothes, glasses); and for a model with a mask output, the intersection over union
+of its mask with the target's. Several runs in one report is how the landmark ablation
+(``points`` / ``dense`` / ``none``) is shown: each run is scored on a dataset of its own
+encoding, so ``--dataset`` takes one folder per run when they differ (in the runs' order), or
+one for all.
 
 Writes ``report.md``, ``report.html`` (the same tables and the figure), ``metrics.json`` and
 ``figure.png``: for a few held-out samples, the input photo, the measured normals, and each
@@ -28,9 +31,11 @@ from learning import checkpoint, metrics
 from learning.loader import Batches
 from learning.pack import open_split
 from learning.regions import REGIONS, region_masks
+from learning.sample_format import read_manifest
 from photometric.errors import InputError
 from photometric.io import normalmap
 from photometric.io.files import OutputDir
+from photometric.sim.parts import REGIONS as BODY
 
 COMMAND = "evaluate"
 NAMES = ("report.md", "report.html", "metrics.json", "figure.png")
@@ -46,6 +51,8 @@ class RunScore:
     regions: dict[str, dict] = field(default_factory=dict)
     subjects: dict[str, dict] = field(default_factory=dict)
     examples: list[np.ndarray] = field(default_factory=list)  # per example: pred (S, S, 3)
+    body: dict[str, dict] = field(default_factory=dict)  # by part of the sitter (simulated)
+    mask_iou: float = float("nan")  # the model's mask against the target's (NaN: no mask)
 
 
 def _check(run: Path, meta: dict, packed) -> None:
@@ -58,6 +65,12 @@ def _check(run: Path, meta: dict, packed) -> None:
                          f"{packed.root} has {packed.size}-pixel ones (a model scores far "
                          f"worse off its size). Export the held-out people with --size "
                          f"{want_size}")
+    want_framing = data.get("framing", "face")
+    have_framing = read_manifest(packed.root / "manifest.json")["settings"].get("framing", "face")
+    if want_framing != have_framing:
+        raise InputError(f"{run}: trained on the {want_framing} framing; the dataset "
+                         f"{packed.root} has the {have_framing} framing. Export the held-out "
+                         f"people with --framing {want_framing}")
     people = data.get("people") or {}
     # (the split named is scored as asked: --split train or val on the run's own dataset)
     seen = set().union(*(people.get(k, []) for k in ("train", "val") if k != packed.split))
@@ -88,10 +101,21 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
     ang_all: list[torch.Tensor] = []
     by_region: dict[str, list] = {r: [] for r in REGIONS}
     by_subject: dict[str, list] = {}
+    by_body: dict[str, list] = {r: [] for r in BODY}
     shown: list[np.ndarray] = []
+    inter = union = 0
     for b, pred, cos, ang, mask in metrics.per_pixel(model, Batches(packed, batch, device)):
+        said = metrics.mask_of(pred)
+        if said is not None:
+            inter += int((said.cpu() & mask).sum())
+            union += int((said.cpu() | mask).sum())
         for j, i in enumerate(b["index"].tolist()):
             m = mask[j]
+            parts = torch.from_numpy(np.array(packed.parts[i]))
+            for r, codes in BODY.items():
+                sel = m & torch.isin(parts, torch.tensor(codes, dtype=parts.dtype))
+                if sel.any():
+                    by_body[r].append((cos[j][sel], ang[j][sel]))
             cos_all.append(cos[j][m])
             ang_all.append(ang[j][m])
             by_subject.setdefault(packed.subjects[i], []).append((cos[j][m], ang[j][m]))
@@ -100,7 +124,7 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
                 sel = m & torch.from_numpy(rm)
                 by_region[r].append((cos[j][sel], ang[j][sel]))
             if len(shown) < examples:
-                shown.append(pred[j].permute(1, 2, 0).cpu().numpy())
+                shown.append(pred[j, :3].permute(1, 2, 0).cpu().numpy())
 
     def summarise(pairs) -> dict:
         if not pairs:
@@ -110,12 +134,18 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
     return RunScore(run, Path(dataset), packed.encoding,
                     metrics.summary(torch.cat(cos_all), torch.cat(ang_all)),
                     {r: summarise(v) for r, v in by_region.items()},
-                    {s: summarise(v) for s, v in sorted(by_subject.items())}, shown)
+                    {s: summarise(v) for s, v in sorted(by_subject.items())}, shown,
+                    {r: summarise(v) for r, v in by_body.items() if v},
+                    inter / union if union else float("nan"))
 
 
 def _fmt(d: dict) -> list[str]:
     return [f"{d['cosine']:.4f}", f"{d['mean_deg']:.2f}", f"{d['median_deg']:.2f}",
             *(f"{100 * d[f'within_{t:g}']:.1f}" for t in metrics.WITHIN)]
+
+
+def _short(d: dict) -> str:
+    return f"{d['mean_deg']:.2f} / {d['median_deg']:.2f} / {100 * d['within_11.25']:.1f}"
 
 
 HEAD = ["cosine", "mean °", "median °", *(f"≤{t:g}° %" for t in metrics.WITHIN)]
@@ -125,8 +155,18 @@ def _tables(scores: list[RunScore]) -> list[tuple[str, list[str], list[list[str]
     names = [f"{s.run.name} ({s.encoding})" for s in scores]
     out = [("Overall", ["run", *HEAD], [[n, *_fmt(s.overall)] for n, s in zip(names, scores,
                                                                              strict=True)])]
-    out.append(("Mean angular error by region (°)", ["region", *names],
+    out.append(("Mean angular error by facial region (°)", ["region", *names],
                 [[r, *(f"{s.regions[r]['mean_deg']:.2f}" for s in scores)] for r in REGIONS]))
+    body = [r for r in BODY if any(r in s.body for s in scores)]
+    if body:
+        out.append(("By part of the sitter (simulated people's parts map): mean ° / median ° "
+                    "/ ≤11.25° %", ["part", *names],
+                    [[r, *(_short(s.body[r]) if r in s.body else "-" for s in scores)]
+                     for r in body]))
+    if any(not np.isnan(s.mask_iou) for s in scores):
+        out.append(("Where the sitter is: the model's mask against the target's",
+                    ["run", "IoU"], [[n, "-" if np.isnan(s.mask_iou) else f"{s.mask_iou:.3f}"]
+                                     for n, s in zip(names, scores, strict=True)]))
     subjects = sorted({k for s in scores for k in s.subjects})
     out.append(("Mean angular error by subject (°)", ["subject", *names],
                 [[k, *(f"{s.subjects[k]['mean_deg']:.2f}" if k in s.subjects else "-"
@@ -234,7 +274,8 @@ def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path
     page.append(f"<h2>Examples</h2><p>{html.escape(', '.join(columns))}</p>"
                 "<img src='figure.png' alt='examples'>")
     data = [{"run": str(s.run), "dataset": str(s.dataset), "encoding": s.encoding,
-             "overall": s.overall, "regions": s.regions, "subjects": s.subjects}
+             "overall": s.overall, "regions": s.regions, "subjects": s.subjects,
+             "body": s.body, "mask_iou": None if np.isnan(s.mask_iou) else s.mask_iou}
             for s in scores]
     with target as stage:
         (stage / "report.md").write_text("\n".join(md))

@@ -23,7 +23,9 @@ refused before anything is written. Folders are created owner-only, an existing 
 its mode, and every file is written owner-only.
 
 Each capture is processed alone (photometric stereo with its session's calibration, Face Mesh
-on the ring-flash photo, the crop of :mod:`learning.preprocess`), in worker processes. A sample
+on the ring-flash photo, the crop of :mod:`learning.preprocess`), in worker processes. A
+simulated person in portrait light (a folder with ``portrait.jpg``, from ``booth simulate
+people --lighting portrait``) is its photo with the renderer's true normals and mask. A sample
 is written under a temporary name and renamed, then its line is appended to ``index.jsonl``
 and fsynced: an interrupted export leaves only finished samples, and the next run resumes
 from the index. A capture already exported with the same checksum, settings and light model
@@ -83,15 +85,16 @@ class Settings:
     ``lambertian`` (per-pixel least squares over the usable flashes), the default for normals
     across the whole tool; ``simplified`` is the calibrated simplified model. Either uses the
     capture's session calibration (:attr:`Source.calibration`) when it has one, the nominal
-    booth otherwise. ``size``, ``encoding`` and ``margin``: the crop of
-    :mod:`learning.preprocess`. ``augment``: also write flipped and ``brightness``-scaled
-    copies of the train split's samples. ``seed`` and ``split``: the split by subject
+    booth otherwise. ``size``, ``encoding`` and ``framing`` (``face`` or ``person``,
+    :data:`learning.preprocess.FRAMINGS`): the crop of :mod:`learning.preprocess`.
+    ``augment``: also write flipped and ``brightness``-scaled copies of the train split's
+    samples. ``seed`` and ``split``: the split by subject
     (:mod:`learning.splits`; assigned afterwards, so changing them reuses every sample
     unless ``augment``). ``compress``: deflate the photo and the normals too."""
 
     size: int = 512
     encoding: str = "points"
-    margin: float = 0.25
+    framing: str = "person"
     method: str = DEFAULT_METHOD
     augment: bool = False  # materialise flip and brightness copies
     brightness: tuple[float, ...] = aug.BRIGHTNESS
@@ -103,6 +106,9 @@ class Settings:
         if self.encoding not in preprocess.ENCODINGS:
             raise InputError(f"--encoding: expected one of {preprocess.ENCODINGS}, "
                              f"got {self.encoding!r}")
+        if self.framing not in preprocess.FRAMINGS:
+            raise InputError(f"--framing: expected one of {', '.join(preprocess.FRAMINGS)}, "
+                             f"got {self.framing!r}")
         if self.method not in METHODS:
             raise InputError(f"--method: expected one of {', '.join(METHODS)}, got "
                              f"{self.method!r}")
@@ -186,19 +192,28 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     out = Outcome(source.key, source.subject, source.checksum, settings.digest(),
                   calibration_sha256=calibration_digest(source.calibration))
     try:
-        from learning.facemesh import detect
+        from learning.facemesh import NoFaceError, detect
         from photometric import pipeline
         from photometric.calibration import Calibration
 
-        cal = Calibration.load(source.calibration) if source.calibration else None
-        # Linear pixels for the normals (RAW, or JPEG through the calibrated response); the
-        # network's input is the portrait as a camera shows it, 8-bit sRGB.
-        solved = pipeline.solve_capture(source.path, settings.method, cal)
-        loaded, result = solved.loaded, solved.result
-        portrait = loaded.display("center")
-        lm = detect(portrait).points
-        sample = preprocess.make_sample(portrait, result.normals, result.mask, lm,
-                                        settings.size, settings.encoding, settings.margin,
+        portrait_light = is_portrait(source.path)
+        if portrait_light:
+            portrait, normals, mask = _portrait_truth(Path(source.path))
+        else:
+            cal = Calibration.load(source.calibration) if source.calibration else None
+            # Linear pixels for the normals (RAW, or JPEG through the calibrated response);
+            # the network's input is the portrait as a camera shows it, 8-bit sRGB.
+            solved = pipeline.solve_capture(source.path, settings.method, cal)
+            portrait = solved.loaded.display("center")
+            normals, mask = solved.result.normals, solved.result.mask
+        try:
+            lm = detect(portrait).points
+        except NoFaceError as exc:
+            # (the hint about the ring flash is for the booth's captures)
+            raise NoFaceError("no face found (Face Mesh): the person is turned or tilted "
+                              "too far" if portrait_light else str(exc)) from None
+        sample = preprocess.make_sample(portrait, normals, mask, lm,
+                                        settings.size, settings.encoding, settings.framing,
                                         _parts(source.path))
         oval = preprocess.face_oval(sample.landmarks, settings.size) > 0
         coverage = float(sample.mask[oval].mean()) if oval.any() else 0.0
@@ -223,6 +238,32 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - a bad capture is reported, never a crash
         out.reason = f"{type(exc).__name__}: {exc}"
     return out
+
+
+#: A simulated person photographed in portrait light (``booth simulate people --lighting
+#: portrait``): the photo, with the renderer's true normals as the target.
+PORTRAIT = "portrait.jpg"
+
+
+def is_portrait(capture: str | Path) -> bool:
+    return (Path(capture) / PORTRAIT).is_file()
+
+
+def _portrait_truth(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A portrait-light person: the photo (8-bit sRGB), its true normals and mask."""
+    import cv2
+
+    from photometric.io import imageio, normalmap
+
+    rgb = imageio.read_image(folder / PORTRAIT)
+    if rgb.ndim != 3 or rgb.dtype != np.uint8:
+        raise InputError(f"{folder / PORTRAIT}: expected an 8-bit colour photo")
+    normals = normalmap.read_npy(folder / "truth" / "normals.npy")
+    mask = cv2.imread(str(folder / "truth" / "mask.png"), cv2.IMREAD_UNCHANGED)
+    if mask is None or mask.shape != rgb.shape[:2] or normals.shape[:2] != rgb.shape[:2]:
+        raise InputError(f"{folder / 'truth'}: normals.npy and mask.png must be the photo's "
+                         f"size ({rgb.shape[1]}×{rgb.shape[0]})")
+    return rgb, normals, mask > 0
 
 
 def _parts(capture: Path) -> np.ndarray | None:

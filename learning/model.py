@@ -5,7 +5,9 @@ convolutions up, skip connections by concatenation, as in the paper; with batch
 normalisation after each convolution (the paper predates it; every maintained U-Net has it,
 and it lets the net train at the learning rates training uses) and zero padding, so the
 output has the input's size. The last 1×1 convolution gives three channels, normalised to
-unit normals.
+unit normals, and (``outputs=4``, every model trained since the ``person`` framing) a fourth:
+the logit of the mask, where the sitter is and normals hold, trained on the target's mask,
+so that a prediction says where it may be pasted into the photo.
 
 Presets (``PRESETS``): ``paper``, base width 64 (64-128-256-512-1024 channels, 31.0 M
 parameters at 5 input channels); ``small``, base width 24 (24-...-384, 4.4 M parameters,
@@ -46,14 +48,19 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    """(N, in_channels, H, W) -> (N, 3, H, W) unit normals; H and W multiples of 2**depth."""
+    """(N, in_channels, H, W) -> (N, outputs, H, W): unit normals, then the mask's logit when
+    ``outputs`` is 4; H and W multiples of 2**depth."""
 
-    def __init__(self, in_channels: int = 5, base: int = 24, depth: int = 4):
+    def __init__(self, in_channels: int = 5, base: int = 24, depth: int = 4,
+                 outputs: int = 4):
         super().__init__()
         if in_channels < 1 or base < 1 or depth < 1:
             raise ValueError(f"UNet: in_channels, base and depth must be positive, got "
                              f"{in_channels}, {base}, {depth}")
-        self.in_channels, self.base, self.depth = in_channels, base, depth
+        if outputs not in (3, 4):
+            raise ValueError(f"UNet: outputs must be 3 (normals) or 4 (normals and mask), "
+                             f"got {outputs}")
+        self.in_channels, self.base, self.depth, self.outputs = in_channels, base, depth, outputs
         widths = [base * 2**k for k in range(depth + 1)]
         self.down = nn.ModuleList([_block(in_channels, widths[0])])
         self.down.extend(_block(widths[k - 1], widths[k]) for k in range(1, depth + 1))
@@ -61,7 +68,7 @@ class UNet(nn.Module):
                                 for k in reversed(range(depth)))
         self.merge = nn.ModuleList(_block(2 * widths[k], widths[k])
                                    for k in reversed(range(depth)))
-        self.head = nn.Conv2d(widths[0], 3, 1)
+        self.head = nn.Conv2d(widths[0], outputs, 1)
 
     @property
     def multiple(self) -> int:
@@ -86,7 +93,9 @@ class UNet(nn.Module):
         x = skips.pop()
         for up, merge in zip(self.up, self.merge, strict=True):
             x = merge(torch.cat([skips.pop(), up(x)], dim=1))
-        return F.normalize(self.head(x).float(), dim=1, eps=1e-6)
+        y = self.head(x).float()
+        normals = F.normalize(y[:, :3], dim=1, eps=1e-6)
+        return normals if self.outputs == 3 else torch.cat([normals, y[:, 3:]], dim=1)
 
 
 def build(preset: str, in_channels: int) -> UNet:

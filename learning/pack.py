@@ -3,9 +3,10 @@
 ``booth export`` writes one zip per sample (small, readable with numpy alone, resumable);
 decompressing one costs milliseconds, and at 1,000 images a second at 512² a loader must
 deliver about 3 GB/s. Packed, a batch is a gather from arrays the page cache already holds,
-with no decoding: ``DATASET/packed/<split>/{image,channels,normals,mask,landmarks}.npy`` (standard
-``.npy`` files, ``np.load(..., mmap_mode="r")`` reads them), in the export's own types (uint8
-photo, float16 channels and normals, bool mask), plus ``index.json`` (the sample files and
+with no decoding: ``DATASET/packed/<split>/{image,channels,normals,mask,landmarks,parts}.npy``
+(standard ``.npy`` files, ``np.load(..., mmap_mode="r")`` reads them), in the export's own types
+(uint8 photo, float16 channels and normals, bool mask, uint8 parts map: ``UNKNOWN`` where a
+sample has none, a real capture), plus ``index.json`` (the sample files and
 subjects in order, and the digest of the manifest they were packed from).
 
 Packing happens once, when training first meets a dataset or its manifest changed (a re-run
@@ -29,7 +30,9 @@ from learning.splits import SPLITS
 from photometric.errors import InputError
 from photometric.io.files import OutputDir
 
-PACK_VERSION = 2
+PACK_VERSION = 3
+ARRAYS = ("image", "channels", "normals", "mask", "landmarks", "parts")
+UNKNOWN = 255  # the parts map of a sample without one (not a part code)
 FOLDER = "packed"
 COMMAND = "train"  # what packs a dataset (the output marker names it)
 
@@ -47,6 +50,7 @@ class PackedSplit:
     normals: np.ndarray  # (N, S, S, 3) float16
     mask: np.ndarray  # (N, S, S) bool
     landmarks: np.ndarray  # (N, 478, 3) float32, crop pixels (for evaluation's regions)
+    parts: np.ndarray  # (N, S, S) uint8 part codes (photometric.sim.parts), UNKNOWN: none
     files: list[str]
     subjects: list[str]
 
@@ -103,6 +107,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
                 "normals": ((n, size, size, 3), np.float16),
                 "mask": ((n, size, size), np.bool_),
                 "landmarks": ((n, 478, 3), np.float32),
+                "parts": ((n, size, size), np.uint8),
             }
             mm = {k: np.lib.format.open_memmap(out / f"{k}.npy", "w+", dtype, shape)
                   for k, (shape, dtype) in arrays.items()}
@@ -123,6 +128,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
                     raise InputError(f"{path}: landmarks: expected (478, 3), got "
                                      f"{sample.landmarks.shape}")
                 mm["landmarks"][i] = sample.landmarks
+                mm["parts"][i] = UNKNOWN if sample.parts is None else sample.parts
                 done += 1
                 if progress:
                     progress(done, total)
@@ -173,7 +179,7 @@ def open_split(root: str | Path, split: str, repack: bool = True,
     idx = _index(folder)
     assert idx is not None  # just packed
     arrays = {}
-    for k in ("image", "channels", "normals", "mask", "landmarks"):
+    for k in ARRAYS:
         try:
             arrays[k] = np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:

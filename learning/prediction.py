@@ -2,17 +2,21 @@
 
 ``booth predict IMAGE_OR_DIR... --model RUN --out DIR``. Each photo is read as people see it
 (Pillow: EXIF orientation applied; grey, 16-bit, palette, RGBA and CMYK made 8-bit RGB; a
-phone's HEIC through pillow-heif), its faces found by Face Mesh (the largest, or up to
-``--max-faces``), each face cropped as the export crops it (the run's crop size and margin),
-given the landmark channels the run was trained with, and predicted. Per photo and face:
+phone's HEIC through pillow-heif), its faces found (:mod:`learning.face_finder`: MediaPipe's
+full-range detector, then Face Mesh; the largest, or up to ``--max-faces``), each face cropped
+as the export crops it (the run's crop size and framing), given the landmark channels the run
+was trained with, and predicted. The crops go back into the photo weighted by the model's
+mask (a model without one: the face oval) and faded out at their edges, and where they
+overlap their normals are averaged by those weights. Per photo:
 
 * ``NAME.normals.png``: 16-bit normal map of the full frame (RGB = (n + 1) / 2 × 65535), the
-  prediction pasted back inside the face's oval, zero elsewhere; ``NAME.normals.npy`` the same
-  as float32; ``NAME.mask.png`` that oval;
-* ``NAME.crop.normals.png``: the crop's own normal map, as the network gave it.
+  predictions pasted back where the merged mask holds, zero elsewhere; ``NAME.normals.npy``
+  the same as float32; ``NAME.mask.png`` that mask;
+* ``NAME.crop.normals.png``: the first face's crop as the network gave it; ``NAME-face2...``
+  the second's, and so on.
 
-A second face adds ``-face2`` to NAME, and so on. A photo without a face, or one that cannot be
-read, is listed with the reason; the others are still done.
+A photo without a face, or one that cannot be read, is listed with the reason; the others are
+still done.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from learning.model import CHANNELS
 from photometric.errors import InputError
 from photometric.io import normalmap
 
-#: The model ``booth predict`` uses without ``--model``: the small preset trained on
-#: simulated people (its model card beside it, ``learning/models/README.md``).
-DEFAULT_MODEL = "default.safetensors"
+#: The shipped models by name (``learning/models/NAME.safetensors``, each with its card
+#: ``NAME.md``), the default first: ``portrait`` for any photo (trained on simulated people in
+#: portrait light), ``booth`` for the booth's own ring-flash photo (as the paper).
+SHIPPED = ("portrait", "booth")
+DEFAULT_MODEL = SHIPPED[0]
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp", ".bmp")
 MAX_PIXELS = 100_000_000
@@ -73,20 +79,61 @@ def read_portrait(path: str | Path) -> np.ndarray:
 
 @dataclass
 class Face:
-    normals: np.ndarray  # (H, W, 3) float32, full frame, zero outside ``mask``
-    mask: np.ndarray  # (H, W) bool: the face oval
-    crop: np.ndarray  # (S, S, 3) float32: the network's output for the crop
-    crop_mask: np.ndarray  # (S, S) bool
+    """One face's prediction in its crop (``size`` × ``size``) and where the crop lies."""
+
+    crop: np.ndarray  # (S, S, 3) float32: the network's normals for the crop
+    alpha: np.ndarray  # (S, S) float32 in [0, 1]: how much the crop's pixels are trusted
+    box: preprocess.Crop  # the crop's square in the photo
+    landmarks: np.ndarray | None = None  # (478, 3) in the photo's pixels
+
+    @property
+    def crop_mask(self) -> np.ndarray:
+        return self.alpha >= 0.5
+
+
+@dataclass
+class Photo:
+    """A photo's prediction: every face's crop pasted back and merged."""
+
+    normals: np.ndarray  # (H, W, 3) float32 unit normals inside ``mask``, zero elsewhere
+    alpha: np.ndarray  # (H, W) float32 in [0, 1]: the soft mask, feathered at the seams
+    faces: list[Face]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.alpha >= 0.5
+
+    def ovals(self) -> np.ndarray:
+        """(H, W) bool: the faces' ovals (their skin, for fitting the photo's light)."""
+        out = np.zeros(self.alpha.shape, np.uint8)
+        for f in self.faces:
+            if f.landmarks is not None:
+                cv2.fillPoly(out, [np.round(f.landmarks[preprocess.oval_order(), :2] - 0.5)
+                                   .astype(np.int32)], 1)
+        return out.astype(bool)
+
+
+#: The feather at a crop's edge, as a share of its side: the crop's own border (where the
+#: network sees least) fades out instead of ending in a step.
+EDGE = 0.04
+
+
+def _edge_ramp(size: int) -> np.ndarray:
+    """(size, size) weight rising from 0 at the crop's border to 1 at ``EDGE`` inside it."""
+    d = np.minimum(np.arange(size) + 0.5, size - 0.5 - np.arange(size)) / max(EDGE * size, 1)
+    ramp = np.clip(d, 0.0, 1.0)
+    ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: no kink where it reaches 1
+    return np.minimum.outer(ramp, ramp).astype(np.float32)
 
 
 @dataclass
 class Predictor:
-    """A run's model and how its inputs were made (crop size, margin, landmark encoding)."""
+    """A run's model and how its inputs were made (crop size, framing, landmark encoding)."""
 
     model: torch.nn.Module
     encoding: str
     size: int
-    margin: float = 0.25
+    framing: str = "face"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @classmethod
@@ -100,53 +147,117 @@ class Predictor:
         if CHANNELS[encoding] != meta["model"]["in_channels"]:
             raise InputError(f"{run}: a model of {meta['model']['in_channels']} input channels "
                              f"for the {encoding} encoding ({CHANNELS[encoding]})")
+        framing = ds.get("framing", "face")  # runs from before the framings: the face's
+        if framing not in preprocess.FRAMINGS:
+            raise InputError(f"{run}: dataset: framing: expected one of "
+                             f"{', '.join(preprocess.FRAMINGS)}, got {framing!r}")
         # channels_last: oneDNN's and cuDNN's convolutions run faster on NHWC (1.6x at
         # 512² on CPU, benchmarks/learning.py).
         model = model.eval().to(memory_format=torch.channels_last)
-        return cls(model, encoding, size, float(ds.get("margin", 0.25)), torch.device(device))
+        return cls(model, encoding, size, framing, torch.device(device))
 
-    def faces(self, rgb: np.ndarray, max_faces: int = 1) -> list[Face]:
-        from learning.facemesh import detect_all
+    def photo(self, rgb: np.ndarray, max_faces: int = 1) -> Photo:
+        """The faces of ``rgb`` (largest first, at most ``max_faces``) predicted and merged
+        into one full-frame map; NoFaceError when there is none."""
+        from learning.face_finder import find_faces
 
-        found = detect_all(rgb, max_faces)
-        return [self.face(rgb, pts) for pts in found]
+        faces = [self.face(rgb, pts) for pts in find_faces(rgb, max_faces)]
+        return Photo(*paste(faces, rgb.shape[:2]), faces)
 
     @torch.no_grad()
     def face(self, rgb: np.ndarray, landmarks: np.ndarray) -> Face:
-        crop = preprocess.face_crop(landmarks, self.size, self.margin)
+        crop = preprocess.face_crop(landmarks, self.size, self.framing)
         pts = crop.points(landmarks)
-        image = np.clip(crop.image(rgb.astype(np.float32) / 255.0), 0.0, 1.0)
+        # (the crop converted, not the photo: a 12 MP photo in float32 is 144 MB)
+        image = np.clip(crop.image(rgb) * np.float32(1 / 255), 0.0, 1.0)
         channels = preprocess.landmark_channels(pts, self.size, self.encoding)
         x = np.concatenate([image, channels], axis=-1).transpose(2, 0, 1)[None]
         pred = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(
-            self.device, memory_format=torch.channels_last))
-        n = pred[0].permute(1, 2, 0).float().cpu().numpy()
-        crop_mask = preprocess.face_oval(pts, self.size).astype(bool)
-        h, w = rgb.shape[:2]
-        # Back into the photo: the crop's square scaled to its side and placed at (x0, y0).
-        m = np.array([[crop.side / self.size, 0, crop.x0 + 0.5 * crop.side / self.size - 0.5],
-                      [0, crop.side / self.size, crop.y0 + 0.5 * crop.side / self.size - 0.5]])
-        full = cv2.warpAffine(n, m, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
-        length = np.linalg.norm(full, axis=-1, keepdims=True)
-        full = np.divide(full, length, out=np.zeros_like(full), where=length > 1e-6)
-        oval = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(oval, [np.round(landmarks[preprocess.oval_order(), :2] - 0.5)
-                            .astype(np.int32)], 1)
-        mask = oval.astype(bool) & (length[..., 0] > 1e-6)
-        full[~mask] = 0.0
-        return Face(full.astype(np.float32), mask, n.astype(np.float32), crop_mask)
+            self.device, memory_format=torch.channels_last))[0].float().cpu()
+        n = pred[:3].permute(1, 2, 0).numpy()
+        if pred.shape[0] > 3:  # the model's own mask
+            alpha = torch.sigmoid(pred[3]).numpy()
+        else:  # a model without one: the face oval it was trained on
+            alpha = preprocess.face_oval(pts, self.size).astype(np.float32)
+        return Face(np.ascontiguousarray(n, np.float32), alpha.astype(np.float32), crop,
+                    np.asarray(landmarks, np.float32))
+
+
+def paste(faces: list[Face], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Faces' crops back into a photo of ``shape``: (normals (H, W, 3), alpha (H, W)).
+
+    Each crop is scaled to its square in the photo with its alpha times the edge feather;
+    where crops overlap, normals are averaged by those weights and the alphas add (to 1 at
+    most)."""
+    h, w = shape
+    num = np.zeros((h, w, 3), np.float32)
+    den = np.zeros((h, w), np.float32)
+    box = None  # the bounding box of the crops within the photo
+    for f in faces:
+        c = f.box
+        # Only the crop's square (within the photo) is warped into: a full-frame warp of a
+        # 12 MP photo per face took seconds.
+        x0, y0 = max(c.x0, 0), max(c.y0, 0)
+        x1, y1 = min(c.x0 + c.side, w), min(c.y0 + c.side, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        k = c.side / c.size
+        # The crop's square scaled to its side and placed at (x0, y0), pixel centres kept.
+        m = np.array([[k, 0, c.x0 - x0 + 0.5 * k - 0.5], [0, k, c.y0 - y0 + 0.5 * k - 0.5]])
+        a = f.alpha * _edge_ramp(c.size)
+        for src, acc in ((f.crop * a[..., None], num), (a, den)):
+            acc[y0:y1, x0:x1] += cv2.warpAffine(src, m, (x1 - x0, y1 - y0),
+                                                flags=cv2.INTER_LINEAR,
+                                                borderMode=cv2.BORDER_CONSTANT)
+        box = (x0, y0, x1, y1) if box is None else (min(box[0], x0), min(box[1], y0),
+                                                    max(box[2], x1), max(box[3], y1))
+    normals = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    if box is None:
+        return normals, alpha
+    # normalised within the crops' bounding box alone (the rest is zero)
+    win = np.s_[box[1]:box[3], box[0]:box[2]]
+    n, a = num[win], np.clip(den[win], 0.0, 1.0)
+    length = np.linalg.norm(n, axis=-1, keepdims=True)
+    ok = (a >= 0.5) & (length[..., 0] > 1e-6)
+    normals[win] = np.divide(n, length, out=np.zeros_like(n), where=ok[..., None])
+    alpha[win] = np.where(ok | (a < 0.5), a, 0.0)
+    return normals, alpha
+
+
+def shipped(name: str) -> Path:
+    """The shipped model ``name`` (:data:`SHIPPED`); an InputError when this copy lacks it."""
+    from importlib import resources
+
+    path = Path(str(resources.files("learning") / "models" / f"{name}.safetensors"))
+    if not path.is_file():
+        raise InputError(f"{path}: no {name} model in this copy; give --model RUN (a run of "
+                         "'booth train')")
+    return path
 
 
 def default_model() -> Path:
-    """The shipped model's path; an InputError when this copy has none."""
-    from importlib import resources
+    """The model ``booth predict`` uses without ``--model``: the portrait model where this
+    copy has it (the booth's own, the ring-flash one, before it was first shipped)."""
+    for name in SHIPPED:
+        try:
+            return shipped(name)
+        except InputError:
+            continue
+    return shipped(DEFAULT_MODEL)
 
-    path = Path(str(resources.files("learning") / "models" / DEFAULT_MODEL))
-    if not path.is_file():
-        raise InputError(f"{path}: no default model in this copy; give --model RUN (a run of "
-                         "'booth train')")
-    return path
+
+def model_path(model: str | None) -> Path:
+    """``--model``: a shipped model's name, a run folder or a NAME.safetensors; none: the
+    default."""
+    if model is None:
+        return default_model()
+    p = Path(model)
+    # a run folder or a checkpoint of that name comes first (not any folder: in the
+    # project's root, 'booth' is the package)
+    if model in SHIPPED and not (p.is_file() or (p / "best.safetensors").is_file()):
+        return shipped(model)
+    return p
 
 
 def inputs(paths: list[str | Path]) -> list[Path]:
@@ -169,16 +280,17 @@ class Outcome:
     written: list[str] = field(default_factory=list)
 
 
-def write_face(stage: Path, name: str, face: Face) -> list[str]:
-    files = {f"{name}.normals.png": lambda p: normalmap.write_png16(p, face.normals, face.mask),
-             f"{name}.normals.npy": lambda p: np.save(p, face.normals),
-             f"{name}.mask.png": lambda p: cv2.imwrite(str(p),
-                                                       face.mask.astype(np.uint8) * 255),
-             f"{name}.crop.normals.png": lambda p: normalmap.write_png16(p, face.crop,
-                                                                         face.crop_mask)}
-    for fname, write in files.items():
-        write(stage / fname)
-    return list(files)
+def write_photo(stage: Path, name: str, photo: Photo) -> list[str]:
+    """A photo's files: its merged normal map, normals and mask; each face's crop."""
+    normalmap.write_png16(stage / f"{name}.normals.png", photo.normals, photo.mask)
+    np.save(stage / f"{name}.normals.npy", photo.normals)
+    cv2.imwrite(str(stage / f"{name}.mask.png"), photo.mask.astype(np.uint8) * 255)
+    written = [f"{name}.normals.png", f"{name}.normals.npy", f"{name}.mask.png"]
+    for i, face in enumerate(photo.faces):
+        crop = f"{name}{'' if i == 0 else f'-face{i + 1}'}.crop.normals.png"
+        normalmap.write_png16(stage / crop, face.crop, face.crop_mask)
+        written.append(crop)
+    return written
 
 
 def predict(photos: list[Path], predictor: Predictor, stage: Path, max_faces: int = 1,
@@ -192,14 +304,13 @@ def predict(photos: list[Path], predictor: Predictor, stage: Path, max_faces: in
         o = Outcome(photo)
         try:
             rgb = read_portrait(photo)
-            faces = predictor.faces(rgb, max_faces)
-            o.faces = len(faces)
+            result = predictor.photo(rgb, max_faces)
+            o.faces = len(result.faces)
             stem = photo.stem
             stems[stem] = stems.get(stem, 0) + 1
             if stems[stem] > 1:  # two photos of one name in different folders
                 stem = f"{stem}-{stems[stem]}"
-            for i, face in enumerate(faces):
-                o.written += write_face(stage, stem if i == 0 else f"{stem}-face{i + 1}", face)
+            o.written += write_photo(stage, stem, result)
         except NoFaceError:
             o.error = "no face found"
         except InputError as exc:

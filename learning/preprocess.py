@@ -1,7 +1,9 @@
 """From a capture to a training sample: a square face crop and the network's input channels.
 
-The crop is a square around the landmarks' bounding box, ``margin`` of its size added on each
-side, resized to ``size`` (default 512, the paper's). The same crop is applied to the ring-flash
+The crop is a square around the landmarks' bounding box, resized to ``size`` (default 512, the
+paper's): in the ``face`` framing a quarter of the face's size added on each side (the
+paper's crop), in the ``person`` framing enough for the hair, the ears, the neck and the top
+of the shoulders (:data:`FRAMINGS`). The same crop is applied to the ring-flash
 photo, the normal map (interpolated normals re-normalised) and the mask; where the square
 reaches past the photo it is padded and masked out.
 
@@ -32,6 +34,10 @@ import numpy as np
 from photometric.io import imageio
 
 ENCODINGS = ("points", "dense", "none")
+#: How much of the sitter a crop shows, as (margin, drop) of :func:`face_crop`: ``face`` the
+#: face and a little round it (the paper's crop); ``person`` the head with its hair and
+#: ears, the neck and the top of the shoulders, where a relit portrait needs normals too.
+FRAMINGS: dict[str, tuple[float, float]] = {"face": (0.25, 0.0), "person": (0.8, 0.35)}
 PARTS = ("face", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "left_iris",
          "right_iris", "nose", "lips")
 
@@ -131,14 +137,18 @@ class Crop:
         return cv2.resize(win, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
 
 
-def face_crop(landmarks: np.ndarray, size: int = 512, margin: float = 0.25) -> Crop:
-    """The square around the landmarks with ``margin`` of the face's size on each side.
+def face_crop(landmarks: np.ndarray, size: int = 512, framing: str = "face") -> Crop:
+    """The square of ``framing`` (:data:`FRAMINGS`: ``margin`` of the face's size on each side
+    of the landmarks' box, its centre ``drop`` of the face's size below the box's, toward
+    the neck and shoulders).
 
     Flip-equivariant: the crop of a mirrored photo's mirrored landmarks is the mirror of this
     crop (the side is an integer and the centre is rounded symmetrically)."""
+    margin, drop = FRAMINGS[framing]
     x, y = landmarks[:, 0], landmarks[:, 1]
-    cx, cy = (x.min() + x.max()) / 2, (y.min() + y.max()) / 2
-    side = int(np.ceil(max(np.ptp(x), np.ptp(y)) * (1 + 2 * margin)))
+    face = max(np.ptp(x), np.ptp(y))
+    cx, cy = (x.min() + x.max()) / 2, (y.min() + y.max()) / 2 + drop * face
+    side = int(np.ceil(face * (1 + 2 * margin)))
     side += side % 2  # even, so that the centre is a pixel corner
     return Crop(int(np.round(cx - side / 2)), int(np.round(cy - side / 2)), side, size)
 
@@ -213,11 +223,11 @@ class Sample:
 
 
 def make_sample(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
-                size: int = 512, encoding: str = "points", margin: float = 0.25,
+                size: int = 512, encoding: str = "points", framing: str = "face",
                 parts: np.ndarray | None = None) -> Sample:
     """Crop a capture (ring-flash photo, its normal map and mask, its landmarks in photo
     pixels, and the parts map where the truth has one) into a sample."""
-    crop = face_crop(landmarks, size, margin)
+    crop = face_crop(landmarks, size, framing)
     pts = crop.points(landmarks)
     n, m = crop.normals(normals, mask)
     image = np.clip(crop.image(imageio.to_float(ring)), 0.0, 1.0)

@@ -42,6 +42,16 @@ class Settings:
         return self
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of hours, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of hours, got {text}")
+    return value
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``booth train`` and ``python -m learning.trainer``."""
     d = Settings()
@@ -61,6 +71,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--no-augment", action="store_true", help="no flips or brightness changes")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--hours", type=_positive, default=None, metavar="H",
+                   help="stop after the first epoch that ends later than H hours after the "
+                   "start, its checkpoint saved; --resume continues exactly from it")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

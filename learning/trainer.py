@@ -33,7 +33,7 @@ import yaml
 from learning import checkpoint, metrics, norm_stats
 from learning.loader import Batches
 from learning.model import CHANNELS, build
-from learning.pack import manifest_digest, open_split
+from learning.pack import is_current, manifest_digest, open_split
 from learning.sample_format import read_manifest
 from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
@@ -123,6 +123,17 @@ def _same_data(out: Path, now: dict) -> None:
                          "start a new run")
 
 
+def _wait_packed(dataset: str | Path, hours: float = 6.0) -> None:
+    """Wait (polling) until rank 0 has packed ``dataset``: torchrun ends every process when
+    one fails, so a rank 0 that fails to pack does not leave the others waiting."""
+    deadline = time.monotonic() + hours * 3600
+    while not is_current(dataset):
+        if time.monotonic() > deadline:
+            raise InputError(f"{dataset}: not packed after {hours:g} hours of waiting for "
+                             "rank 0")
+        time.sleep(1.0)
+
+
 def evaluate_loader(model, batches: Batches, amp: bool = False,
                     distributed: bool = False) -> dict[str, float]:
     """Masked figures over every pixel of a split (its shard on each rank, merged when
@@ -137,11 +148,16 @@ def evaluate_loader(model, batches: Batches, amp: bool = False,
 
 def train(dataset: str | Path, out: str | Path, settings: Settings | None = None,
           resume: bool = False, progress: Callable[[str], None] | None = None,
-          on_step: Callable[[int, int, int], None] | None = None) -> Path:
+          on_step: Callable[[int, int, int], None] | None = None,
+          hours: float | None = None) -> Path:
     """Train on ``dataset`` (a ``booth export`` folder) into the run folder ``out``.
     ``progress`` gets a line per epoch, ``on_step(epoch, step in epoch, steps per epoch)``
-    each step (rank 0 only)."""
+    each step (rank 0 only). With ``hours``, stop after the first epoch that ends later than
+    that after the start, its checkpoint saved: ``resume`` continues exactly from it (how a
+    long run is trained in stretches)."""
     import torch.distributed as dist
+
+    began = time.monotonic()
 
     s = (settings or Settings()).validate()
     out = Path(out)
@@ -153,17 +169,19 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(s.device, local_rank)
     distributed = world > 1
-    if distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     lead = rank == 0
     say = progress if (progress and lead) else (lambda _msg: None)
     if ignored:
         say("--resume trains as the run began; not honoured: " + ", ".join(ignored))
+    # Packing (minutes for a large dataset) comes before the process group, whose collectives
+    # time out (NCCL's after 10 minutes): rank 0 packs, the others wait for the packed files.
     if lead:
         _check_run(out, resume)
         open_split(dataset, "train")  # packs the dataset when needed
-    if distributed:
-        dist.barrier()  # the others wait for rank 0's packing
+    elif distributed:
+        _wait_packed(dataset)
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     train_split = open_split(dataset, "train", repack=False)
     val_split = open_split(dataset, "val", repack=False)
     if len(train_split) == 0:
@@ -217,7 +235,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             group["lr"] = rate
     manifest = read_manifest(Path(dataset) / "manifest.json")
     data = {"path": str(Path(dataset).resolve()), "encoding": encoding, "size": size,
-            "margin": manifest["settings"].get("margin", 0.25), "train": len(train_split),
+            # datasets exported before the framings were the face's
+            "framing": manifest["settings"].get("framing", "face"), "train": len(train_split),
             "val": len(val_split), "manifest_sha256": manifest_digest(dataset),
             # Who the run learnt from and was chosen on: evaluate refuses to score these.
             "people": {k: sorted(manifest.get("splits", {}).get(k, [])) for k in ("train", "val")}}
@@ -334,6 +353,15 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             say(f"epoch {epoch + 1}/{s.epochs}: loss {train_loss:.4f}, train {train_deg:.2f}°, "
                 f"{held}, "
                 f"{row['images_per_s']:.1f} img/s, waiting for data {100 * row['data_wait']:.0f} %")
+        if hours is not None and epoch + 1 < s.epochs:
+            # rank 0's clock decides for all, so every rank stops after the same epoch
+            late = torch.tensor(float(time.monotonic() - began > hours * 3600), device=device)
+            if distributed:
+                dist.broadcast(late, 0)
+            if late.item():
+                say(f"stopped after epoch {epoch + 1} of {s.epochs}: the {hours:g} hour(s) "
+                    f"are up; continue with --resume")
+                break
     if writer is not None:
         writer.close()
     if distributed:
@@ -352,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         train(args.dataset, args.out, settings_from(args), args.resume,
-              progress=lambda msg: print(msg, flush=True))
+              progress=lambda msg: print(msg, flush=True), hours=args.hours)
     except InputError as exc:
         print(f"learning.trainer: error: {exc}", file=sys.stderr)
         return 2

@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", help="session stores -> a training dataset",
                         parents=[out_folder("export", metavar="DATASET")],
                         description="Export every complete, not superseded capture of the "
-                        "session stores as a training sample (face crop, landmark channels, "
-                        "normal map with the session's calibration, mask), split by subject. "
+                        "session stores as a training sample (crop of the sitter, landmark "
+                        "channels, normal map with the session's calibration, mask), split by "
+                        "subject. A folder of 'booth simulate people --out' stands for its "
+                        "people, each with its true normals (portrait light: portrait.jpg). "
                         "Resumes an interrupted export and reuses samples already exported "
                         "with the same settings. Exit status 1 when nothing was exported.")
     ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT")
@@ -29,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     f"{DEFAULT_METHOD}, as 'booth normals' and the capture's derived/)")
     ex.add_argument("--encoding", choices=("points", "dense", "none"), default="points",
                     help="landmark channels (default points)")
+    ex.add_argument("--framing", choices=("person", "face"), default="person",
+                    help="person: the head with its hair and ears, the neck and the shoulders' "
+                    "top, what a relit portrait needs (default); face: the face and a quarter "
+                    "of its size round it (the paper's crop)")
     ex.add_argument("--size", type=options.int_range(32, 4096, "pixels"), default=512,
                     help="crop side, 32..4096 pixels (default 512)")
     ex.add_argument("--workers", type=options.int_range(1, 64), default=None,
@@ -59,7 +65,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from learning.exporter import Settings
     from learning.workers import start_workers
 
-    settings = Settings(size=args.size, encoding=args.encoding, method=args.method,
+    settings = Settings(size=args.size, encoding=args.encoding, framing=args.framing,
+                        method=args.method,
                         augment=args.augment, brightness=args.brightness, seed=args.seed,
                         split=args.split, compress=args.compress).validate()
     check_out(args.out)

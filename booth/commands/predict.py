@@ -23,11 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "A photo without a face is listed; exit status 1 when a photo failed.")
     pr.add_argument("photos", nargs="+", metavar="IMAGE_OR_DIR")
     pr.add_argument("--model", default=None, metavar="RUN",
-                    help="a run folder of 'booth train' (its best.safetensors) or a "
-                    "NAME.safetensors with NAME.yaml (default: the model shipped with the "
-                    "booth, trained on simulated people)")
-    pr.add_argument("--max-faces", type=options.int_range(1, 4, "faces"), default=1,
-                    help="faces per photo, largest first (default 1, at most 4)")
+                    help="a shipped model, 'portrait' (any photo: the default) or 'booth' "
+                    "(the booth's ring-flash photo), a run folder of 'booth train' (its "
+                    "best.safetensors) or a NAME.safetensors with NAME.yaml")
+    pr.add_argument("--max-faces", type=options.int_range(1, 32, "faces"), default=1,
+                    help="faces per photo, largest first (default 1, at most 32)")
     pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     pr.set_defaults(handler=cmd_predict)
 
@@ -38,7 +38,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from learning.prediction import Predictor, default_model, inputs, predict
+    from learning.prediction import Predictor, inputs, model_path, predict
     from photometric.io.files import OutputDir
 
     photos = inputs(args.photos)
@@ -48,7 +48,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ours = re.compile(r".*\.(normals\.png|normals\.npy|mask\.png|crop\.normals\.png)$")
     earlier = [p.name for p in out.iterdir() if ours.match(p.name)] if out.is_dir() else []
     target = OutputDir(out, "predict", earlier)
-    predictor = Predictor.load(args.model or default_model(), device(args.device))
+    predictor = Predictor.load(model_path(args.model), device(args.device))
     with target as stage, Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
                                    transient=True) as bar:
         task = bar.add_task("predicting", total=len(photos))

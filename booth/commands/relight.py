@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the normals hold (default: where the map is not zero)")
     g.add_argument("--predict", action="store_true",
                    help="predict the normals with --model (default: the shipped model)")
-    g.add_argument("--model", metavar="RUN", default=None)
+    g.add_argument("--model", metavar="RUN", default=None,
+                   help="with --predict: 'portrait' (default), 'booth', a run folder or a "
+                   "NAME.safetensors")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     rl.set_defaults(handler=cmd_relight)
 

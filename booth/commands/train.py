@@ -58,6 +58,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         run = train(args.dataset, args.out, settings_from(args), args.resume,
                     progress=lambda msg: bar.console.print(msg, soft_wrap=True, markup=False),
-                    on_step=step)
+                    on_step=step, hours=args.hours)
+    import yaml
+
+    done = yaml.safe_load((run / "state.yaml").read_text()).get("epoch")
+    epochs = yaml.safe_load((run / "run.yaml").read_text())["training"]["epochs"]
+    if done is not None and done < epochs:
+        print(f"trained {done} of {epochs} epochs -> {run}; the rest with: booth train "
+              f"{args.dataset} --out {run} --resume")
+        return 0
     print(f"trained -> {run} (best.safetensors, last.safetensors, metrics.csv)")
     return 0

@@ -203,7 +203,8 @@ def _marker(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _marker_command(folder: Path) -> str | None:
+def marker_command(folder: Path) -> str | None:
+    """The command whose output ``folder`` is (its marker says), or None."""
     return _marker(folder).get("command")
 
 
@@ -233,7 +234,7 @@ def check_output_dir(path: str | Path, command: str,
         raise InputError(f"{p}: exists and is not a folder; give a new or empty folder")
     if not any(p.iterdir()):
         return p
-    if _marker_command(p) == command or (also_ours is not None and also_ours(p)):
+    if marker_command(p) == command or (also_ours is not None and also_ours(p)):
         allowed = None if names is None else {*names, MARKER}
         extra = [] if allowed is None else [e.name for e in p.iterdir()
                                             if e.name not in allowed]

@@ -364,7 +364,8 @@ class PortraitLight:
 
 
 def portrait_albedo(photo: np.ndarray, normals: np.ndarray, mask: np.ndarray,
-                    floor: float = 0.08) -> tuple[np.ndarray, PortraitLight]:
+                    floor: float = 0.08, skin: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, PortraitLight]:
     """The albedo of a single portrait from its photo and (predicted) normals.
 
     Assumptions: the photo's light is distant and smooth (second-order spherical harmonics hold
@@ -376,16 +377,21 @@ def portrait_albedo(photo: np.ndarray, normals: np.ndarray, mask: np.ndarray,
     shading 1 (the albedo there equals the photo). Limits: hard cast shadows (under the nose,
     the chin) and specular highlights are not low-frequency, so they stay in the albedo and
     move with it; a coloured light is taken as skin colour; make-up or tan lines that vary
-    slowly across the face are partly taken as light.
+    slowly across the face are partly taken as light. ``skin`` (within ``mask``; the face
+    oval, say, when the mask holds the whole person) is where the light is fitted: hair and
+    clothes are not of the skin's albedo, and a fit over them takes their colours for light.
     """
     check_normals(normals, mask)
     photo = _rgb(photo, "photo", mask.shape)
-    coeffs = sh.fit(photo, normals, mask)
+    fit = mask if skin is None else (mask & skin)
+    if not fit.any():
+        fit = mask
+    coeffs = sh.fit(photo, normals, fit)
     luma = np.array([0.2126, 0.7152, 0.0722])
     grey = coeffs @ luma  # (9,) the shading's luminance
     grey3 = np.repeat(grey[:, None], 3, axis=1)
     shade = sh.shading(normals, grey3)[..., 0]
-    top = float(np.percentile(shade[mask], 98))
+    top = float(np.percentile(shade[fit], 98))
     if not top > 0:
         raise InputError("the photo's light could not be fitted over the face (its shading "
                          "is not positive there); is the face lit?")

@@ -90,7 +90,12 @@ def neck(rest: np.ndarray, head: np.ndarray) -> Neck:
     # The chin: the lowest point of the face's midline well in front of the neck's axis
     # (the neck's front lies some 55 mm in front of it).
     face = rest[head]
-    mid = face[(np.abs(face[:, 0]) < 10.0) & (face[:, 2] > axis_z + 75.0)]
+    line = face[np.abs(face[:, 0]) < 10.0]
+    mid = line[line[:, 2] > axis_z + 75.0]
+    if not len(mid):
+        # A face less than 75 mm ahead of that axis (person 739, very slight: the shoulders
+        # slope, and the band above them takes in the upper chest): its front 30 %.
+        mid = line[line[:, 2] > axis_z + 0.7 * (float(line[:, 2].max()) - axis_z)]
     k = int(np.argmin(mid[:, 1]))
     return Neck(base_y, axis_z, float(mid[k, 1]), float(mid[k, 2]))
 

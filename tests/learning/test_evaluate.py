@@ -52,7 +52,7 @@ def _run(folder, channels, seed, encoding="points", size=64, people=None):
 
     torch.manual_seed(seed)
     folder.mkdir()
-    data = {"encoding": encoding, "size": size}
+    data = {"encoding": encoding, "size": size, "framing": "person"}
     if people is not None:
         data["people"] = people
     checkpoint.save_model(folder / "best.safetensors", UNet(channels, base=8),

@@ -22,8 +22,13 @@ def test_outputs_are_unit_normals_of_the_input_size(channels):
     net = UNet(channels, base=8).eval()
     with torch.no_grad():
         y = net(torch.rand(2, channels, 48, 80))
-    assert y.shape == (2, 3, 48, 80) and y.dtype == torch.float32
-    torch.testing.assert_close(y.norm(dim=1), torch.ones(2, 48, 80))
+    # three normal channels, then the mask's logit (any real number)
+    assert y.shape == (2, 4, 48, 80) and y.dtype == torch.float32
+    torch.testing.assert_close(y[:, :3].norm(dim=1), torch.ones(2, 48, 80))
+    assert y[:, 3].std() > 0
+    old = UNet(channels, base=8, outputs=3).eval()  # a model saved before the mask output
+    with torch.no_grad():
+        assert old(torch.rand(1, channels, 32, 32)).shape == (1, 3, 32, 32)
 
 
 def test_inputs_it_cannot_take_are_clear_errors():

@@ -110,3 +110,32 @@ def test_the_default_model_predicts_out_of_the_box(photos, tmp_path, capsys):
     np.testing.assert_allclose(np.linalg.norm(n[mask], axis=-1), 1.0, atol=2e-3)
     # A face seen from the front: its normals face the camera, on average.
     assert n[mask][:, 2].mean() > 0.5
+
+
+def test_a_shipped_model_is_half_the_size_and_predicts_the_same(run, photos, tmp_path):
+    """learning.shipping stores float16 weights; the normals move by hundredths of a degree."""
+    from learning import shipping
+    from learning.prediction import Predictor, model_path
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("# held out\n")
+    (report / "metrics.json").write_text("[]")
+    out = shipping.ship(run, "tiny", report, recipe="booth train ...", folder=tmp_path)
+    assert out.stat().st_size < 0.55 * (run / "best.safetensors").stat().st_size
+    assert (tmp_path / "tiny.report.md").read_text() == "# held out\n"
+    import yaml
+
+    meta = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
+    assert meta["weights"] == "float16" and meta["recipe"] == "booth train ..."
+    rgb = read_portrait(photos / "astronaut.jpg")
+    full, half = Predictor.load(run).photo(rgb), Predictor.load(out).photo(rgb)
+    both = full.mask & half.mask
+    assert (full.mask == half.mask).mean() > 0.999
+    cos = np.clip((full.normals[both] * half.normals[both]).sum(-1), -1, 1)
+    assert np.degrees(np.arccos(cos)).mean() < 0.1
+    # shipped models by name; a folder of that name comes first
+    assert model_path("booth").name == "booth.safetensors"
+    assert model_path(str(run)) == run
+    with pytest.raises(InputError, match="nosuch.safetensors"):
+        Predictor.load(model_path(str(tmp_path / "nosuch.safetensors")))

@@ -210,7 +210,7 @@ def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     assert meta["lr_used"] == pytest.approx(1e-3 * 2 ** 0.5)  # the rate follows the batch
     with torch.no_grad():
         y = model.eval()(torch.rand(1, 5, 64, 64))
-    torch.testing.assert_close(y.norm(dim=1), torch.ones(1, 64, 64))
+    torch.testing.assert_close(y[:, :3].norm(dim=1), torch.ones(1, 64, 64))
     # booth predict takes the run as it is.
     import skimage.data
     from PIL import Image
@@ -221,6 +221,48 @@ def test_torchrun_two_processes_train_one_run(dataset, tmp_path):
     assert main(["predict", str(tmp_path / "a.png"), "--model", str(run), "--out",
                  str(tmp_path / "pred"), "--device", "cpu"]) == 0
     assert (tmp_path / "pred" / "a.normals.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory, store_sources):
+    """Four captures (three people, one twice) at 64 px, all in train."""
+    from learning import exporter as export
+
+    out = tmp_path_factory.mktemp("four") / "ds"
+    faces = [s for s in store_sources[0] if s.subject in ("p1", "p2", "p3")]
+    result = export.export(faces, out, export.Settings(size=64, split=(1.0, 0.0, 0.0)))
+    assert result.ok and len(result.exported) == 4
+    return out
+
+
+def test_two_processes_follow_one_with_the_same_global_batch(four, tmp_path):
+    """torchrun's two processes of 2 images a step against one process of 4 at the rate
+    two processes use (--lr × √2): the same samples in each step (one shuffled order, shared
+    out), gradients averaged by DDP. Only BatchNorm differs: each rank normalises its own 2
+    images (SyncBatchNorm runs on GPUs only), so the curves agree within a tolerance."""
+    import math
+
+    one = tmp_path / "one"
+    shutil.copytree(four, tmp_path / "ds1")
+    train(tmp_path / "ds1", one, Settings(epochs=4, batch=4, lr=1e-3 * math.sqrt(2),
+                                           workers=0, augment=False, seed=3))
+    two = tmp_path / "two"
+    shutil.copytree(four, tmp_path / "ds2")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", "learning.trainer", str(tmp_path / "ds2"), "--out", str(two),
+           "--epochs", "4", "--batch", "2", "--workers", "0", "--device", "cpu", "--seed", "3",
+           "--no-augment"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    a, b = _rows(one), _rows(two)
+    assert [r["step"] for r in a] == [r["step"] for r in b] == ["1", "2", "3", "4"]
+    la = [float(r["train_loss"]) for r in a]
+    lb = [float(r["train_loss"]) for r in b]
+    print("one process:", la, "two:", lb)
+    for x, y in zip(la, lb, strict=True):  # measured: within 1.6 %
+        assert y == pytest.approx(x, rel=0.05)
+    assert lb[-1] < lb[0] and la[-1] < la[0]  # both learn
 
 
 def test_booth_train_command(dataset, tmp_path, capsys):
@@ -236,3 +278,28 @@ def test_booth_train_command(dataset, tmp_path, capsys):
     assert "already holds a run; pass --resume" in err and err.count("\n") == 1
     assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "r2")]) == 2
     assert "manifest" in capsys.readouterr().err
+
+
+def test_a_run_stops_when_its_hours_are_up_and_resumes_to_the_end(dataset, tmp_path, capsys):
+    """--hours: a long run trained in stretches, each ending on a saved epoch."""
+    from booth.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", str(dataset), "--out", str(run), "--epochs", "3", "--batch", "1",
+            "--workers", "0", "--seed", "4"]
+    assert main([*args, "--hours", "1e-9"]) == 0
+    said = capsys.readouterr().out
+    assert "stopped after epoch 1 of 3" in said and "trained 1 of 3 epochs" in said
+    assert "--resume" in said
+    assert len(_rows(run)) == 1
+    assert main([*args, "--resume"]) == 0
+    assert "trained ->" in capsys.readouterr().out
+    assert [r["epoch"] for r in _rows(run)] == ["1", "2", "3"]
+    # the same weights as a run never stopped
+    whole = train(dataset, tmp_path / "whole", Settings(epochs=3, batch=1, workers=0, seed=4))
+    a, _ = checkpoint.load_model(run / "last.safetensors")
+    b, _ = checkpoint.load_model(whole / "last.safetensors")
+    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-6, msg=k)
+    assert main([*args, "--hours", "0"]) == 2  # a number of hours, positive
+    assert "positive number of hours" in capsys.readouterr().err

@@ -80,3 +80,16 @@ def test_a_person_wears_the_same_garment_every_take():
     assert len({g.style for g in drawn}) == len(clothes.STYLES)
     assert len({g.colour for g in drawn}) >= 8
     assert len({g.pattern for g in drawn}) == len(clothes.PATTERNS)
+
+
+def test_a_very_slight_person_s_chin_is_found():
+    """Person 739 (slight, sloping shoulders): the face reaches less than 75 mm ahead of the
+    neck's axis as it is estimated; the chin is still the lowest point of the face's front,
+    below the mouth and ahead of the neck (rendering them crashed at the population's 740th)."""
+    from photometric.sim import people
+
+    m = people.mesh(people.person(739))
+    where = clothes.neck(m.rest, m.bust.head)
+    face = m.rest[m.bust.head]
+    assert face[:, 1].min() - 1.0 <= where.chin_y < -40.0  # below the mouth, on the face
+    assert where.chin_z > where.axis_z + 40.0

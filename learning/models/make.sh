@@ -1,0 +1,61 @@
+#!/bin/sh
+# The shipped models, rebuilt: `make models` (or `sh learning/models/make.sh [portrait|booth]`).
+#
+# Each step skips what an earlier run finished, so the script can be stopped and run again:
+# people are rendered in folders of 500, training runs in stretches of at most HOURS (default
+# 2) hours, each resumed exactly from the last epoch's checkpoint, and the model is shipped
+# (float16 weights, its YAML with this recipe, the held-out report) once training is done.
+# WORK (default out/models) holds the people, datasets and runs: about 10 GB each model.
+set -eu
+cd "$(dirname "$0")/../.."
+BOOTH="${BOOTH:-.venv/bin/booth}"
+PY="${PY:-.venv/bin/python}"
+WORK="${WORK:-out/models}"
+HOURS="${HOURS:-2}"
+PEOPLE="0 500 1000 1500"     # first ids of the four folders of 500 people
+SIZE=256                     # crop side: the person framing at 256²
+EPOCHS=12
+mkdir -p "$WORK"
+
+train_and_ship() {  # NAME DATASET
+    run="$WORK/run-$1"
+    if [ -f "$run/state.yaml" ]; then resume="--resume"; else resume=""; fi
+    # one stretch; run the script again for the next until the run is done
+    $BOOTH train "$2" --out "$run" --preset small --epochs $EPOCHS --batch 8 --lr 0.001 \
+        --seed 0 --workers 1 --hours "$HOURS" $resume
+    if ! grep -q "^epoch: $EPOCHS\$" "$run/state.yaml"; then
+        echo "$1: training continues; run this again for the next stretch"
+        return 0
+    fi
+    $BOOTH evaluate "$run" --dataset "$2" --out "$WORK/report-$1" --device cpu
+    $PY -m learning.shipping "$run" "$1" --report "$WORK/report-$1" \
+        --recipe "sh learning/models/make.sh $1 (WORK=$WORK HOURS=$HOURS)"
+}
+
+portrait() {
+    for k in $PEOPLE; do
+        [ -d "$WORK/portrait-$k" ] || $BOOTH simulate people 500 --seed "$k" \
+            --lighting portrait --size 512 --out "$WORK/portrait-$k"
+    done
+    # shellcheck disable=SC2046
+    $BOOTH export $(for k in $PEOPLE; do echo "$WORK/portrait-$k"; done) \
+        --out "$WORK/ds-portrait" --framing person --size $SIZE --encoding points --seed 0
+    train_and_ship portrait "$WORK/ds-portrait"
+}
+
+booth() {
+    for k in $PEOPLE; do
+        [ -f "$WORK/store-$k.done" ] || { $BOOTH simulate people 500 --seed "$k" \
+            --store "$WORK/store" --session "people-$k" --size 512 && touch "$WORK/store-$k.done"; }
+    done
+    $BOOTH export "$WORK/store" --out "$WORK/ds-booth" --framing person --size $SIZE \
+        --encoding points --seed 0
+    train_and_ship booth "$WORK/ds-booth"
+}
+
+case "${1:-all}" in
+    portrait) portrait ;;
+    booth) booth ;;
+    all) portrait; booth ;;
+    *) echo "usage: $0 [portrait|booth|all]" >&2; exit 2 ;;
+esac
