@@ -14,8 +14,7 @@ import numpy as np
 
 from learning.mirror import mirror_landmarks
 from learning.preprocess import Sample, landmark_channels
-
-BRIGHTNESS = (0.7, 1.3)  # the darker and brighter copies' factors (configurable)
+from learning.settings import BRIGHTNESS
 
 
 def flip(sample: Sample) -> Sample:

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DistributedSampler
 
-from learning.augment import BRIGHTNESS
 from learning.pack import PackedSplit
+from learning.settings import BRIGHTNESS
 
 #: The facial parts of the landmark channel (learning.preprocess.PARTS), by id from 1: a flip
 #: swaps each left part with its right one; 0 (none), face, nose and lips stay.

@@ -31,15 +31,16 @@ from functools import cache
 import cv2
 import numpy as np
 
+from learning.sample import ENCODINGS, PARTS, Sample
 from photometric.io import imageio
 
-ENCODINGS = ("points", "dense", "none")
+__all__ = ["ENCODINGS", "FRAMINGS", "PARTS", "Crop", "Sample", "face_crop", "face_oval",
+           "landmark_channels", "make_sample"]
+
 #: How much of the sitter a crop shows, as (margin, drop) of :func:`face_crop`: ``face`` the
 #: face and a little round it (the paper's crop); ``person`` the head with its hair and
 #: ears, the neck and the top of the shoulders, where a relit portrait needs normals too.
 FRAMINGS: dict[str, tuple[float, float]] = {"face": (0.25, 0.0), "person": (0.8, 0.35)}
-PARTS = ("face", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "left_iris",
-         "right_iris", "nose", "lips")
 
 
 @cache
@@ -199,27 +200,6 @@ def landmark_channels(points: np.ndarray, size: int, encoding: str) -> np.ndarra
     dch = np.zeros((size, size), np.float32)
     dch[ys, xs] = values
     return np.stack([label, dch], axis=-1)
-
-
-@dataclass
-class Sample:
-    """One training sample (all size × size): ``image`` RGB float32 in [0, 1], ``channels``
-    the landmark channels (0 or 2), ``normals`` float32 unit vectors (0 outside the mask),
-    ``mask`` bool, ``landmarks`` (478, 3) in crop pixels; ``parts`` what each pixel shows
-    (``photometric.sim.parts`` codes) where the truth says so, else None."""
-
-    image: np.ndarray
-    channels: np.ndarray
-    normals: np.ndarray
-    mask: np.ndarray
-    landmarks: np.ndarray
-    encoding: str
-    parts: np.ndarray | None = None  # (size, size) uint8 part codes (simulated people only)
-
-    @property
-    def input(self) -> np.ndarray:
-        """The network's input, (size, size, 3 + channels)."""
-        return np.concatenate([self.image, self.channels], axis=-1)
 
 
 def make_sample(ring: np.ndarray, normals: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,

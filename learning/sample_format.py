@@ -15,10 +15,14 @@ import json
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from learning import preprocess
+try:  # for the float16 conversions; a training machine may have numpy alone
+    import cv2
+except ImportError:  # pragma: no cover - the project's environment has OpenCV
+    cv2 = None
+
+from learning.sample import ENCODINGS, Sample
 from learning.splits import SPLITS
 from photometric.errors import InputError
 from photometric.io.files import atomic_write
@@ -34,8 +38,8 @@ MAX_MANIFEST_BYTES = 256 << 20  # ~1.5 million samples
 
 
 def _opencv_fits(a: np.ndarray) -> bool:
-    """Whether OpenCV takes ``a`` as one image: 2-D, or 3-D with 1-4 channels."""
-    return a.size > 0 and (a.ndim == 2 or (a.ndim == 3 and a.shape[2] <= 4))
+    """Whether OpenCV (if there) takes ``a`` as one image: 2-D, or 3-D with 1-4 channels."""
+    return cv2 is not None and a.size > 0 and (a.ndim == 2 or (a.ndim == 3 and a.shape[2] <= 4))
 
 
 def to_half(a: np.ndarray) -> np.ndarray:
@@ -56,7 +60,7 @@ def from_half(a: np.ndarray) -> np.ndarray:
     return cv2.convertFp16(a.view(np.int16)).reshape(a.shape)
 
 
-def write_sample(path: str | Path, s: preprocess.Sample, meta: dict,
+def write_sample(path: str | Path, s: Sample, meta: dict,
                  compress: bool = False) -> Path:
     """A standard ``.npz`` (``np.load`` reads it), each array deflated only where it pays,
     written whole or not at all (owner-only, :func:`photometric.io.files.atomic_write`).
@@ -90,8 +94,8 @@ def _expect(ok: bool, path: Path, what: str) -> None:
         raise InputError(f"{path}: not a sample file of this dataset format ({what})")
 
 
-def read_sample(path: str | Path, encoding: str) -> preprocess.Sample:
-    """A sample file -> a :class:`~learning.preprocess.Sample` (float32, the photo in [0, 1]).
+def read_sample(path: str | Path, encoding: str) -> Sample:
+    """A sample file -> a :class:`~learning.sample.Sample` (float32, the photo in [0, 1]).
 
     A missing, unreadable or malformed file is an InputError naming it."""
     path = Path(path)
@@ -125,7 +129,7 @@ def read_sample(path: str | Path, encoding: str) -> preprocess.Sample:
     _expect(parts is None or (parts.dtype == np.uint8 and parts.shape == size), path,
             f"parts: expected {size} uint8, got "
             f"{None if parts is None else (parts.shape, parts.dtype)}")
-    return preprocess.Sample(
+    return Sample(
         image=image.astype(np.float32) / 255.0, channels=from_half(channels),
         normals=from_half(normals), mask=mask, landmarks=landmarks.astype(np.float32),
         encoding=encoding, parts=parts)
@@ -164,10 +168,10 @@ def read_manifest(path: str | Path) -> dict:
     if missing:
         raise _bad_manifest(path, f"missing {', '.join(missing)}")
     settings, samples = data["settings"], data["samples"]
-    if not isinstance(settings, dict) or settings.get("encoding") not in preprocess.ENCODINGS:
+    if not isinstance(settings, dict) or settings.get("encoding") not in ENCODINGS:
         got = settings.get("encoding") if isinstance(settings, dict) else settings
         raise _bad_manifest(path, f"settings.encoding: expected one of "
-                            f"{preprocess.ENCODINGS}, got {got!r:.60}")
+                            f"{ENCODINGS}, got {got!r:.60}")
     if not isinstance(samples, list) or not isinstance(data["sources"], list):
         raise _bad_manifest(path, "samples and sources: expected lists")
     for i, s in enumerate(samples):

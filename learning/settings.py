@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from photometric.errors import InputError
 
+#: The brightness factors of augmentation: the export's darker and brighter copies, and the
+#: range training draws from on the fly.
+BRIGHTNESS = (0.7, 1.3)
+
 
 @dataclass
 class Settings:

@@ -303,3 +303,24 @@ def test_a_run_stops_when_its_hours_are_up_and_resumes_to_the_end(dataset, tmp_p
         torch.testing.assert_close(x, y, rtol=0, atol=1e-6, msg=k)
     assert main([*args, "--hours", "0"]) == 2  # a number of hours, positive
     assert "positive number of hours" in capsys.readouterr().err
+
+
+def test_training_runs_with_torch_and_numpy_alone(dataset, tmp_path):
+    """The GPU machine has torch, numpy, PyYAML and safetensors, not OpenCV, MediaPipe,
+    SciPy or Pillow: packing, training and checkpoints import none of them."""
+    blocker = (
+        "import importlib.abc, runpy, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('cv2', 'mediapipe', 'scipy', 'PIL', 'skimage',\n"
+        "                                  'rich', 'textual', 'anny', 'numba'):\n"
+        "            raise ImportError('not on the GPU machine: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.argv[0] = 'learning.trainer'\n"
+        "runpy.run_module('learning.trainer', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", blocker, str(dataset), "--out",
+                           str(tmp_path / "run"), "--epochs", "1", "--batch", "1",
+                           "--workers", "0"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "epoch 1/1" in done.stdout
+    assert (tmp_path / "run" / "best.safetensors").is_file()
