@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from learning.sample_format import read_manifest, read_sample
 from learning.splits import SPLITS
 from photometric.errors import InputError
-from photometric.io.files import OutputDir
+from photometric.io.files import PRIVATE_FILE, OutputDir, make_dir, write_text
 
 PACK_VERSION = 3
 ARRAYS = ("image", "channels", "normals", "mask", "landmarks", "parts")
@@ -98,8 +99,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
     with OutputDir(root / FOLDER, COMMAND, SPLITS) as stage:
         for split in SPLITS:
             samples = [s for s in manifest["samples"] if s["split"] == split]
-            out = stage / split
-            out.mkdir()
+            out = make_dir(stage / split)  # owner-only: the arrays hold sitters' photos
             n = len(samples)
             arrays = {
                 "image": ((n, size, size, 3), np.uint8),
@@ -135,11 +135,13 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
             for a in mm.values():
                 a.flush()
             del mm
+            for k in arrays:
+                os.chmod(out / f"{k}.npy", PRIVATE_FILE)
             index = {"pack_version": PACK_VERSION, "manifest_sha256": digest,
                      "encoding": encoding, "size": size, "count": n,
                      "files": [s["file"] for s in samples],
                      "subjects": [s["subject"] for s in samples]}
-            (out / "index.json").write_text(json.dumps(index))
+            write_text(out / "index.json", json.dumps(index))
     return root / FOLDER
 
 

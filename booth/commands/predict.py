@@ -17,15 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr = sub.add_parser("predict", help="normal maps of any portraits from a trained run",
                         parents=[out_folder("predict")],
                         description="Find the faces in each photo (JPEG, PNG, TIFF, HEIC, ...; "
-                        "a folder stands for its photos), crop each as the export does, predict "
-                        "its normal map, and write NAME.normals.png (16-bit, full frame, inside "
-                        "the face), NAME.normals.npy, NAME.mask.png and NAME.crop.normals.png. "
+                        "a folder stands for its photos; small faces of a group photo too), crop "
+                        "each as the export does, predict its normal map and mask, paste them "
+                        "back into the photo, and write NAME.normals.png (16-bit, full frame, "
+                        "where the mask holds), NAME.normals.npy, NAME.mask.png and each face's "
+                        "NAME.crop.normals.png. "
                         "A photo without a face is listed; exit status 1 when a photo failed.")
     pr.add_argument("photos", nargs="+", metavar="IMAGE_OR_DIR")
     pr.add_argument("--model", default=None, metavar="RUN",
-                    help="a shipped model, 'portrait' (any photo: the default) or 'booth' "
-                    "(the booth's ring-flash photo), a run folder of 'booth train' (its "
-                    "best.safetensors) or a NAME.safetensors with NAME.yaml")
+                    help="a shipped model, 'portrait' (any photo) or 'booth' (the booth's "
+                    "ring-flash photo), a run folder of 'booth train' (its best.safetensors) "
+                    "or a NAME.safetensors with NAME.yaml (default: portrait, or booth in a "
+                    "copy that has no portrait model yet)")
     pr.add_argument("--max-faces", type=options.int_range(1, 32, "faces"), default=1,
                     help="faces per photo, largest first (default 1, at most 32)")
     pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

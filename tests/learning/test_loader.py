@@ -28,6 +28,9 @@ def test_packing_holds_the_export_s_samples(dataset):
         np.testing.assert_array_equal(split.channels[i], s.channels.astype(np.float16))
         np.testing.assert_array_equal(split.mask[i], s.mask)
     assert pack.is_current(dataset)
+    # the packed photos are the sitters': owner-only, as every file the booth writes of them
+    for path in (dataset / pack.FOLDER).rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
     # A manifest written again with nothing changed but its date is still current; a
     # changed one (a re-run of the export that changed a sample) is packed again.
     manifest = json.loads((dataset / "manifest.json").read_text())

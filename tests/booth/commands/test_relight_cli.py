@@ -111,6 +111,37 @@ def test_predict_then_relight(tmp_path, capsys):
     assert cv2.imread(str(tmp_path / "o" / "relit.png")).shape == (512, 512, 3)
 
 
+def test_predict_then_relight_the_whole_person(tmp_path, capsys):
+    """A model with a mask output relights what its mask holds, past the face oval (hair,
+    neck, shoulders); the light's scale comes from the face's width, not the mask's."""
+    import torch
+    from skimage import data
+
+    from learning import checkpoint
+    from learning.model import UNet
+
+    torch.manual_seed(0)
+    net = UNet(5, base=8)
+    with torch.no_grad():
+        net.head.bias[3:] = 20.0  # "the sitter is everywhere in the crop"
+    model = checkpoint.save_model(tmp_path / "m.safetensors", net, {
+        "dataset": {"encoding": "points", "size": 64, "framing": "person"}})
+    rgb = data.astronaut()
+    cv2.imwrite(str(tmp_path / "a.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    code, out, err = run(capsys, "relight", tmp_path / "a.jpg", "--predict", "--model", model,
+                         "--light", "az=-60,el=10", "--out", tmp_path / "o")
+    assert code == 0, err
+    relit = cv2.imread(str(tmp_path / "o" / "relit.png")).astype(int)
+    photo = cv2.imread(str(tmp_path / "a.jpg")).astype(int)  # as the command read it
+    changed = np.abs(relit - photo).max(axis=-1) > 12
+    # the face's oval is about 2 % of the astronaut's frame; the person crop, pasted, far more
+    assert changed.mean() > 0.15
+    # the photo's corners, outside the crop, are the photo
+    assert not changed[:20, :20].any() and not changed[-20:, -20:].any()
+    portrait = relighting.load_portrait(tmp_path / "a.jpg", None, None, True, str(model))
+    assert 0.5 < portrait.mm_per_pixel < 2.0  # a 155 mm head about 100-200 px wide
+
+
 @pytest.mark.parametrize("spec,expect", [
     ("az=30", "both az= and el="),
     ("az=x,el=3", "az must be 1 number"),
