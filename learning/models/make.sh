@@ -45,8 +45,10 @@ portrait() {
 
 booth() {
     for k in $PEOPLE; do
-        [ -f "$WORK/store-$k.done" ] || { $BOOTH simulate people 500 --seed "$k" \
-            --store "$WORK/store" --session "people-$k" --size 512 && touch "$WORK/store-$k.done"; }
+        # a session left partway by an interrupted run is made again, whole
+        [ -f "$WORK/store-$k.done" ] || { rm -rf "$WORK/store/people-$k" && \
+            $BOOTH simulate people 500 --seed "$k" --store "$WORK/store" --session "people-$k" \
+            --size 512 && touch "$WORK/store-$k.done"; }
     done
     $BOOTH export "$WORK/store" --out "$WORK/ds-booth" --framing person --size $SIZE \
         --encoding points --seed 0
