@@ -398,6 +398,10 @@ def portrait_albedo(photo: np.ndarray, normals: np.ndarray, mask: np.ndarray,
     shade = (shade / top).astype(np.float32)
     safe = np.maximum(shade, floor)
     albedo = np.where(mask[..., None], photo / safe[..., None], photo)
+    # Where the fitted shading is too dark for the photo (a cast shadow missed, a normal
+    # wrong) the quotient passes 1: scaled down whole, keeping its hue. Clipping each channel
+    # at 1 took red skin's red first and left it grey-green.
+    albedo = albedo / np.maximum(albedo.max(axis=-1, keepdims=True), 1.0)
     albedo = np.clip(albedo, 0.0, 1.0).astype(np.float32)
     return albedo, PortraitLight(grey3 / top, shade)
 

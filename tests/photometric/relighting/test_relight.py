@@ -154,6 +154,26 @@ def test_portrait_albedo_divides_out_the_photos_light():
     assert found.shading.shape == mask.shape
 
 
+def test_portrait_albedo_keeps_the_skin_s_hue_where_the_shading_is_wrong():
+    """A patch whose normals say 'in shadow' though the photo is bright there (a wrong
+    prediction): its albedo passes 1 and is scaled down whole, red skin staying red, not
+    clipped channel by channel to grey-green (the relit astronaut's green cheek)."""
+    n, mask = sphere(96)
+    skin = np.array([0.8, 0.5, 0.4], np.float32)
+    light = np.repeat(sh.PRESETS["window"].mean(axis=1, keepdims=True), 3, axis=1)
+    photo = skin * sh.shading(n, light)
+    photo[~mask] = 0.5
+    wrong = n.copy()
+    patch = np.zeros(mask.shape, bool)
+    patch[40:56, 40:56] = True
+    wrong[patch] = (0.0, -0.995, 0.0999)  # facing down, away from the light
+    wrong[patch] /= np.linalg.norm(wrong[patch], axis=-1, keepdims=True)
+    est, _ = relight.portrait_albedo(photo, wrong, mask)
+    hue = est[patch] / est[patch].sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(hue, np.broadcast_to(skin / skin.sum(), hue.shape), atol=0.02)
+    assert est[patch].max() <= 1.0
+
+
 def test_check_normals_refuses_a_colour_photo():
     photo = np.random.default_rng(3).uniform(0, 1, (32, 32, 3)).astype(np.float32)
     with pytest.raises(InputError, match="not of unit length"):
