@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/learning.py loader          # batches a second at 512²
     .venv/bin/python benchmarks/learning.py predict         # booth predict, 12 MP, two faces
     .venv/bin/python benchmarks/learning.py real            # shipped models on real portraits
+    .venv/bin/python benchmarks/learning.py masks --mask-run RUN --mask-dataset DATASET
     .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
 
 **speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores; each
@@ -29,6 +30,9 @@ stage by stage, and the network's share beside the peer ``Unet(resnet34)`` on th
 **real**: the shipped models (or runs: ``--real-models``) on the real portraits Python
 packages ship, scored against Face Mesh's own 3D mesh beside a flat map and an ellipsoid, and a
 picture of their normal maps and relit photos (``benchmarks/_real.py``).
+
+**masks**: a run's own mask against MediaPipe's selfie segmentation and the two together, by
+their IoU with the true masks of held-out simulated people (``benchmarks/_masks.py``).
 
 **quality**: ``booth simulate people N --store``, then ``booth export`` once per encoding
 (``points``, ``dense``, ``none``: the same captures, crops and subject splits), ``booth
@@ -214,7 +218,7 @@ def quality(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("part", nargs="?",
-                    choices=("speed", "quality", "loader", "predict", "real", "all"),
+                    choices=("speed", "quality", "loader", "predict", "real", "masks", "all"),
                     default="all")
     ap.add_argument("--size", type=int, default=512, help="speed: input side (default 512)")
     ap.add_argument("--repeat", type=int, default=10, help="speed: timed rounds")
@@ -223,6 +227,8 @@ def main() -> None:
     ap.add_argument("--peer-python", default=None,
                     help="speed: python of the peer's environment (default .bench-peer)")
     ap.add_argument("--work", default=str(ROOT / "out" / "bench-learning"))
+    ap.add_argument("--mask-run", default=None, help="masks: a run with a mask output")
+    ap.add_argument("--mask-dataset", default=None, help="masks: a dataset of simulated people")
     ap.add_argument("--real-models", type=lambda s: s.split(","), default=["portrait", "booth"],
                     help="real: models to compare (shipped names, runs; default portrait,booth)")
     ap.add_argument("--people", type=int, default=200)
@@ -249,6 +255,11 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_real.py"),
                         *args.real_models, "--out", str(Path(args.work) / "real")],
                        cwd=ROOT, check=True)
+    if args.part == "masks":
+        if not (args.mask_run and args.mask_dataset):
+            sys.exit("masks: give --mask-run RUN and --mask-dataset DATASET")
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_masks.py"), args.mask_run,
+                        args.mask_dataset], cwd=ROOT, check=True)
     if args.part in ("quality", "all"):
         quality(args)
 

@@ -9,7 +9,8 @@ is 6 pixels there. It runs on the whole photo and on overlapping tiles of 1024, 
 pixels (a face is whole in some tile of each size a quarter larger than it; "slicing aided
 inference", Akyon et al. 2022), and boxes found twice are merged (non-maximum suppression).
 Each face is then cut out with room round it, scaled so that it fills Face Mesh's view, and
-Face Mesh gives its 478 landmarks, mapped back to the photo's pixels.
+Face Mesh gives its 478 landmarks, mapped back to the photo's pixels. :func:`segment` is
+MediaPipe's selfie segmentation, trained on real people: where a person is.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ SAME_FACE_IOU = 0.3  # boxes overlapping more than this are one face
 VIEW = 384  # pixels of the square Face Mesh is shown each face in
 ROOM = 2.2  # that square's side, in face-box widths
 _local = threading.local()
+
+
+def segment(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: where MediaPipe's selfie segmentation (general model, shipped
+    in the wheel) sees a person in an 8-bit RGB image."""
+    seg = getattr(_local, "segmenter", None)
+    if seg is None:
+        with native_stderr():
+            import mediapipe as mp
+
+            seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        _local.segmenter = seg
+    with native_stderr():
+        out = seg.process(np.ascontiguousarray(rgb8(rgb))).segmentation_mask
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def _detector():

@@ -160,7 +160,8 @@ def test_crops_paste_back_with_a_soft_seam_and_overlaps_average():
 
 
 def test_a_model_s_mask_decides_what_is_pasted(tmp_path):
-    """A model whose mask says 'everywhere' pastes its whole crop, far past the face oval; the
+    """A model whose mask says 'everywhere' pastes the person MediaPipe's selfie segmentation
+    sees in its crop (hair, neck, suit), far past the face oval, and not the backdrop; the
     same model without its mask channel pastes the oval."""
     import torch
 
@@ -183,6 +184,12 @@ def test_a_model_s_mask_decides_what_is_pasted(tmp_path):
         crop = photo.faces[0].box
         if outputs == 4:
             assert photo.mask.sum() > 3 * oval.sum()
-            assert photo.mask[crop.y0 + crop.side // 2, max(crop.x0, 0) + 10]
+            top = int(lm[:, 1].min())  # the forehead's top landmark: hair above it
+            chin = int(lm[152, 1])
+            cx = int(lm[:, 0].mean())
+            assert photo.mask[top - 15, cx] and photo.mask[chin + 60, cx]  # hair, the suit
+            # the backdrop in the crop's top corners is not the person
+            assert not photo.mask[max(crop.y0, 0) + 5, max(crop.x0, 0) + 5]
+            assert not photo.mask[max(crop.y0, 0) + 5, crop.x0 + crop.side - 5]
         else:
             assert (photo.mask != oval.astype(bool)).sum() < 0.1 * oval.sum()

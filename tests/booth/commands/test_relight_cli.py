@@ -134,8 +134,9 @@ def test_predict_then_relight_the_whole_person(tmp_path, capsys):
     relit = cv2.imread(str(tmp_path / "o" / "relit.png")).astype(int)
     photo = cv2.imread(str(tmp_path / "a.jpg")).astype(int)  # as the command read it
     changed = np.abs(relit - photo).max(axis=-1) > 12
-    # the face's oval is about 2 % of the astronaut's frame; the person crop, pasted, far more
-    assert changed.mean() > 0.15
+    # the face's oval is about 2 % of the astronaut's frame; the person in the crop (the
+    # model's mask where the selfie segmentation agrees) 15 %
+    assert changed.mean() > 0.1
     # the photo's corners, outside the crop, are the photo
     assert not changed[:20, :20].any() and not changed[-20:, -20:].any()
     portrait = relighting.load_portrait(tmp_path / "a.jpg", None, None, True, str(model))
