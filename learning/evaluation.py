@@ -12,8 +12,8 @@ encoding, so ``--dataset`` takes one folder per run when they differ (in the run
 one for all.
 
 Writes ``report.md``, ``report.html`` (the same tables and the figure), ``metrics.json`` and
-``figure.png``: for a few held-out samples, the input photo, the measured normals, and each
-run's prediction and error map (0-30°).
+``figure.png``: for a few held-out samples, the input photo, the target normals (measured by
+the booth, or a simulated person's truth), and each run's prediction and error map (0-30°).
 """
 
 from __future__ import annotations
@@ -209,12 +209,12 @@ def _error_scale(width: int, height: int = 44) -> np.ndarray:
 
 
 def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
-    """Rows: samples; columns: photo, measured normals, then per run prediction and error;
+    """Rows: samples; columns: photo, target normals, then per run prediction and error;
     captions above, the error's colour scale below."""
     packed = open_split(dataset, split)
     n = min(len(s.examples) for s in scores)
     tile = 192
-    labels = ["photo", "measured normals"]
+    labels = ["photo", "target normals"]
     for s in scores:
         labels += [f"{s.run.name}: predicted", f"{s.run.name}: error"]
 
@@ -251,7 +251,7 @@ def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path
     scores = [score_run(r, d, split, device=device, examples=examples) for r, d in pairs]
     tables = _tables(scores)
     fig = _figure(scores, Path(pairs[0][1]), split)
-    columns = ["photo", "measured"] + [f"{s.run.name}: {w}" for s in scores
+    columns = ["photo", "target"] + [f"{s.run.name}: {w}" for s in scores
                                        for w in ("predicted", "error 0-30°")]
     md = [f"# Evaluation on the {split} split", ""]
     for title, head, body in tables:
