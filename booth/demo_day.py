@@ -208,8 +208,8 @@ def _export(out: Path, step) -> None:
     from booth.dataset_sources import export_sources, run_export
     from learning.exporter import Settings
 
-    step("exporting the session store as a training set (face crop, landmark channels, "
-         "normal map)")
+    step("exporting the session store as a training set (the sitter's crop, landmark "
+         "channels, normal map, mask)")
     from booth.tui.run import stderr_to
 
     sources, rejected = export_sources([out / "sessions"])

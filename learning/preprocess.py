@@ -1,4 +1,5 @@
-"""From a capture to a training sample: a square face crop and the network's input channels.
+"""From a capture to a training sample: a square crop of the sitter and the network's input
+channels.
 
 The crop is a square around the landmarks' bounding box, resized to ``size`` (default 512, the
 paper's): in the ``face`` framing a quarter of the face's size added on each side (the

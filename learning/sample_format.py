@@ -195,7 +195,7 @@ made with and every source capture (exported or skipped, with the reason). Each
 
 | key | shape, type | contents |
 | --- | --- | --- |
-| `image` | (S, S, 3) uint8 | the ring-flash photo, face crop, RGB |
+| `image` | (S, S, 3) uint8 | the photo cropped as `settings.framing` says, RGB |
 | `channels` | (S, S, 2) float16, or (S, S, 0) for encoding `none` | landmark channels 4 and 5 |
 | `normals` | (S, S, 3) float16 | unit normals, camera space, 0 outside the mask |
 | `mask` | (S, S) bool | where the normal map is valid |
