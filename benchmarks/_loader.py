@@ -22,7 +22,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 def make_split(folder: Path, n: int, size: int) -> Path:
     """A packed ``train`` split of ``n`` random samples (kept for the next call)."""
-    from learning.pack import FOLDER
+    from learning.pack import FOLDER, create_arrays
 
     root = folder / f"ds-{n}x{size}"
     split = root / FOLDER / "train"
@@ -30,15 +30,10 @@ def make_split(folder: Path, n: int, size: int) -> Path:
         return root
     split.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    shapes = {"image": ((n, size, size, 3), np.uint8), "channels": ((n, size, size, 2), np.float16),
-              "normals": ((n, size, size, 3), np.float16), "mask": ((n, size, size), np.bool_),
-              "landmarks": ((n, 478, 3), np.float32), "parts": ((n, size, size), np.uint8)}
-    for k, (shape, dtype) in shapes.items():
-        a = np.lib.format.open_memmap(split / f"{k}.npy", "w+", dtype, shape)
+    for a in create_arrays(split, n, size, 2).values():
         for i in range(n):
-            a[i] = rng.integers(0, 2, shape[1:]).astype(dtype)
+            a[i] = rng.integers(0, 2, a.shape[1:]).astype(a.dtype)
         a.flush()
-        del a
     (split / "index.json").write_text(json.dumps({
         "encoding": "points", "size": size, "count": n, "files": [f"{i}.npz" for i in range(n)],
         "subjects": [f"p{i}" for i in range(n)]}))

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def make(root: Path, count: int, size: int, seed: int = 0) -> Path:
     import numpy as np
 
-    from learning.pack import ARRAYS, FOLDER, PACK_VERSION, UNKNOWN, manifest_digest
+    from learning.pack import FOLDER, PACK_VERSION, UNKNOWN, create_arrays, manifest_digest
     from learning.splits import SPLITS
 
     rng = np.random.default_rng(seed)
@@ -53,14 +53,7 @@ def make(root: Path, count: int, size: int, seed: int = 0) -> Path:
         n = len(rows)
         out = root / FOLDER / split
         out.mkdir(parents=True, exist_ok=True)
-        shapes = {"image": ((n, size, size, 3), np.uint8),
-                  "channels": ((n, size, size, 2), np.float16),
-                  "normals": ((n, size, size, 3), np.float16),
-                  "mask": ((n, size, size), np.bool_),
-                  "landmarks": ((n, 478, 3), np.float32),
-                  "parts": ((n, size, size), np.uint8)}
-        mm = {a: np.lib.format.open_memmap(out / f"{a}.npy", "w+", *shapes[a][::-1])
-              for a in ARRAYS}
+        mm = create_arrays(out, n, size, 2)
         for i in range(n):
             r = size * rng.uniform(0.3, 0.42)
             cx, cy = size / 2 + rng.normal(0, size / 40, 2)

@@ -87,6 +87,24 @@ def _settings(root: Path) -> tuple[dict, str, int]:
     return manifest, settings["encoding"], size
 
 
+def create_arrays(folder: Path, n: int, size: int, channels: int) -> dict[str, np.ndarray]:
+    """One split's packed arrays (:data:`ARRAYS`) for ``n`` samples of ``size``² with
+    ``channels`` landmark channels: new ``.npy`` files in ``folder``, owner-only from the
+    start (they hold sitters' photos), memory-mapped for writing."""
+    layout = {"image": ((n, size, size, 3), np.uint8),
+              "channels": ((n, size, size, channels), np.float16),
+              "normals": ((n, size, size, 3), np.float16),
+              "mask": ((n, size, size), np.bool_),
+              "landmarks": ((n, 478, 3), np.float32),
+              "parts": ((n, size, size), np.uint8)}
+    out = {}
+    for k in ARRAYS:
+        shape, dtype = layout[k]
+        out[k] = np.lib.format.open_memmap(folder / f"{k}.npy", "w+", dtype, shape)
+        os.chmod(folder / f"{k}.npy", PRIVATE_FILE)
+    return out
+
+
 def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Path:
     """Pack every split of the dataset at ``root`` into ``root/packed``, replaced whole or
     not at all (:class:`photometric.io.files.OutputDir`: built in an owner-only stage beside it,
@@ -101,16 +119,7 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
             samples = [s for s in manifest["samples"] if s["split"] == split]
             out = make_dir(stage / split)  # owner-only: the arrays hold sitters' photos
             n = len(samples)
-            arrays = {
-                "image": ((n, size, size, 3), np.uint8),
-                "channels": ((n, size, size, nch), np.float16),
-                "normals": ((n, size, size, 3), np.float16),
-                "mask": ((n, size, size), np.bool_),
-                "landmarks": ((n, 478, 3), np.float32),
-                "parts": ((n, size, size), np.uint8),
-            }
-            mm = {k: np.lib.format.open_memmap(out / f"{k}.npy", "w+", dtype, shape)
-                  for k, (shape, dtype) in arrays.items()}
+            mm = create_arrays(out, n, size, nch)
             for i, s in enumerate(samples):
                 path = root / "samples" / s["file"]
                 sample = read_sample(path, encoding)
@@ -135,8 +144,6 @@ def pack(root: str | Path, progress: Callable[[int, int], None] | None = None) -
             for a in mm.values():
                 a.flush()
             del mm
-            for k in arrays:
-                os.chmod(out / f"{k}.npy", PRIVATE_FILE)
             index = {"pack_version": PACK_VERSION, "manifest_sha256": digest,
                      "encoding": encoding, "size": size, "count": n,
                      "files": [s["file"] for s in samples],
