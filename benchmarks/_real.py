@@ -66,6 +66,7 @@ def main() -> None:
     from learning.face_finder import find_faces
     from learning.prediction import Predictor, model_path
     from photometric.io import normalmap
+    from photometric.relighting.relighter import head_scale
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def main() -> None:
             s = shape_check.score(photo.normals, photo.mask, lm)
             line[m] = s.prediction
             line["flat"], line["ellipsoid"] = s.flat, s.ellipsoid
-            mm = 155.0 / max(float(np.ptp(lm[:, 0])), 1.0)
+            mm = head_scale(np.ptp(lm[:, 0]))  # as booth relight --predict scales it
             cells += [fit(normalmap.preview8(photo.normals, photo.mask)),
                       fit(relit(rgb, photo.normals, photo.mask, photo.ovals(), mm))]
         table.append(line)

@@ -224,7 +224,7 @@ def load_portrait(image: Path, normals: str | None, mask: str | None, predict: b
         how = f"predicted by {model or f'the shipped model ({weights.stem})'}"
         # the mask holds the whole person now: the face's width sets the scale
         lm = predicted.faces[0].landmarks
-        scale = relight.HEAD_WIDTH_MM / max(float(np.ptp(lm[:, 0])), 1.0)
+        scale = relight.head_scale(np.ptp(lm[:, 0]))
     else:
         skin, scale = None, None
         n = _read_normals(normals, shape)

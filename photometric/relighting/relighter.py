@@ -76,6 +76,11 @@ class Scene:
     shadows: bool = False
 
 
+def head_scale(width_px: float) -> float:
+    """Millimetres per pixel of a head ``width_px`` pixels wide (``HEAD_WIDTH_MM``)."""
+    return HEAD_WIDTH_MM / max(float(width_px), 1.0)
+
+
 def check_normals(normals: np.ndarray, mask: np.ndarray, source: str = "the normal map") -> None:
     """Refuse a map that is not unit vectors inside its mask (say, a colour photo)."""
     if normals.ndim != 3 or normals.shape[2] != 3:
@@ -267,7 +272,7 @@ class Relighter:
         if self.mm_per_pixel is not None:
             return float(self.mm_per_pixel)
         cols = np.flatnonzero(self.mask.any(axis=0))
-        return HEAD_WIDTH_MM / max(1, int(cols[-1] - cols[0] + 1))
+        return head_scale(int(cols[-1] - cols[0] + 1))
 
     def positions(self) -> np.ndarray:
         """(H·W, 3) float32 surface points in mm, camera space, the mask's centroid at the
