@@ -192,7 +192,7 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
     out = Outcome(source.key, source.subject, source.checksum, settings.digest(),
                   calibration_sha256=calibration_digest(source.calibration))
     try:
-        from learning.facemesh import NoFaceError, detect
+        from learning.facemesh import BOOTH_HINT, detect
         from photometric import pipeline
         from photometric.calibration import Calibration
 
@@ -206,12 +206,8 @@ def process(source: Source, settings: Settings, samples_dir: str) -> Outcome:
             solved = pipeline.solve_capture(source.path, settings.method, cal)
             portrait = solved.loaded.display("center")
             normals, mask = solved.result.normals, solved.result.mask
-        try:
-            lm = detect(portrait).points
-        except NoFaceError as exc:
-            # (the hint about the ring flash is for the booth's captures)
-            raise NoFaceError("no face found (Face Mesh): the person is turned or tilted "
-                              "too far" if portrait_light else str(exc)) from None
+        hint = "the person is turned or tilted too far" if portrait_light else BOOTH_HINT
+        lm = detect(portrait, hint).points
         sample = preprocess.make_sample(portrait, normals, mask, lm,
                                         settings.size, settings.encoding, settings.framing,
                                         _parts(source.path))

@@ -167,14 +167,18 @@ def rgb8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(imageio.to_uint8(image[..., :3]))
 
 
-def detect(image: np.ndarray) -> Landmarks:
-    """Landmarks of the largest face in an RGB image (uint8, uint16 or float in [0, 1])."""
+#: What a NoFaceError suggests by default: the booth's capture, lit by its ring flash.
+BOOTH_HINT = "is the subject facing the camera and lit by the ring flash?"
+
+
+def detect(image: np.ndarray, hint: str = BOOTH_HINT) -> Landmarks:
+    """Landmarks of the largest face in an RGB image (uint8, uint16 or float in [0, 1]);
+    NoFaceError with ``hint`` (what to check) when there is none."""
     rgb = rgb8(image)
     h, w = rgb.shape[:2]
     found = _faces(rgb)
     if not found:
-        raise NoFaceError("no face found (Face Mesh): is the subject facing the camera and "
-                          "lit by the ring flash?")
+        raise NoFaceError(f"no face found (Face Mesh): {hint}")
     faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32)
              for f in found]
     areas = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
