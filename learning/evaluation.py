@@ -102,6 +102,7 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
     by_region: dict[str, list] = {r: [] for r in REGIONS}
     by_subject: dict[str, list] = {}
     by_body: dict[str, list] = {r: [] for r in BODY}
+    body_codes = {r: torch.tensor(codes, dtype=torch.uint8) for r, codes in BODY.items()}
     shown: list[np.ndarray] = []
     inter = union = 0
     for b, pred, cos, ang, mask in metrics.per_pixel(model, Batches(packed, batch, device)):
@@ -112,8 +113,8 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
         for j, i in enumerate(b["index"].tolist()):
             m = mask[j]
             parts = torch.from_numpy(np.array(packed.parts[i]))
-            for r, codes in BODY.items():
-                sel = m & torch.isin(parts, torch.tensor(codes, dtype=parts.dtype))
+            for r, codes in body_codes.items():
+                sel = m & torch.isin(parts, codes)
                 if sel.any():
                     by_body[r].append((cos[j][sel], ang[j][sel]))
             cos_all.append(cos[j][m])
