@@ -13,12 +13,12 @@ people, the recipe that made it), and ``REPORT_DIR``'s ``report.md`` and ``metri
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 from learning import checkpoint
 from photometric.errors import InputError
+from photometric.io.files import write_bytes
 
 MODELS = Path(__file__).resolve().parent / "models"
 
@@ -32,13 +32,16 @@ def ship(run: str | Path, name: str, report: str | Path | None = None,
         meta["recipe"] = recipe
     meta["weights"] = "float16"
     folder = Path(folder)
-    out = checkpoint.save_model(folder / f"{name}.safetensors", model, meta, half=True)
+    copies = {}  # read first: a missing report ships nothing
     if report is not None:
         for src, dst in (("report.md", f"{name}.report.md"),
                          ("metrics.json", f"{name}.metrics.json")):
             if not (Path(report) / src).is_file():
                 raise InputError(f"{report}: no {src}; give the folder 'booth evaluate' wrote")
-            shutil.copyfile(Path(report) / src, folder / dst)
+            copies[dst] = (Path(report) / src).read_bytes()
+    out = checkpoint.save_model(folder / f"{name}.safetensors", model, meta, half=True)
+    for dst, data in copies.items():
+        write_bytes(folder / dst, data)  # each whole or not at all
     return out
 
 
