@@ -14,12 +14,12 @@ import logging
 from pathlib import Path
 
 from textual import work
-from textual.app import App
 
 from booth.config import BoothConfig
 from booth.session import Session, SessionError, SessionStore
 from booth.station import HardwareStatus, SimOptions, Station
 from booth.tui.events import HardwareUpdated, StationFailed, StationOpened
+from booth.tui.keys import OrderedKeysApp
 from booth.tui.screens.sessions import SessionsScreen
 from booth.tui.widgets.hardware_panel import HardwarePanel
 from booth.tui.widgets.log import LogPanel
@@ -34,7 +34,7 @@ def clock() -> str:
     return _dt.datetime.now().strftime("%H:%M:%S")
 
 
-class BoothApp(App):
+class BoothApp(OrderedKeysApp):
     CSS_PATH = "app.tcss"
     TITLE = "Photometric booth"
     BINDINGS = [("q", "quit", "Quit")]
