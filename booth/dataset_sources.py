@@ -28,10 +28,24 @@ _TOP = ("manifest.json", "README.md", "report.txt", "index.jsonl")
 PEOPLE = "simulate people"  # the marker of a folder of simulated people
 
 
+def _marked(capture: Path) -> str:
+    """Why a capture marked for retake in review is left out; empty when it is not."""
+    from booth.review import read_mark
+    from photometric.errors import InputError
+
+    try:
+        mark = read_mark(capture)
+    except InputError as exc:
+        return str(exc)
+    if mark is None:
+        return ""
+    return "marked for retake in review" + (f" ({mark.note})" if mark.note else "")
+
+
 def export_sources(roots) -> tuple[list, list]:
-    """The captures of session stores that a dataset can use: complete, not superseded,
-    checksums intact, of a subject whose ``subject.yaml`` records consent, with a session
-    calibration that can be read (``Source``); and those refused with the reason
+    """The captures of session stores that a dataset can use: complete, not superseded, not
+    marked for retake, checksums intact, of a subject whose ``subject.yaml`` records consent,
+    with a session calibration that can be read (``Source``); and those refused with the reason
     (``Outcome``). A session or capture reached twice (a root given twice, two paths to one
     store) is offered once, the first time; a capture under another path with a key already
     offered (a copy of a store) is refused."""
@@ -69,7 +83,7 @@ def export_sources(roots) -> tuple[list, list]:
                 keys.setdefault(key, info.path)
                 if not why and info.status != "complete":
                     why = "; ".join(info.problems) or f"capture is {info.status}"
-                why = why or cal_problem
+                why = why or cal_problem or _marked(info.path)
                 if why:
                     rejected.append(Outcome(key, info.subject, "", "", reason=why))
                     continue

@@ -275,6 +275,7 @@ class CaptureInfo:
     superseded_by: str | None = None
     problems: list[str] = field(default_factory=list)
     note: str = ""  # what a partial capture holds, for the operator
+    started: str = ""  # ISO time the capture began (capture.yaml)
 
 
 class Session:
@@ -513,7 +514,7 @@ def inspect_capture(subject: str, d: Path, check: bool = True) -> CaptureInfo:
         info.problems.append(describe(exc, str(meta_path)))
         info.status = "broken"
         return info
-    info.supersedes = meta.supersedes
+    info.supersedes, info.started = meta.supersedes, meta.started
     info.problems = _check_files(d, meta, check) + _check_shots(d, meta, partial)
     if meta.capture_id != info.capture_id:
         info.problems.append(f"capture.yaml records capture '{meta.capture_id}', but its "

@@ -20,7 +20,7 @@ from booth.session import Session, SessionError, SessionStore
 from booth.station import HardwareStatus, SimOptions, Station
 from booth.tui.events import HardwareUpdated, StationFailed, StationOpened
 from booth.tui.keys import OrderedKeysApp
-from booth.tui.screens.sessions import SessionsScreen
+from booth.tui.screens.home import HomeScreen
 from booth.tui.widgets.hardware_panel import HardwarePanel
 from booth.tui.widgets.log import LogPanel
 from booth.tui.widgets.thumbs import IMAGE_MODES
@@ -60,7 +60,7 @@ class BoothApp(OrderedKeysApp):
 
     # -- start and stop -------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(SessionsScreen(self.store))
+        self.push_screen(HomeScreen())
         self.open_station()
         if self.poll_s > 0:
             self.set_interval(self.poll_s, self.poll_hardware)
@@ -184,6 +184,19 @@ class BoothApp(OrderedKeysApp):
 
         if self._can_start():
             self.push_screen(CalibrateScreen(session))
+
+    def action_open_task(self, task: str) -> None:
+        """One of the home screen's tasks (:data:`booth.tui.screens.home.TASKS`)."""
+        if task == "sessions":
+            from booth.tui.screens.sessions import SessionsScreen
+
+            self.push_screen(SessionsScreen(self.store))
+        elif task == "review":
+            from booth.tui.screens.review import ReviewScreen
+
+            self.push_screen(ReviewScreen(self.store))
+        elif task == "doctor":
+            self.show_doctor()
 
     def show_doctor(self) -> None:
         from booth.tui.screens.doctor import DoctorScreen

@@ -27,11 +27,15 @@ async def until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 60.0,
 
 
 async def open_session(pilot: Pilot, name: str = "s1") -> None:
+    """From the home screen (or the sessions screen), open or create session ``name``."""
+    from booth.tui.screens.home import HomeScreen
     from booth.tui.screens.session_main import SessionScreen
 
     app = pilot.app
     await until(pilot, lambda: app.station is not None or app.station_error != "",
                 what="the booth")
+    if isinstance(app.screen, HomeScreen):
+        await pilot.press("s")
     await pilot.click("#session-name")
     await pilot.press(*name, "enter")
     await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session screen")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
@@ -23,6 +24,7 @@ class SessionScreen(Screen):
         ("k", "calibrate", "Calibrate"),
         ("d", "doctor", "Doctor"),
         ("s", "sessions", "Sessions"),
+        Binding("escape", "sessions", "Sessions", show=False),
         ("l", "toggle_log", "Log"),
     ]
 

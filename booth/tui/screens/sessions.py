@@ -14,7 +14,8 @@ from booth.session import SessionError, SessionStore
 class SessionsScreen(Screen):
     """Type a name (and operator) to create a session, or pick one from the table."""
 
-    BINDINGS = [("ctrl+n", "focus_name", "New session"), ("ctrl+t", "focus_table", "Sessions")]
+    BINDINGS = [("ctrl+n", "focus_name", "New session"), ("ctrl+t", "focus_table", "Sessions"),
+                ("escape", "app.pop_screen", "Home")]
 
     def __init__(self, store: SessionStore) -> None:
         super().__init__()

@@ -111,9 +111,7 @@ async def test_booth_that_fails_to_open_leaves_the_app_up(tmp_path):
         await until(pilot, lambda: app.station_error != "", what="the failure")
         assert "--port" in app.station_error
         assert any("booth not connected" in n for n in notifications(app))
-        await pilot.click("#session-name")
-        await pilot.press(*"s1", "enter")
-        await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="session")
+        await open_session(pilot)
         await add_subject(pilot)
         await pilot.press("c")
         assert isinstance(app.screen, SessionScreen)

@@ -69,3 +69,37 @@ async def test_calibrate_and_use(make_app, tmp_path):
         assert isinstance(app.screen, SessionScreen)
     meta = yaml.safe_load((tmp_path / "sessions" / "s1" / "session.yaml").read_text())
     assert meta["calibration_id"] == screen.outcome.calibration_id
+
+
+async def test_review_mark_a_retake_and_clear_it(make_app, tmp_path):
+    from booth.review import read_mark
+    from booth.tui.screens.home import HomeScreen
+    from booth.tui.screens.review import ReviewScreen
+    from booth.tui.script import add_subject, capture
+    from booth.tui.widgets.thumbs import Thumbnail
+
+    app = make_app()
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        await capture(pilot)
+        await pilot.press("escape", "escape", "escape")
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        await until(pilot, lambda: len(screen.query(Thumbnail)) == 8, what="the pictures")
+        assert [t.title for t in screen.query(Thumbnail)] == [
+            "center", "left", "right", "top", "bottom", "normals", "albedo", "confidence"]
+        [row] = screen.rows.values()
+        assert str(row.info.path) in str(screen.query_one("#review-detail").render())
+        await pilot.press("r", *"eyes shut", "enter")
+        await until(pilot, lambda: read_mark(row.info.path) is not None, what="the mark")
+        assert read_mark(row.info.path).note == "eyes shut"
+        table = screen.query_one("#review-table")
+        assert table.get_row_at(0)[3] == "marked for retake"
+        await pilot.press("o")
+        assert str(row.info.path) in app.log_lines[-1]
+        await pilot.press("u")
+        await until(pilot, lambda: read_mark(row.info.path) is None, what="the mark cleared")
+        assert table.get_row_at(0)[3] == "complete"

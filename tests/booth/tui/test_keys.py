@@ -23,6 +23,7 @@ async def test_burst_on_the_sessions_form_fills_each_field(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(140, 48)) as pilot:
         await until(pilot, lambda: app.station is not None, what="the booth")
+        await pilot.press("s")
         app.screen.query_one("#session-name").focus()
         burst(app, "fast1\topx\r")
         await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="the session")

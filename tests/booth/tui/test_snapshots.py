@@ -13,10 +13,12 @@ from textual.widgets import Input
 import booth.session
 import booth.station
 import booth.tui.app
+import booth.tui.screens.review
 from booth.station import SimOptions, Station
 from booth.tui.app import BoothApp
 from booth.tui.screens.capture import CaptureScreen
 from booth.tui.script import add_subject, open_session, until
+from booth.tui.widgets.thumbs import Thumbnail
 from tests.booth.tui.conftest import until_thumbnails_shown
 
 SIZE_TERM = (130, 44)
@@ -28,6 +30,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setattr(booth.session, "new_capture_id",
                         lambda: f"20260101T000000000-{next(counter):04d}")
     monkeypatch.setattr(booth.tui.app, "clock", lambda: "12:00:00")
+    monkeypatch.setattr(booth.tui.screens.review, "shown_time", lambda iso: "12:00:01")
     monkeypatch.setattr(booth.station, "free_bytes", lambda root: 100 * 2**30)
     opened = Station.open
 
@@ -68,10 +71,20 @@ async def _session_with_capture(pilot):
     await until_thumbnails_shown(pilot, screen)
 
 
+def test_home_screen(app, snap_compare):
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.station is not None, what="the booth")
+        pilot.app.poll_hardware()
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
 def test_sessions_screen(app, snap_compare):
     async def run_before(pilot):
         await until(pilot, lambda: pilot.app.station is not None, what="the booth")
         pilot.app.store.create_session("morning", "ana")
+        await pilot.press("s")
 
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
 
@@ -103,5 +116,15 @@ def test_calibrate_screen(app, snap_compare):
         await pilot.press("enter")
         screen = pilot.app.screen
         await until(pilot, lambda: screen.outcome is not None, what="the calibration")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_review_screen(app, snap_compare):
+    async def run_before(pilot):
+        await _session_with_capture(pilot)
+        await pilot.press("escape", "escape", "escape", "v")
+        screen = pilot.app.screen
+        await until(pilot, lambda: len(screen.query(Thumbnail)) == 8, what="the pictures")
 
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))

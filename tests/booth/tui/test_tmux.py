@@ -73,6 +73,8 @@ def test_capture_in_a_real_terminal(tmp_path):
                              "--size", "128", "--log", str(log)]
     tmux.run("new-session", "-d", "-s", "booth", "-x", "132", "-y", "44", *cmd)
     try:
+        tmux.wait_for("The booth day")
+        tmux.keys("s")
         tmux.wait_for("Open or create a session")
         tmux.burst("s", "1", "Tab", "o", "p", "Enter")
         tmux.wait_for("operator op")

@@ -1,0 +1,41 @@
+"""The home screen: the booth day's tasks, one key each, and the booth's state."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, Static
+
+from booth.tui.widgets.hardware_panel import HardwarePanel
+from booth.tui.widgets.log import LogPanel
+
+#: (key, action, title, what it is for), in the order of a booth day.
+TASKS = (
+    ("s", "sessions", "Sessions and capture",
+     "open or create a session, add sitters with consent, calibrate, capture"),
+    ("v", "review", "Review", "a session's captures: photos, normals, QC; mark retakes"),
+    ("d", "doctor", "Doctor", "check the serial port, controller, camera and disk"),
+)
+
+
+class HomeScreen(Screen):
+    BINDINGS = [(key, f"app.open_task('{action}')", title) for key, action, title, _ in TASKS]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="home-body"):
+            with Vertical(id="tasks"):
+                yield Label("The booth day", classes="title")
+                for key, action, title, what in TASKS:
+                    yield Static(f"[b reverse] {key} [/] [b]{title}[/]\n     {what}",
+                                 id=f"task-{action}", classes="task")
+            with Vertical(id="side-pane"):
+                yield HardwarePanel(id="hardware")
+                yield Label("", id="home-store", classes="subtitle")
+        yield LogPanel(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Photometric booth"
+        self.query_one("#home-store", Label).update(f"Sessions in {self.app.store.root}")
