@@ -40,15 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- entry point --------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    code = EXIT_INTERNAL
     try:
         code = _main(argv)
         sys.stdout.flush()  # a reader that went away shows here, not as noise at exit
         return code
     except BrokenPipeError:  # only stdout's reaches here (see _main)
         _quiet_stdout()
-        return EXIT_IO
+        code = EXIT_IO
+        return code
     except Exception as exc:
-        return _internal(exc)
+        code = _internal(exc)
+        return code
+    finally:
+        from booth.jobs import write_exit
+
+        write_exit(code)  # when run as the app's job (booth.jobs): how it ended
 
 
 def _internal(exc: Exception) -> int:

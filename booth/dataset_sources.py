@@ -30,7 +30,7 @@ PEOPLE = "simulate people"  # the marker of a folder of simulated people
 
 def _marked(capture: Path) -> str:
     """Why a capture marked for retake in review is left out; empty when it is not."""
-    from booth.review import read_mark
+    from booth.capture_review import read_mark
     from photometric.errors import InputError
 
     try:

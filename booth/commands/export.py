@@ -62,6 +62,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from booth.dataset_sources import check_out, cpu_workers, export_sources, run_export
+    from booth.progress import Reporter
     from learning.exporter import Settings
     from learning.workers import start_workers
 
@@ -78,11 +79,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise InputError(f"{', '.join(args.roots)}: no captures to export")
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
+    report = Reporter(every=0.05)
+    report("export", force=True, done=0, total=len(sources), out=str(args.out))
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("exporting", total=len(sources))
 
         def progress(done, total, outcome):
             bar.update(task, completed=done)
+            report("export", force=done == total, done=done, total=total, key=outcome.key,
+                   ok=outcome.ok)
 
         result = run_export(sources, args.out, settings, workers, progress, rejected)
     if not result.exported:

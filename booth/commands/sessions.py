@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    from booth.review import review
+    from booth.capture_review import review
     from booth.session import SessionStore
 
     sessions = SessionStore(args.root).sessions()
@@ -76,7 +76,7 @@ def cmd_sessions_verify(args: argparse.Namespace) -> int:
 def cmd_sessions_mark(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from booth.review import mark_retake
+    from booth.capture_review import mark_retake
     from booth.session import SessionError, SessionStore
 
     path = Path(args.session)

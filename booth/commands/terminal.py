@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--images", choices=("auto", "cells", "none"), default="auto",
                    help="thumbnails: auto (the best the terminal supports), cells (coloured "
                    "half-blocks, any terminal), none (file names)")
+    t.add_argument("--work", metavar="DIR", default="work", type=options.folder,
+                   help="where the app's exports, training runs and their jobs go (default "
+                   "./work: datasets/, runs/, jobs/)")
     t.add_argument("--log", metavar="FILE", type=options.file_path,
                    help="log file (default ~/.local/state/booth/tui.log)")
     t.set_defaults(handler=cmd_tui)
@@ -53,4 +56,4 @@ def cmd_tui(args: argparse.Namespace) -> int:
     sessions_root(args, load_config(args.config))
     _check_log(args.log)
     return run(args.config, args.backend, args.sessions, args.port, args.seed, args.size,
-               args.images, args.log, args.image_format, args.controller)
+               args.images, args.log, args.image_format, args.controller, args.work)

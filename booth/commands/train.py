@@ -47,18 +47,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         return subprocess.run(cmd).returncode
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from booth.progress import Reporter
     from learning.trainer import settings_from, train
 
+    report = Reporter()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("epoch 1", total=None)
 
         def step(epoch: int, done: int, total: int) -> None:
             bar.update(task, description=f"epoch {epoch}", completed=done, total=total)
+            report("step", force=done == total, epoch=epoch, step=done, steps=total)
 
-        run = train(args.dataset, args.out, settings_from(args), args.resume,
-                    progress=lambda msg: bar.console.print(msg, soft_wrap=True, markup=False),
-                    on_step=step, hours=args.hours)
+        def say(msg: str) -> None:
+            bar.console.print(msg, soft_wrap=True, markup=False)
+            report("message", force=True, text=msg)
+
+        def start(what: dict) -> None:
+            bar.console.print(f"training on {what['device']}: epochs {what['first_epoch']}.."
+                              f"{what['epochs']}, {what['steps_per_epoch']} steps of "
+                              f"{what['batch']} samples each", markup=False)
+            report("start", force=True, **what)
+
+        run = train(args.dataset, args.out, settings_from(args), args.resume, progress=say,
+                    on_step=step, hours=args.hours, on_start=start)
     import yaml
 
     done = yaml.safe_load((run / "state.yaml").read_text()).get("epoch")

@@ -42,8 +42,10 @@ class BoothApp(OrderedKeysApp):
     def __init__(self, config: BoothConfig | None = None, backend: str = "sim",
                  sessions: str | Path | None = None, port: str | None = None,
                  sim: SimOptions | None = None, image_mode: str = "auto",
-                 poll_s: float = 1.0, config_source: str = "defaults") -> None:
+                 poll_s: float = 1.0, config_source: str = "defaults",
+                 work: str | Path = "work") -> None:
         super().__init__()
+        self.work = Path(work)  # datasets, runs and the jobs that make them
         self.config_source = config_source
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"image mode: expected one of {IMAGE_MODES}, got {image_mode!r}")
@@ -195,6 +197,10 @@ class BoothApp(OrderedKeysApp):
             from booth.tui.screens.review import ReviewScreen
 
             self.push_screen(ReviewScreen(self.store))
+        elif task == "dataset":
+            from booth.tui.screens.export import DatasetScreen
+
+            self.push_screen(DatasetScreen(self.work, [str(self.store.root)]))
         elif task == "doctor":
             self.show_doctor()
 

@@ -43,7 +43,8 @@ def stderr_to(log_file: str | Path):
 
 def run(config_file: str | None, backend: str, sessions: str | None, port: str | None,
         seed: int, size: int, images: str, log_file: str | None,
-        image_format: str = "jpeg", controller: str = "emulator") -> int:
+        image_format: str = "jpeg", controller: str = "emulator",
+        work: str = "work") -> int:
     from booth.config import load_config
     from booth.station import SimOptions
 
@@ -54,7 +55,7 @@ def run(config_file: str | None, backend: str, sessions: str | None, port: str |
 
     sim = SimOptions(seed=seed, size=size, image_format=image_format, controller=controller)
     app = BoothApp(cfg, backend, sessions, port, sim, images,
-                   config_source=config_file or "defaults")
+                   config_source=config_file or "defaults", work=work)
     with stderr_to(path):
         logging.basicConfig(filename=path, level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import yaml
 
+from booth.capture_review import REVIEW_FILE, mark_retake, pictures, read_mark, review
 from booth.cli import main
 from booth.dataset_sources import export_sources
-from booth.review import REVIEW_FILE, mark_retake, pictures, read_mark, review
 from booth.session import SessionError
 from tests.conftest import snapshot, store_capture
 

@@ -15,6 +15,8 @@ TASKS = (
     ("s", "sessions", "Sessions and capture",
      "open or create a session, add sitters with consent, calibrate, capture"),
     ("v", "review", "Review", "a session's captures: photos, normals, QC; mark retakes"),
+    ("e", "dataset", "Dataset",
+     "export session stores to a training set, with progress; browse its samples"),
     ("d", "doctor", "Doctor", "check the serial port, controller, camera and disk"),
 )
 

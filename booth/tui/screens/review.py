@@ -1,6 +1,6 @@
 """Review: a session's captures after the sitters leave, their pictures and retake marks.
 
-The rows and marks come from :mod:`booth.review`, as ``booth sessions list`` and ``booth
+The rows and marks come from :mod:`booth.capture_review`, as ``booth sessions list`` and ``booth
 sessions mark`` do; the pictures are the camera's originals and the capture's ``derived/``.
 """
 
@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
-from booth.review import DERIVED_PICTURES, Reviewed, mark_retake, pictures, review
+from booth.capture_review import DERIVED_PICTURES, Reviewed, mark_retake, pictures, review
 from booth.session import Session, SessionError, SessionStore
 from booth.tui.widgets.thumbs import Thumbnails
 from photometric.errors import InputError

@@ -10,7 +10,9 @@ with colour, including over ssh and inside tmux.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
@@ -31,7 +33,8 @@ class Thumbnail(Vertical):
     Thumbnail > Label { width: 100%; content-align: center middle; }
     """
 
-    def __init__(self, title: str, path: Path, mode: str = "auto") -> None:
+    def __init__(self, title: str, path: Path | Any, mode: str = "auto") -> None:
+        """``path``: an image file, or a picture in memory (PIL image, RGB uint8 array)."""
         super().__init__()
         self.title = title
         self.path = path
@@ -39,9 +42,17 @@ class Thumbnail(Vertical):
 
     def compose(self) -> ComposeResult:
         cls = {"auto": AutoImage, "cells": HalfcellImage}.get(self.mode)
+        source = self.path
+        if isinstance(source, np.ndarray):
+            from PIL import Image
+
+            source = Image.fromarray(source)
+        elif isinstance(source, Path):
+            source = str(source)
         if cls is not None:
-            yield cls(str(self.path), classes="thumb-image")
-        yield Label(self.title if cls is not None else f"{self.title}: {self.path.name}")
+            yield cls(source, classes="thumb-image")
+        name = self.path.name if isinstance(self.path, Path) else "in memory"
+        yield Label(self.title if cls is not None else f"{self.title}: {name}")
 
 
 class Thumbnails(Horizontal):
@@ -54,9 +65,9 @@ class Thumbnails(Horizontal):
     def __init__(self, mode: str = "auto", **kw) -> None:
         super().__init__(**kw)
         self.mode = mode
-        self.paths: dict[str, Path] = {}
+        self.paths: dict[str, Any] = {}
 
-    async def show(self, paths: dict[str, Path]) -> None:
+    async def show(self, paths: dict[str, Any]) -> None:
         self.paths = dict(paths)
         await self.remove_children()
         await self.mount_all([Thumbnail(t, p, self.mode) for t, p in paths.items()])

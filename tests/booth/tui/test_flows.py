@@ -72,7 +72,7 @@ async def test_calibrate_and_use(make_app, tmp_path):
 
 
 async def test_review_mark_a_retake_and_clear_it(make_app, tmp_path):
-    from booth.review import read_mark
+    from booth.capture_review import read_mark
     from booth.tui.screens.home import HomeScreen
     from booth.tui.screens.review import ReviewScreen
     from booth.tui.script import add_subject, capture
