@@ -201,6 +201,10 @@ class BoothApp(OrderedKeysApp):
             from booth.tui.screens.export import DatasetScreen
 
             self.push_screen(DatasetScreen(self.work, [str(self.store.root)]))
+        elif task == "training":
+            from booth.tui.screens.train import TrainScreen
+
+            self.push_screen(TrainScreen(self.work))
         elif task == "doctor":
             self.show_doctor()
 

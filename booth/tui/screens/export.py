@@ -87,7 +87,7 @@ class DatasetScreen(Screen):
                     yield Input(str(max(1, min(len(os.sched_getaffinity(0)), 64))),
                                 id="workers")
             with Vertical():
-                yield Checkbox("Augment (flipped, darker, brighter copies)", id="augment")
+                yield Checkbox("Augment (4x: flipped, darker, brighter)", id="augment")
                 yield Button("Export", id="export", variant="primary")
                 yield Button("Cancel export", id="cancel", variant="error")
         yield Label("", id="export-command")

@@ -17,6 +17,8 @@ TASKS = (
     ("v", "review", "Review", "a session's captures: photos, normals, QC; mark retakes"),
     ("e", "dataset", "Dataset",
      "export session stores to a training set, with progress; browse its samples"),
+    ("t", "training", "Training",
+     "train the U-Net on a dataset, watch its curves, stop and resume it"),
     ("d", "doctor", "Doctor", "check the serial port, controller, camera and disk"),
 )
 

@@ -128,3 +128,46 @@ def test_review_screen(app, snap_compare):
         await until(pilot, lambda: len(screen.query(Thumbnail)) == 8, what="the pictures")
 
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+@pytest.fixture
+def exported(tmp_path, monkeypatch):
+    """A small dataset and a one-epoch run beside the app's work folder (relative paths, so
+    the screens show the same text wherever the test runs)."""
+    from booth.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "people", "4", "--lighting", "portrait", "--size", "96",
+                 "--out", "people", "--workers", "1"]) == 0
+    assert main(["export", "people", "--out", "work/datasets/dataset", "--size", "64",
+                 "--workers", "1", "--split", "0.5,0.5,0"]) == 0
+    return tmp_path
+
+
+def test_dataset_screen(app, exported, snap_compare):
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.station is not None, what="the booth")
+        await pilot.press("e")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#samples").row_count > 0, what="samples")
+        screen.query_one("#samples").focus()
+        await until(pilot, lambda: len(screen.query(Thumbnail)) == 3, what="the pictures")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_train_screen(app, exported, snap_compare):
+    from booth.cli import main
+
+    assert main(["train", "work/datasets/dataset", "--out", "work/runs/run1", "--epochs", "2",
+                 "--batch", "2", "--workers", "0"]) == 0
+
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.station is not None, what="the booth")
+        await pilot.press("t")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#runs").row_count == 1, what="the run")
+        screen.query_one("#runs").focus()
+        await pilot.pause(0.7)
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
