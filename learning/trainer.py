@@ -149,12 +149,14 @@ def evaluate_loader(model, batches: Batches, amp: bool = False,
 def train(dataset: str | Path, out: str | Path, settings: Settings | None = None,
           resume: bool = False, progress: Callable[[str], None] | None = None,
           on_step: Callable[[int, int, int], None] | None = None,
-          hours: float | None = None) -> Path:
+          hours: float | None = None,
+          on_start: Callable[[dict], None] | None = None) -> Path:
     """Train on ``dataset`` (a ``booth export`` folder) into the run folder ``out``.
     ``progress`` gets a line per epoch, ``on_step(epoch, step in epoch, steps per epoch)``
-    each step (rank 0 only). With ``hours``, stop after the first epoch that ends later than
-    that after the start, its checkpoint saved: ``resume`` continues exactly from it (how a
-    long run is trained in stretches)."""
+    each step (rank 0 only), ``on_start`` what the run is about to do (device, epochs, steps
+    per epoch, global batch; rank 0 only). With ``hours``, stop after the first epoch that
+    ends later than that after the start, its checkpoint saved: ``resume`` continues exactly
+    from it (how a long run is trained in stretches)."""
     import torch.distributed as dist
 
     began = time.monotonic()
@@ -265,6 +267,11 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             writer = None
     amp = cuda
     step = start_epoch * steps_per_epoch
+    if on_start is not None and lead:
+        on_start({"device": str(device), "world": world, "first_epoch": start_epoch + 1,
+                  "epochs": s.epochs, "steps_per_epoch": steps_per_epoch,
+                  "batch": per_rank * world, "train": len(train_split),
+                  "val": len(val_split)})
     for epoch in range(start_epoch, s.epochs):
         net.train()
         train_batches.set_epoch(epoch)

@@ -205,8 +205,15 @@ class BoothApp(OrderedKeysApp):
             from booth.tui.screens.train import TrainScreen
 
             self.push_screen(TrainScreen(self.work))
+        elif task == "relight":
+            self.show_relight()
         elif task == "doctor":
             self.show_doctor()
+
+    def show_relight(self, source: str = "", normals: str = "measured") -> None:
+        from booth.tui.screens.relight import RelightScreen
+
+        self.push_screen(RelightScreen(self.work, source, normals))
 
     def show_doctor(self) -> None:
         from booth.tui.screens.doctor import DoctorScreen

@@ -91,7 +91,7 @@ class DatasetScreen(Screen):
                 yield Button("Export", id="export", variant="primary")
                 yield Button("Cancel export", id="cancel", variant="error")
         yield Label("", id="export-command")
-        yield ProgressBar(id="export-progress", show_eta=True)
+        yield ProgressBar(total=1, id="export-progress", show_eta=True)
         yield Label("no export yet", id="export-status")
         with Horizontal(id="dataset-lists"):
             yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)

@@ -62,6 +62,7 @@ class ReviewScreen(Screen):
         ("r", "mark", "Mark for retake"),
         ("u", "unmark", "Clear mark"),
         ("o", "folder", "Folder path"),
+        ("l", "relight", "Relight"),
     ]
 
     def __init__(self, store: SessionStore, session: str | None = None) -> None:
@@ -209,6 +210,11 @@ class ReviewScreen(Screen):
             self.app.copy_to_clipboard(str(r.info.path))
             self.app.report(f"folder of {r.info.subject}/{r.info.capture_id}: {r.info.path} "
                             "(copied to the clipboard where the terminal allows)")
+
+    def action_relight(self) -> None:
+        r = self.selected()
+        if r is not None:
+            self.app.show_relight(str(r.info.path))
 
     def action_back(self) -> None:
         self.app.pop_screen()

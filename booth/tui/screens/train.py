@@ -135,7 +135,7 @@ class TrainScreen(Screen):
             yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
             with Vertical(id="train-live"):
                 yield Label("no run selected", id="train-status")
-                yield ProgressBar(id="train-progress", show_eta=False)
+                yield ProgressBar(total=1, id="train-progress", show_eta=False)
                 with Horizontal(id="train-plots"):
                     yield PlotextPlot(id="loss-plot")
                     yield PlotextPlot(id="error-plot")

@@ -103,3 +103,45 @@ async def test_review_mark_a_retake_and_clear_it(make_app, tmp_path):
         await pilot.press("u")
         await until(pilot, lambda: read_mark(row.info.path) is None, what="the mark cleared")
         assert table.get_row_at(0)[3] == "complete"
+
+
+async def test_relight_a_capture_by_keys_and_save(make_app, tmp_path):
+    import numpy as np
+
+    from booth.tui.screens.relight import RelightScreen
+    from booth.tui.script import add_subject, capture
+
+    app = make_app(work=tmp_path / "work")
+    async with app.run_test(size=(140, 48)) as pilot:
+        await open_session(pilot)
+        await add_subject(pilot)
+        await capture(pilot)
+        await pilot.press("escape", "escape", "escape", "v")
+        await until(pilot, lambda: app.screen.rows, what="the review")
+        await pilot.press("l")  # relight the highlighted capture
+        screen = app.screen
+        assert isinstance(screen, RelightScreen)
+        await until(pilot, lambda: screen.frame is not None, what="the relit portrait")
+        first = screen.frame.copy()
+        await pilot.press("left", "left")  # the key light moves toward the image's left
+        assert screen.light.azimuth == -55.0
+        moved = screen.frame.copy()
+        h, w = moved.shape[:2]
+        left, right = moved[:, : w // 2].mean(), moved[:, w // 2:].mean()
+        assert not np.array_equal(first, moved) and left > right
+        await pilot.press("plus")
+        assert screen.frame.mean() > moved.mean()
+        await pilot.press("p")
+        assert screen.light.preset == "studio"
+        await pilot.press("left")  # an environment does not move: said, not done
+        assert screen.light.azimuth == -55.0 and "arrows move the key light" in app.log_lines[-1]
+        for _ in range(4):
+            await pilot.press("p")
+        assert screen.light.preset == "flash center"
+        await pilot.press("h", "g")
+        assert screen.light.shadows and screen.light.specular
+        assert "shadows and specular" in str(screen.query_one("#relight-status").render())
+        await pilot.press("w")
+        await until(pilot, lambda: screen.saved is not None, what="the saved picture")
+        assert screen.saved.is_file() and screen.saved.name == "relit.png"
+        assert (screen.saved.parent / "relight.yaml").is_file()

@@ -27,6 +27,7 @@ async def test_burst_on_the_sessions_form_fills_each_field(make_app, tmp_path):
         app.screen.query_one("#session-name").focus()
         burst(app, "fast1\topx\r")
         await until(pilot, lambda: isinstance(app.screen, SessionScreen), what="the session")
+        await pilot.pause(0.2)  # the new screen mounted before the app closes
     meta = yaml.safe_load((tmp_path / "sessions" / "fast1" / "session.yaml").read_text())
     assert meta["operator"] == "opx"
     assert [p.name for p in (tmp_path / "sessions").iterdir()] == ["fast1"]

@@ -171,3 +171,16 @@ def test_train_screen(app, exported, snap_compare):
         await pilot.pause(0.7)
 
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_relight_screen(app, snap_compare):
+    async def run_before(pilot):
+        await _session_with_capture(pilot)
+        await pilot.press("escape", "escape", "escape", "v")
+        await until(pilot, lambda: pilot.app.screen.rows, what="the review")
+        await pilot.press("l")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.frame is not None, what="the relit portrait")
+        await pilot.press("left", "up", "h")
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
