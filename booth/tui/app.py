@@ -205,6 +205,10 @@ class BoothApp(OrderedKeysApp):
             from booth.tui.screens.train import TrainScreen
 
             self.push_screen(TrainScreen(self.work))
+        elif task == "models":
+            from booth.tui.screens.evaluate import EvaluateScreen
+
+            self.push_screen(EvaluateScreen(self.work))
         elif task == "relight":
             self.show_relight()
         elif task == "doctor":

@@ -19,6 +19,8 @@ TASKS = (
      "export session stores to a training set, with progress; browse its samples"),
     ("t", "training", "Training",
      "train the U-Net on a dataset, watch its curves, stop and resume it"),
+    ("m", "models", "Models",
+     "runs and shipped models scored side by side: per-region tables and pictures"),
     ("p", "relight", "Portrait and relighting",
      "a capture or any photo, its normals measured or predicted; move the light by keys"),
     ("d", "doctor", "Doctor", "check the serial port, controller, camera and disk"),

@@ -184,3 +184,25 @@ def test_relight_screen(app, snap_compare):
         await pilot.press("left", "up", "h")
 
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
+
+
+def test_models_screen(app, exported, snap_compare):
+    from booth.cli import main
+
+    assert main(["train", "work/datasets/dataset", "--out", "work/runs/run1", "--epochs", "1",
+                 "--batch", "2", "--workers", "0"]) == 0
+
+    async def run_before(pilot):
+        await until(pilot, lambda: pilot.app.station is not None, what="the booth")
+        await pilot.press("m")
+        screen = pilot.app.screen
+        screen.query_one("#eval-split").value = "val"
+        table = screen.query_one("#models")
+        table.focus()
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.press("space", "e")
+        await until(pilot, lambda: screen.shown is not None, timeout=120, what="the report")
+        await until(pilot, lambda: len(screen.query(Thumbnail)) == 1, what="the figure")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
