@@ -11,6 +11,7 @@ step events.
 from __future__ import annotations
 
 import csv
+import math
 import time
 from pathlib import Path
 
@@ -281,7 +282,11 @@ class TrainScreen(Screen):
             plt.title(title)
             plt.xlabel("epoch")
             for key, label in series:
-                ys = [r.get(key, float("nan")) for r in rows]
-                if epochs:
-                    plt.plot(epochs, ys, label=label, marker="braille")
+                # only finished numbers: a run without a val split has NaN there, and
+                # plotext fails on a series with no point
+                pts = [(x, r[key]) for x, r in zip(epochs, rows, strict=True)
+                       if math.isfinite(r.get(key, math.nan))]
+                if pts:
+                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label,
+                             marker="braille")
             widget.refresh()

@@ -105,3 +105,55 @@ def test_capture_in_a_real_terminal(tmp_path):
     text = log.read_text()
     assert "Traceback" not in text
     assert "capture of p1 started" in text
+
+
+def test_a_booth_day_by_keys_alone(tmp_path):
+    """Capture three sitters, review, export, train one epoch and relight, in a real terminal,
+    by keys alone."""
+    root, work, log = tmp_path / "sessions", tmp_path / "work", tmp_path / "tui.log"
+    tmux = Tmux(tmp_path)
+    cmd = booth_command() + ["tui", "--backend", "sim", "--sessions", str(root), "--work",
+                             str(work), "--size", "128", "--log", str(log)]
+    tmux.run("new-session", "-d", "-s", "booth", "-x", "150", "-y", "48", *cmd)
+    try:
+        tmux.wait_for("The booth day")
+        tmux.burst("s", "d", "a", "y", "1", "Enter")
+        tmux.wait_for("Session day1")
+        tmux.wait_for("● connected")
+        for i, who in enumerate(("p1", "p2", "p3")):
+            tmux.burst("a", *who, "Tab", "Tab", "Space", "Enter")
+            tmux.wait_for(f"subject {who} added with consent")
+            tmux.keys("c")
+            tmux.wait_for("QC:", timeout=120)
+            tmux.keys("Escape")
+            wait_until(lambda n=i + 1: len(SessionStore(root).session("day1").captures()) == n,
+                       "the capture recorded", 30)
+            tmux.wait_for("a add subject")
+        # Escape then a letter at once reads as Alt+letter in any terminal: at a person's pace
+        tmux.keys("Escape", "Escape", "v")
+        tmux.wait_for("3 captures, 0 marked for retake")
+        tmux.keys("Escape", "e")
+        tmux.wait_for("Session stores")
+        tmux.keys("Enter")  # the form's defaults: this store, work/datasets/dataset, 256 px
+        tmux.wait_for("export done", timeout=180)
+        tmux.keys("Escape", "t")
+        tmux.wait_for("Learning rate")
+        tmux.keys("Enter")  # one epoch of the small preset on that dataset
+        tmux.wait_for("finished", timeout=240)
+        assert (work / "runs" / "run1" / "best.safetensors").is_file()
+        tmux.keys("Escape", "v")
+        tmux.wait_for("3 captures")
+        tmux.keys("l")
+        screen = tmux.wait_for("arrows move it", timeout=60)
+        assert "az -35°" in screen
+        tmux.keys("Left", "Left", "Up")
+        tmux.wait_for("az -55° el +35°")
+        tmux.keys("w")
+        tmux.wait_for("saved", timeout=60)
+        tmux.keys("Escape", "Escape", "q")
+        wait_until(lambda: not tmux.alive(), "booth tui to exit on q", 30, every=0.05)
+    finally:
+        tmux.run("kill-server", check=False)
+    assert list((work / "relit").glob("*/relit.png"))
+    text = log.read_text()
+    assert "Traceback" not in text

@@ -96,3 +96,22 @@ async def test_stop_resume_sigkill_and_reattach(make_app, tmp_path, dataset):
         await until(pilot, lambda: j.state() != "running", timeout=60, what="the last stop")
     epochs = [int(r["epoch"]) for r in read_metrics(run)]
     assert epochs == list(range(1, len(epochs) + 1))
+
+
+async def test_curves_of_a_run_without_a_val_split(make_app, tmp_path):
+    """NaN held-out errors (no val split) are left out of the curves, not drawn into a crash."""
+    run = tmp_path / "work" / "runs" / "noval"
+    run.mkdir(parents=True)
+    (run / "run.yaml").write_text("training: {epochs: 3}\n")
+    (run / "metrics.csv").write_text("epoch,train_loss,train_mean_deg,val_mean_deg\n"
+                                     "1,0.9,70.0,nan\n2,0.8,60.0,nan\n")
+    app = make_app(work=tmp_path / "work")
+    async with app.run_test(size=(150, 50)) as pilot:
+        await pilot.press("t")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.query_one("#runs").row_count == 1, what="the run")
+        screen.query_one("#runs").focus()
+        await pilot.pause(0.7)
+        text = screen.query_one("#error-plot").plt.build()
+        assert "train" in text and "held-out" not in text
+        assert "2 of 3 epochs trained" in str(screen.query_one("#train-status").render())
