@@ -7,6 +7,7 @@ tests use the same steps, so the demo and the tests cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
@@ -63,18 +64,23 @@ async def capture(pilot: Pilot):
 
 
 async def key_latencies(pilot: Pilot, screen, key: str, action: str, n: int,
-                        while_running: bool = False) -> list[float]:
+                        while_running: bool = False, done: bool = False) -> list[float]:
     """Send ``key`` ``n`` times through the app's driver, as from a terminal; seconds from
-    each key entering the app to ``screen``'s ``action_<action>`` running. With
-    ``while_running``, stops early when ``screen.running`` goes false."""
+    each key entering the app to ``screen``'s ``action_<action>`` running (with ``done``: to
+    its end, e.g. the relit picture redrawn). With ``while_running``, stops early when
+    ``screen.running`` goes false."""
     from textual import events
 
     handled: list[float] = []
     original = getattr(screen, f"action_{action}")
 
-    def timed():
-        handled.append(time.perf_counter())
-        original()
+    @functools.wraps(original)  # Textual passes an action the arguments its signature takes
+    def timed(*args):
+        if not done:
+            handled.append(time.perf_counter())
+        original(*args)
+        if done:
+            handled.append(time.perf_counter())
 
     setattr(screen, f"action_{action}", timed)
     out: list[float] = []
@@ -83,7 +89,7 @@ async def key_latencies(pilot: Pilot, screen, key: str, action: str, n: int,
             if while_running and not screen.running:
                 break
             t = time.perf_counter()
-            pilot.app._driver.send_message(events.Key(key, key))
+            pilot.app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
             await until(pilot, lambda i=i: len(handled) > i, what=f"key {key}")
             out.append(handled[i] - t)
             await asyncio.sleep(0.02)

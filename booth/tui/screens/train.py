@@ -98,7 +98,8 @@ def _clock(seconds: float | None) -> str:
 
 class TrainScreen(Screen):
     BINDINGS = [("escape", "app.pop_screen", "Back (runs go on)"),
-                ("ctrl+g", "stop", "Stop run"), ("ctrl+o", "resume", "Resume run")]
+                ("ctrl+g", "stop", "Stop run"), ("ctrl+o", "resume", "Resume run"),
+                ("ctrl+r", "refresh", "Refresh")]
 
     def __init__(self, work: Path, dataset: str = "") -> None:
         super().__init__()
@@ -177,6 +178,10 @@ class TrainScreen(Screen):
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.run = Path(str(event.row_key.value))
         self.query_one("#train-out", Input).value = str(self.run)
+        self.poll()
+
+    def action_refresh(self) -> None:
+        self.refresh_runs()
         self.poll()
 
     # -- start, stop, resume ---------------------------------------------------------------
