@@ -194,7 +194,8 @@ class RelightScreen(Screen):
         if self.portrait is None:
             self.app.call_from_thread(self.app.report, "open a portrait first", "warning")
             return
-        name = Path(self.source).name or "portrait"
+        src = Path(self.source)
+        name = (src.name if src.is_dir() else src.stem) or "portrait"
         out = self.work / "relit" / (f"{name}-orbit" if orbit else name)
         what = "the orbit" if orbit else "the picture"
         self.app.call_from_thread(self.app.report, f"saving {what} into {out}…")

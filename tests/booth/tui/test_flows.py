@@ -145,3 +145,38 @@ async def test_relight_a_capture_by_keys_and_save(make_app, tmp_path):
         await until(pilot, lambda: screen.saved is not None, what="the saved picture")
         assert screen.saved.is_file() and screen.saved.name == "relit.png"
         assert (screen.saved.parent / "relight.yaml").is_file()
+
+
+async def test_predict_a_photo_relight_by_keys_and_save_the_orbit(make_app, tmp_path):
+    """A real portrait (scikit-image's astronaut), its normals predicted by the shipped booth
+    model, relit by the arrow keys; the orbit saved as GIF and MP4."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    from booth.tui.screens.relight import RelightScreen
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    app = make_app(work=tmp_path / "work")
+    async with app.run_test(size=(140, 48)) as pilot:
+        await pilot.press("p")
+        screen = app.screen
+        assert isinstance(screen, RelightScreen)
+        screen.query_one("#source").value = str(photo)
+        screen.query_one("#normals").value = "booth"
+        await pilot.click("#open")
+        await until(pilot, lambda: screen.frame is not None, timeout=120,
+                    what="the predicted portrait")
+        assert "predicted by booth" in screen.portrait.source["normals"]
+        before = screen.frame.copy()
+        await pilot.press("right", "right", "right")
+        after = screen.frame
+        w = after.shape[1]
+        # the light went from the left (az -35) to the right (az -5): the right half brightens
+        assert after[:, w // 2:].mean() > before[:, w // 2:].mean()
+        assert not np.array_equal(before, after)
+        await pilot.press("o")
+        await until(pilot, lambda: screen.saved is not None, timeout=180, what="the orbit")
+        assert screen.saved.name == "orbit.gif"
+        assert (screen.saved.parent / "orbit.mp4").stat().st_size > 0
