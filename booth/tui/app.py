@@ -151,6 +151,14 @@ class BoothApp(OrderedKeysApp):
         if severity in ("warning", "error"):
             self.notify(text, severity=severity, timeout=8)
 
+    def sessions(self) -> list[Session]:
+        """The store's sessions; an unreadable store is reported and reads as none."""
+        try:
+            return self.store.sessions() if self.store.root.is_dir() else []
+        except SessionError as exc:
+            self.report(str(exc), "error")
+            return []
+
     def open_session(self, name: str, operator: str | None) -> None:
         from booth.tui.screens.session_main import SessionScreen
 

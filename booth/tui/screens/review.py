@@ -94,11 +94,7 @@ class ReviewScreen(Screen):
         sessions.add_columns("session", "captures")
         table = self.query_one("#review-table", DataTable)
         table.add_columns("subject", "capture", "started", "status", "QC warnings")
-        try:
-            found = self.store.sessions() if self.store.root.is_dir() else []
-        except SessionError as exc:
-            self.app.report(str(exc), "error")
-            found = []
+        found = self.app.sessions()
         for s in found:
             sessions.add_row(s.name, str(len(s.captures())), key=s.name)
         if not found:

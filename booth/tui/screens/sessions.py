@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label
 
-from booth.session import SessionError, SessionStore
+from booth.session import SessionStore
 
 
 class SessionsScreen(Screen):
@@ -47,12 +47,7 @@ class SessionsScreen(Screen):
     def refresh_sessions(self) -> None:
         table = self.query_one("#sessions", DataTable)
         table.clear()
-        try:
-            sessions = self.store.sessions() if self.store.root.is_dir() else []
-        except SessionError as exc:
-            self.app.report(str(exc), "error")
-            sessions = []
-        for s in sessions:
+        for s in self.app.sessions():
             infos = s.captures()
             table.add_row(s.name, s.meta.get("operator") or "", str(len(s.subjects())),
                           str(len(infos)), s.calibration_id or "nominal", key=s.name)

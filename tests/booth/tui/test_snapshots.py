@@ -156,11 +156,16 @@ def test_dataset_screen(app, exported, snap_compare):
     assert snap_compare(app, terminal_size=SIZE_TERM, run_before=steady(run_before))
 
 
-def test_train_screen(app, exported, snap_compare):
+def _train(epochs: int) -> None:
+    """A tiny run, work/runs/run1, trained from the command line (not a job of the app)."""
     from booth.cli import main
 
-    assert main(["train", "work/datasets/dataset", "--out", "work/runs/run1", "--epochs", "2",
-                 "--batch", "2", "--workers", "0"]) == 0
+    assert main(["train", "work/datasets/dataset", "--out", "work/runs/run1", "--epochs",
+                 str(epochs), "--batch", "2", "--workers", "0"]) == 0
+
+
+def test_train_screen(app, exported, snap_compare):
+    _train(2)
 
     async def run_before(pilot):
         await until(pilot, lambda: pilot.app.station is not None, what="the booth")
@@ -187,10 +192,7 @@ def test_relight_screen(app, snap_compare):
 
 
 def test_models_screen(app, exported, snap_compare):
-    from booth.cli import main
-
-    assert main(["train", "work/datasets/dataset", "--out", "work/runs/run1", "--epochs", "1",
-                 "--batch", "2", "--workers", "0"]) == 0
+    _train(1)
 
     async def run_before(pilot):
         await until(pilot, lambda: pilot.app.station is not None, what="the booth")

@@ -129,19 +129,30 @@ def test_a_booth_day_by_keys_alone(tmp_path):
             wait_until(lambda n=i + 1: len(SessionStore(root).session("day1").captures()) == n,
                        "the capture recorded", 30)
             tmux.wait_for("a add subject")
-        # Escape then a letter at once reads as Alt+letter in any terminal: at a person's pace
-        tmux.keys("Escape", "Escape", "v")
+        # Escape then a letter at once reads as Alt+letter in any terminal: after an Escape,
+        # the next key once the screen it leads to shows
+        tmux.keys("Escape")
+        tmux.wait_for("Open or create a session")
+        tmux.keys("Escape")
+        tmux.wait_for("The booth day")
+        tmux.keys("v")
         tmux.wait_for("3 captures, 0 marked for retake")
-        tmux.keys("Escape", "e")
+        tmux.keys("Escape")
+        tmux.wait_for("The booth day")
+        tmux.keys("e")
         tmux.wait_for("Session stores")
         tmux.keys("Enter")  # the form's defaults: this store, work/datasets/dataset, 256 px
         tmux.wait_for("export done", timeout=180)
-        tmux.keys("Escape", "t")
+        tmux.keys("Escape")
+        tmux.wait_for("The booth day")
+        tmux.keys("t")
         tmux.wait_for("Learning rate")
         tmux.keys("Enter")  # one epoch of the small preset on that dataset
         tmux.wait_for("finished", timeout=240)
         assert (work / "runs" / "run1" / "best.safetensors").is_file()
-        tmux.keys("Escape", "v")
+        tmux.keys("Escape")
+        tmux.wait_for("The booth day")
+        tmux.keys("v")
         tmux.wait_for("3 captures")
         tmux.keys("l")
         screen = tmux.wait_for("arrows move it", timeout=60)
@@ -150,7 +161,11 @@ def test_a_booth_day_by_keys_alone(tmp_path):
         tmux.wait_for("az -55° el +35°")
         tmux.keys("w")
         tmux.wait_for("saved", timeout=60)
-        tmux.keys("Escape", "Escape", "q")
+        tmux.keys("Escape")
+        tmux.wait_for("3 captures")
+        tmux.keys("Escape")
+        tmux.wait_for("The booth day")
+        tmux.keys("q")
         wait_until(lambda: not tmux.alive(), "booth tui to exit on q", 30, every=0.05)
     finally:
         tmux.run("kill-server", check=False)
