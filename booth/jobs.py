@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -59,6 +59,10 @@ def _zombie(pid: int) -> bool:
 class Job:
     folder: Path
     name: str
+    # events read so far, and where the file was read up to: a long training writes thousands
+    # of lines, and the app reads only what is new on each poll
+    _events: list[dict] = field(default_factory=list, repr=False)
+    _offset: int = field(default=0, repr=False)
 
     @property
     def record(self) -> Path:
@@ -108,18 +112,25 @@ class Job:
             return None
 
     def events(self) -> list[dict]:
-        """Every progress line the command wrote so far (a torn last line is left out)."""
+        """Every progress line the command wrote so far (a torn last line is left for the next
+        call); read from where the last call stopped."""
         try:
-            lines = self.progress.read_text().splitlines()
+            with open(self.progress, "rb") as fh:
+                if fh.seek(0, os.SEEK_END) < self._offset:  # a new run of the job
+                    self._events, self._offset = [], 0
+                fh.seek(self._offset)
+                data = fh.read()
         except OSError:
+            self._events, self._offset = [], 0
             return []
-        out = []
-        for line in lines:
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
             try:
-                out.append(json.loads(line))
+                self._events.append(json.loads(line))
             except ValueError:
                 continue
-        return out
+        self._offset += end
+        return self._events
 
     def log_tail(self, lines: int = 20) -> list[str]:
         try:

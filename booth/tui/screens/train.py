@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import math
-import time
 from pathlib import Path
 
 import yaml
@@ -64,11 +63,12 @@ def planned_epochs(run: Path) -> int | None:
         return None
 
 
-def live(events: list[dict], now: float | None = None) -> dict:
+def live(events: list[dict]) -> dict:
     """Where a run is from its job's events: epoch, step, steps, device, img/s, seconds left
     (from this stretch's pace), and whether anything has come yet."""
-    start = next((e for e in reversed(events) if e.get("event") == "start"), None)
-    steps = [e for e in events if e.get("event") == "step"]
+    start = next((e for e in events if e.get("event") == "start"), None)  # one per job run
+    # the pace of the last few hundred steps: current, and cheap however long the run
+    steps = [e for e in events[-400:] if e.get("event") == "step"]
     out: dict = {"device": start["device"] if start else "?", "epoch": 0, "step": 0,
                  "steps": start["steps_per_epoch"] if start else 0,
                  "epochs": start["epochs"] if start else 0, "rate": None, "left_s": None}
@@ -107,6 +107,7 @@ class TrainScreen(Screen):
         self.dataset = dataset or str(self.work / "datasets" / "dataset")
         self.run: Path | None = None
         self.states: dict[str, str] = {}
+        self.followed: dict[str, jobs.Job] = {}  # each run's job, its events read as they come
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -250,9 +251,12 @@ class TrainScreen(Screen):
             self.refresh_runs()
         if self.run is None:
             return
-        j = jobs.job(self.work, job_name(self.run))
+        key = job_name(self.run)
+        if key not in self.followed:
+            self.followed[key] = jobs.job(self.work, key)
+        j = self.followed[key]
         state = j.state()
-        now = live(j.events(), time.time())
+        now = live(j.events())
         rows = read_metrics(self.run)
         if not now["steps"]:  # no job events (trained from the command line): its files
             now.update(epoch=len(rows), epochs=planned_epochs(self.run) or "?")
