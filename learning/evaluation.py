@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class RunScore:
     regions: dict[str, dict] = field(default_factory=dict)
     subjects: dict[str, dict] = field(default_factory=dict)
     examples: list[np.ndarray] = field(default_factory=list)  # per example: pred (S, S, 3)
+    shown: list[int] = field(default_factory=list)  # the examples' indices in the split
     body: dict[str, dict] = field(default_factory=dict)  # by part of the sitter (simulated)
     mask_iou: float = float("nan")  # the model's mask against the target's (NaN: no mask)
 
@@ -89,21 +91,34 @@ def _check(run: Path, meta: dict, packed) -> None:
                          "encoding (--dataset takes one per run)")
 
 
+def shown_samples(packed, examples: int = 4, show: Sequence[str] = ()) -> list[int]:
+    """The split's samples the figure shows: those of the subjects in ``show`` (each must be
+    in the split), else the first ``examples``."""
+    if not show:
+        return list(range(min(examples, len(packed))))
+    missing = [s for s in show if s not in set(packed.subjects)]
+    if missing:
+        raise InputError(f"--show: {', '.join(missing)}: not in this split (its subjects: "
+                         f"{', '.join(sorted(set(packed.subjects))[:8])}…)")
+    return [i for i, s in enumerate(packed.subjects) if s in set(show)]
+
+
 def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: int = 4,
-              device: str = "cpu", examples: int = 4) -> RunScore:
+              device: str = "cpu", examples: int = 4, show: Sequence[str] = ()) -> RunScore:
     run = Path(run)
     model, meta = checkpoint.load_model(run, device)
     packed = open_split(dataset, split)
     if len(packed) == 0:
         raise InputError(f"{dataset}: the {split} split is empty; nothing to evaluate")
     _check(run, meta, packed)
+    wanted = shown_samples(packed, examples, show)
+    picked: dict[int, np.ndarray] = {}
     cos_all: list[torch.Tensor] = []
     ang_all: list[torch.Tensor] = []
     by_region: dict[str, list] = {r: [] for r in REGIONS}
     by_subject: dict[str, list] = {}
     by_body: dict[str, list] = {r: [] for r in BODY}
     body_codes = {r: torch.tensor(codes, dtype=torch.uint8) for r, codes in BODY.items()}
-    shown: list[np.ndarray] = []
     inter = union = 0
     for b, pred, cos, ang, mask in metrics.per_pixel(model, Batches(packed, batch, device)):
         said = metrics.mask_of(pred)
@@ -124,8 +139,8 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
             for r, rm in regions.items():
                 sel = m & torch.from_numpy(rm)
                 by_region[r].append((cos[j][sel], ang[j][sel]))
-            if len(shown) < examples:
-                shown.append(pred[j, :3].permute(1, 2, 0).cpu().numpy())
+            if i in wanted:
+                picked[i] = pred[j, :3].permute(1, 2, 0).cpu().numpy()
 
     def summarise(pairs) -> dict:
         if not pairs:
@@ -135,7 +150,8 @@ def score_run(run: str | Path, dataset: str | Path, split: str = "test", batch: 
     return RunScore(run, Path(dataset), packed.encoding,
                     metrics.summary(torch.cat(cos_all), torch.cat(ang_all)),
                     {r: summarise(v) for r, v in by_region.items()},
-                    {s: summarise(v) for s, v in sorted(by_subject.items())}, shown,
+                    {s: summarise(v) for s, v in sorted(by_subject.items())},
+                    [picked[i] for i in wanted], wanted,
                     {r: summarise(v) for r, v in by_body.items() if v},
                     inter / union if union else float("nan"))
 
@@ -213,7 +229,7 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
     """Rows: samples; columns: photo, target normals, then per run prediction and error;
     captions above, the error's colour scale below."""
     packed = open_split(dataset, split)
-    n = min(len(s.examples) for s in scores)
+    rows = scores[0].shown
     tile = 192
     labels = ["photo", "target normals"]
     for s in scores:
@@ -224,12 +240,12 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
                           interpolation=cv2.INTER_AREA)
 
     rows = []
-    for i in range(n):
+    for k, i in enumerate(rows):
         mask = np.asarray(packed.mask[i])
         target = np.asarray(packed.normals[i], np.float32)
         cells = [cv2.resize(np.asarray(packed.image[i]), (tile, tile)), rgb(target, mask)]
         for s in scores:
-            pred = s.examples[i]
+            pred = s.examples[k]
             ang = np.degrees(np.arccos(np.clip((pred * target).sum(-1), -1, 1)))
             err = np.clip(ang / ERROR_SCALE_DEG * 255, 0, 255).astype(np.uint8)
             err = cv2.applyColorMap(err, cv2.COLORMAP_INFERNO)[..., ::-1]
@@ -240,7 +256,10 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
 
 
 def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path,
-             split: str = "test", device: str = "cpu", examples: int = 4) -> list[RunScore]:
+             split: str = "test", device: str = "cpu", examples: int = 4,
+             show: Sequence[str] = ()) -> list[RunScore]:
+    """Score ``runs`` side by side; the figure's rows are ``show``'s subjects' samples (default
+    the split's first ``examples``)."""
     if not runs:
         raise InputError("give at least one run to evaluate")
     if len(datasets) not in (1, len(runs)):
@@ -249,7 +268,8 @@ def evaluate(runs: list[str | Path], datasets: list[str | Path], out: str | Path
     target = OutputDir(out, COMMAND, NAMES)
     pairs = list(zip(runs, datasets * len(runs) if len(datasets) == 1 else datasets,
                      strict=True))
-    scores = [score_run(r, d, split, device=device, examples=examples) for r, d in pairs]
+    scores = [score_run(r, d, split, device=device, examples=examples, show=show)
+              for r, d in pairs]
     tables = _tables(scores)
     fig = _figure(scores, Path(pairs[0][1]), split)
     columns = ["photo", "target"] + [f"{s.run.name}: {w}" for s in scores

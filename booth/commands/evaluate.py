@@ -24,13 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "different encodings (in the runs' order)")
     ev.add_argument("--split", choices=("train", "val", "test"), default="test")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--show", action="append", default=[], metavar="SUBJECT",
+                    help="a subject of the split whose samples the figure shows (repeatable; "
+                    "default: the split's first four samples)")
     ev.set_defaults(handler=cmd_evaluate)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from learning.evaluation import evaluate
 
-    scores = evaluate(args.runs, args.dataset, args.out, args.split, device(args.device))
+    scores = evaluate(args.runs, args.dataset, args.out, args.split, device(args.device),
+                      show=args.show)
     for s in scores:
         o = s.overall
         print(f"{s.run} ({s.encoding}): cosine {o['cosine']:.4f}, mean {o['mean_deg']:.2f}°, "

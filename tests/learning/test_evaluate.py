@@ -114,3 +114,18 @@ def test_a_run_is_not_scored_on_people_it_saw_nor_off_its_size(held_out, tmp_pat
     assert main(["evaluate", str(big), "--dataset", str(held_out), "--out",
                  str(tmp_path / "r3"), "--device", "cpu"]) == 2
     assert "trained on 128-pixel crops" in capsys.readouterr().err
+
+
+def test_the_figure_shows_the_subjects_asked_for(held_out, tmp_path, capsys):
+    from booth.cli import main
+    from learning.evaluation import evaluate
+
+    a = _run(tmp_path / "a", 5, 1)
+    [score] = evaluate([a], [held_out], tmp_path / "r1", device="cpu", show=["p2"])
+    assert score.shown == [0] and len(score.examples) == 1
+    report = tmp_path / "r2"
+    assert main(["evaluate", str(a), "--dataset", str(held_out), "--out", str(report),
+                 "--device", "cpu", "--show", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "--show: nobody: not in this split (its subjects: p2" in err
+    assert not report.exists()

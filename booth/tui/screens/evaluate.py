@@ -3,7 +3,8 @@
 Space marks models; ``e`` scores the marked ones (or the highlighted one) with ``booth
 evaluate`` as a job, into ``WORK/reports/``. The report's own tables (overall, per region of
 the sitter, per facial region) and its figure (input, target, prediction and error per model)
-are shown as the command wrote them, with the files' paths. A shipped model's committed
+are shown as the command wrote them, with the files' paths; the figure shows the subjects
+typed in its field (``--show``), or the split's first samples. A shipped model's committed
 held-out report is shown when it is highlighted.
 """
 
@@ -84,6 +85,8 @@ class EvaluateScreen(Screen):
             yield Input(str(self.work / "datasets" / "dataset"), id="eval-dataset")
             yield Select([("test split", "test"), ("val split", "val")], value="test",
                          allow_blank=False, id="eval-split")
+            yield Input(placeholder="figure: subjects to show (default the first four)",
+                        id="eval-show")
         with Horizontal(id="models-body"):
             with Vertical(id="models-left"):
                 yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
@@ -153,6 +156,8 @@ class EvaluateScreen(Screen):
                    for k in keys if k in self.found]
         argv = ["evaluate", *targets, "--dataset", dataset, "--out", str(out),
                 "--split", str(self.query_one("#eval-split", Select).value)]
+        for subject in self.query_one("#eval-show", Input).value.split():
+            argv += ["--show", subject]
         try:
             self.job = jobs.start(self.work, JOB, argv)
         except (RuntimeError, OSError) as exc:

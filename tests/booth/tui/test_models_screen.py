@@ -1,6 +1,8 @@
 """The models screen: two runs marked and scored side by side by booth evaluate as a job, the
 report's tables and figure shown with their paths."""
 
+import json
+
 import pytest
 
 from booth.cli import main
@@ -40,6 +42,9 @@ async def test_two_runs_side_by_side(make_app, runs):
         table.focus()
         table.move_cursor(row=names.index("a"))
         await pilot.press("space", "down", "space")
+        manifest = json.loads((runs / "ds-points" / "manifest.json").read_text())
+        subjects = sorted({s["subject"] for s in manifest["samples"] if s["split"] == "test"})
+        screen.query_one("#eval-show").value = subjects[-1]  # the figure: this sitter alone
         assert [table.get_row_at(i)[0] for i in range(table.row_count)][-2:] == ["✓", "✓"]
         await pilot.press("e")
         await until(pilot, lambda: screen.shown is not None
@@ -51,4 +56,5 @@ async def test_two_runs_side_by_side(make_app, runs):
         shown = [t for t in screen.query(".report-table")]
         assert len(shown) == len(tables) >= 2
         assert len(screen.query(Thumbnail)) == 1
+        assert screen.job.meta()["argv"][-2:] == ["--show", subjects[-1]]
         assert str(screen.shown) in str(screen.query_one("#report-path").render())
