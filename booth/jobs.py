@@ -63,6 +63,7 @@ class Job:
     # of lines, and the app reads only what is new on each poll
     _events: list[dict] = field(default_factory=list, repr=False)
     _offset: int = field(default=0, repr=False)
+    _run: tuple = field(default=(), repr=False)  # the (pid, start) the events are of
 
     @property
     def record(self) -> Path:
@@ -90,9 +91,9 @@ class Job:
         """``running``, ``finished`` (exit 0), ``failed`` (another exit status), ``stopped``
         (gone without one: killed) or ``none`` (never started)."""
         meta = self.meta()
-        if not meta:
+        if not isinstance(meta, dict) or not isinstance(meta.get("pid"), int):
             return "none"
-        pid, began = int(meta["pid"]), meta.get("start")
+        pid, began = meta["pid"], meta.get("start")
         if began is not None and _process_start(pid) == began:
             try:
                 os.waitpid(pid, os.WNOHANG)  # reaps it if it is our child and has ended
@@ -115,9 +116,12 @@ class Job:
         """Every progress line the command wrote so far (a torn last line is left for the next
         call); read from where the last call stopped."""
         try:
+            meta = self.meta()
+            run = (meta.get("pid"), meta.get("start")) if isinstance(meta, dict) else ()
             with open(self.progress, "rb") as fh:
-                if fh.seek(0, os.SEEK_END) < self._offset:  # a new run of the job
-                    self._events, self._offset = [], 0
+                size = fh.seek(0, os.SEEK_END)
+                if run != self._run or size < self._offset:  # the job started again
+                    self._events, self._offset, self._run = [], 0, run
                 fh.seek(self._offset)
                 data = fh.read()
         except OSError:

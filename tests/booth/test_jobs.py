@@ -15,8 +15,10 @@ def test_events_are_read_incrementally_and_torn_lines_wait(tmp_path):
     with open(j.progress, "a") as fh:
         fh.write(', "n": 1}\n' + json.dumps({"event": "c"}) + "\n")
     assert [e["event"] for e in j.events()] == ["a", "b", "c"]
-    j.progress.write_text(json.dumps({"event": "new"}) + "\n")  # the job started again
-    assert [e["event"] for e in j.events()] == ["new"]
+    j.record.write_text("pid: 2\nstart: '5'\n")  # the job started again: its new record,
+    j.progress.unlink()  # a new file, longer than the old
+    j.progress.write_text("".join(json.dumps({"event": f"new{k}"}) + "\n" for k in range(9)))
+    assert [e["event"] for e in j.events()] == [f"new{k}" for k in range(9)]
 
 
 def test_a_failing_command_is_failed_with_its_log(tmp_path):
@@ -34,3 +36,5 @@ def test_a_job_that_vanished_without_an_exit_status_is_stopped(tmp_path):
     j.folder.mkdir(parents=True)
     j.record.write_text("name: gone\nargv: [train]\npid: 999999999\nstart: '1'\n")
     assert j.state() == "stopped" and not j.stop()
+    j.record.write_text("name: gone\nargv: [train]\n")  # a record without its process id
+    assert j.state() == "none"

@@ -221,7 +221,7 @@ class TrainScreen(Screen):
         try:
             argv = self.argv(resume)
             run = Path(argv[argv.index("--out") + 1])
-            jobs.start(self.work, job_name(run), argv)
+            self.followed[job_name(run)] = jobs.start(self.work, job_name(run), argv)
         except (InputError, RuntimeError, OSError) as exc:
             self.app.report(str(exc), "error")
             return
