@@ -1,6 +1,7 @@
 """Helpers for driving the app with Textual's Pilot on the simulated booth."""
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Label
 
 from booth.station import SimOptions
@@ -24,6 +25,21 @@ async def until_thumbnails_shown(pilot, screen) -> list[str]:
 
     await until(pilot, shown, what="the capture's thumbnails")
     return [t.title for t in screen.query(Thumbnail)]
+
+
+@pytest.fixture(autouse=True)
+def keys_settle(monkeypatch):
+    """Pilot's ``press`` returns once the event loop looks idle, which on a busy machine can
+    be before the app has handled the keys (they are held in order, booth/tui/keys.py) and
+    before the screen they opened is composed: wait for both, as a person would see."""
+    press = Pilot.press
+
+    async def settled_press(self, *keys):
+        await press(self, *keys)
+        await until(self, lambda: getattr(self.app, "keys_settled", True), timeout=30,
+                    what=f"the keys {keys} to be handled")
+
+    monkeypatch.setattr(Pilot, "press", settled_press)
 
 
 @pytest.fixture

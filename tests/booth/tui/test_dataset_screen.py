@@ -1,7 +1,10 @@
 """The dataset screen: an export as a job with progress, cancelled and run again (reusing what
 was done), the report of what was skipped, and a sample's pictures."""
 
+import os
 import shutil
+import signal
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input
@@ -14,14 +17,14 @@ from booth.tui.widgets.thumbs import Thumbnail
 
 @pytest.fixture(scope="module")
 def people(tmp_path_factory):
-    """24 portraits: 6 simulated people, in four folders (each folder's keys are its own)."""
+    """48 portraits: 6 simulated people, in eight folders (each folder's keys are its own)."""
     root = tmp_path_factory.mktemp("people")
     first = root / "a"
     assert main(["simulate", "people", "6", "--lighting", "portrait", "--size", "128",
                  "--out", str(first), "--workers", "1"]) == 0
-    for name in "bcd":
+    for name in "bcdefgh":
         shutil.copytree(first, root / name)
-    return [str(root / n) for n in "abcd"]
+    return [str(root / n) for n in "abcdefgh"]
 
 
 async def _open(pilot, stores, out):
@@ -36,6 +39,33 @@ async def _open(pilot, stores, out):
     return screen
 
 
+def _signal(screen, sig: int) -> None:
+    os.killpg(int(screen.job.meta()["pid"]), sig)
+
+
+def _pending_interrupt(screen) -> bool:
+    """Whether the job's (stopped) process has a Ctrl-C waiting (Linux: /proc)."""
+    status = Path(f"/proc/{screen.job.meta()['pid']}/status").read_text()
+    pending = next(ln.split()[1] for ln in status.splitlines() if ln.startswith("ShdPnd:"))
+    return bool(int(pending, 16) & (1 << (signal.SIGINT - 1)))
+
+
+async def _export_a_few(pilot, screen, events) -> None:
+    """Let the export run in short slices (SIGCONT, SIGSTOP) until three captures are done,
+    and leave it stopped: a whole export of these small photos takes about a second, faster
+    than a poll of the screen, so a cancel must land on a paused job to land mid-export."""
+    await until(pilot, lambda: screen.job.state() == "running", what="the export starting")
+    _signal(screen, signal.SIGSTOP)
+    for _ in range(200):
+        if any(e["done"] >= 3 for e in events()):
+            return
+        _signal(screen, signal.SIGCONT)
+        await pilot.pause(0.15)
+        _signal(screen, signal.SIGSTOP)
+        await pilot.pause(0.1)
+    raise AssertionError("the export did not reach three captures")
+
+
 def _log_summary(screen) -> str:
     return next(ln for ln in screen.job.log_tail(60) if ln.startswith("exported"))
 
@@ -48,14 +78,15 @@ async def test_export_cancel_rerun_and_browse(make_app, tmp_path, people):
         screen.query_one("#size", Input).focus()
         await pilot.press("enter")  # Enter in the form starts the export
         events = lambda: [e for e in screen.job.events() if e["event"] == "export"]  # noqa: E731
-        await until(pilot, lambda: any(e["done"] >= 3 for e in events()), timeout=120,
-                    what="three captures exported")
-        await pilot.press("ctrl+g")
+        await _export_a_few(pilot, screen, events)
+        await pilot.press("ctrl+g")  # Ctrl-C to the paused job, then let it go on
+        await until(pilot, lambda: _pending_interrupt(screen), what="the Ctrl-C sent")
+        _signal(screen, signal.SIGCONT)
         await until(pilot, lambda: screen.job.state() != "running", what="the cancel")
         await until(pilot, lambda: "cancelled" in str(screen.query_one("#export-status")
                                                         .render()), what="cancelled shown")
         done_before = events()[-1]["done"]
-        assert 3 <= done_before < 24
+        assert 3 <= done_before < 48
         assert not (out / "manifest.json").exists()  # a cut export has no manifest yet
         # again: it finishes, reusing what the cancelled run did
         screen.query_one("#out", Input).focus()
@@ -66,12 +97,12 @@ async def test_export_cancel_rerun_and_browse(make_app, tmp_path, people):
         reused = int(summary.split("(")[1].split()[0])
         assert reused >= 3, summary
         bar = screen.query_one("#export-progress")
-        assert bar.total == 24 and bar.progress == 24
+        assert bar.total == 48 and bar.progress == 48
         await until(pilot, lambda: screen.query_one("#samples").row_count > 0,
                     what="the samples")
         samples = screen.query_one("#samples").row_count
         skipped = screen.query_one("#skipped").row_count
-        assert samples + skipped == 24 and samples >= 16
+        assert samples + skipped == 48 and samples >= 32
         assert f"exported {samples} captures" in summary
         # browse: the highlighted sample's photo, landmark channels and normals
         screen.query_one("#samples").focus()

@@ -1,19 +1,26 @@
 """Snapshots (pytest-textual-snapshot) of the main screens on the simulated booth.
 
 What changes from run to run is pinned: capture ids, the log's clock, free disk space and
-the pseudo-terminal's path. Update after a deliberate change of the UI with
+the pseudo-terminal's path. Pictures are drawn as a stand-in of their size: the simulated
+photos' pixels differ in their last bit from one CPU to another (numba's vector maths), and a
+half-cell picture's colours are its pixels; the screens' pictures themselves are checked in
+the flow tests. Update after a deliberate change of the UI with
 ``pytest tests/booth/tui/test_snapshots.py --snapshot-update`` and review the SVGs.
 """
 
 import itertools
 
+import numpy as np
 import pytest
+from PIL import Image
 from textual.widgets import Input
 
 import booth.session
 import booth.station
 import booth.tui.app
+import booth.tui.screens.relight
 import booth.tui.screens.review
+import booth.tui.widgets.thumbs
 from booth.station import SimOptions, Station
 from booth.tui.app import BoothApp
 from booth.tui.screens.capture import CaptureScreen
@@ -24,8 +31,33 @@ from tests.booth.tui.conftest import until_thumbnails_shown
 SIZE_TERM = (130, 44)
 
 
+def _stand_in(picture):
+    """A fixed picture of ``picture``'s size (a path or a PIL image)."""
+    if picture is None:
+        return None
+    if not isinstance(picture, Image.Image):
+        with Image.open(picture) as im:
+            picture = im.copy()
+    w, h = picture.size
+    y, x = np.mgrid[:h, :w]
+    quadrant = (2 * y // h) * 2 + (2 * x // w)  # four blocks: the picture's place and size
+    colours = np.array([[40, 60, 110], [90, 120, 170], [150, 110, 90], [200, 180, 140]])
+    return Image.fromarray(colours[quadrant].astype(np.uint8))
+
+
+HalfcellImage = booth.tui.widgets.thumbs.HalfcellImage
+
+
+class StandInImage(HalfcellImage, Renderable=HalfcellImage._Renderable):
+    @HalfcellImage.image.setter
+    def image(self, value):
+        HalfcellImage.image.fset(self, _stand_in(value))
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
+    for module in (booth.tui.widgets.thumbs, booth.tui.screens.relight):
+        monkeypatch.setattr(module, "HalfcellImage", StandInImage)
     counter = itertools.count(1)
     monkeypatch.setattr(booth.session, "new_capture_id",
                         lambda: f"20260101T000000000-{next(counter):04d}")
