@@ -57,7 +57,10 @@ def main() -> None:
     ap.add_argument("models", nargs="*", default=["portrait", "booth"],
                     help="shipped model names, run folders or NAME.safetensors")
     ap.add_argument("--out", default=str(ROOT / "out" / "bench-real"))
+    ap.add_argument("--json", default=None, help="also write the table here (a list of rows)")
     args = ap.parse_args()
+
+    import json
 
     import cv2
     import numpy as np
@@ -65,12 +68,15 @@ def main() -> None:
     from learning import preprocess, shape_check
     from learning.face_finder import find_faces
     from learning.prediction import Predictor, model_path
+    from photometric.errors import InputError
     from photometric.io import normalmap
     from photometric.relighting.relighter import head_scale
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    models = {m: Predictor.load(model_path(m)) for m in args.models}
+    # a run folder is named by its folder, a shipped model by its name
+    models = {(Path(m).name if Path(m).exists() else m): Predictor.load(model_path(m))
+              for m in args.models}
     tile = 320
     rows, table = [], []
     for name, rgb in photos().items():
@@ -85,12 +91,22 @@ def main() -> None:
         line = {"photo": name}
         for m, p in models.items():
             photo = p.photo(rgb)
-            s = shape_check.score(photo.normals, photo.mask, lm)
-            line[m] = s.prediction
-            line["flat"], line["ellipsoid"] = s.flat, s.ellipsoid
+            try:
+                s = shape_check.score(photo.normals, photo.mask, lm)
+                line[m] = s.prediction
+                line["flat"], line["ellipsoid"] = s.flat, s.ellipsoid
+            except ValueError:  # its mask misses the face (a barely trained run): no score
+                line[m] = float("nan")
             mm = head_scale(np.ptp(lm[:, 0]))  # as booth relight --predict scales it
-            cells += [fit(normalmap.preview8(photo.normals, photo.mask)),
-                      fit(relit(rgb, photo.normals, photo.mask, photo.ovals(), mm))]
+            try:
+                lit = fit(relit(rgb, photo.normals, photo.mask, photo.ovals(), mm))
+            except InputError:  # a barely trained run's mask can be too small to fit a light
+                lit = np.full((tile, tile, 3), 40, np.uint8)
+                cv2.putText(lit, "cannot relight", (8, tile // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            cells += [fit(normalmap.preview8(photo.normals, photo.mask)), lit]
+        line.setdefault("flat", float("nan"))
+        line.setdefault("ellipsoid", float("nan"))
         table.append(line)
         rows.append(np.concatenate(cells, axis=1))
     sheet = np.concatenate(rows, axis=0)
@@ -112,6 +128,8 @@ def main() -> None:
     mean = {c: float(np.mean([t[c] for t in table])) for c in cols}
     print("| mean | " + " | ".join(f"{mean[c]:.1f}" for c in cols) + " |")
     print(f"\npicture: {out / 'real.png'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

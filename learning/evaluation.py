@@ -229,7 +229,7 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
     """Rows: samples; columns: photo, target normals, then per run prediction and error;
     captions above, the error's colour scale below."""
     packed = open_split(dataset, split)
-    rows = scores[0].shown
+    shown = scores[0].shown
     tile = 192
     labels = ["photo", "target normals"]
     for s in scores:
@@ -240,7 +240,7 @@ def _figure(scores: list[RunScore], dataset: Path, split: str) -> np.ndarray:
                           interpolation=cv2.INTER_AREA)
 
     rows = []
-    for k, i in enumerate(rows):
+    for k, i in enumerate(shown):
         mask = np.asarray(packed.mask[i])
         target = np.asarray(packed.normals[i], np.float32)
         cells = [cv2.resize(np.asarray(packed.image[i]), (tile, tile)), rgb(target, mask)]

@@ -29,7 +29,7 @@ train_and_ship() {  # NAME DATASET
     fi
     $BOOTH evaluate "$run" --dataset "$2" --out "$WORK/report-$1" --device cpu
     $PY -m learning.shipping "$run" "$1" --report "$WORK/report-$1" \
-        --recipe "sh learning/models/make.sh $1 (WORK=$WORK HOURS=$HOURS)"
+        --recipe "EPOCHS=$EPOCHS sh learning/models/make.sh $1 (WORK=$WORK HOURS=$HOURS)"
 }
 
 portrait() {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -123,6 +124,12 @@ def test_the_figure_shows_the_subjects_asked_for(held_out, tmp_path, capsys):
     a = _run(tmp_path / "a", 5, 1)
     [score] = evaluate([a], [held_out], tmp_path / "r1", device="cpu", show=["p2"])
     assert score.shown == [0] and len(score.examples) == 1
+    # the figure has that sample's row: photo, target, prediction, error, 192 px each
+    fig = cv2.imread(str(tmp_path / "r1" / "figure.png"))
+    [none] = evaluate([a], [held_out], tmp_path / "r0", device="cpu", examples=0)
+    empty = cv2.imread(str(tmp_path / "r0" / "figure.png"))  # captions and scale alone
+    assert none.shown == [] and fig.shape[1] == empty.shape[1] == 4 * 192
+    assert fig.shape[0] == empty.shape[0] + 192
     report = tmp_path / "r2"
     assert main(["evaluate", str(a), "--dataset", str(held_out), "--out", str(report),
                  "--device", "cpu", "--show", "nobody"]) == 2
