@@ -8,7 +8,10 @@ Mesh's own 3D mesh (an independent coarse estimate), beside a flat map and an el
 The table is printed, and ``real.png`` shows per photo (cropped to the sitter, as the person
 framing crops): the photo, the mesh's normals, then per model its normal map over the whole
 person and the photo relit by a key light from the left (albedo from the photo divided by its
-fitted light) — the picture nobody needs to believe a number for.
+fitted light) — the picture nobody needs to believe a number for. ``masks.png`` shows, per
+photo and per model with a mask output, the crop the network sees kept where the network's own
+mask says "person", where MediaPipe's selfie segmentation does, and where both do (what
+``booth predict`` pastes): real photos have no true masks, so this is looked at, not scored.
 """
 
 from __future__ import annotations
@@ -50,6 +53,47 @@ def relit(rgb, normals, mask, skin, mm):
     r = rl.Relighter(normals, mask, albedo, photo, mm_per_pixel=mm)
     scene = rl.Scene([DirectionalLight(rl.direction(-50, 25), 1.0)], (0.08,) * 3)
     return response.to_srgb8(r.render(scene))
+
+
+def mask_sheet(models: dict, out: Path) -> None:
+    """``out/masks.png``: per photo, per model with a mask output: crop, network, segmentation,
+    both (each shown as the crop where that mask holds, the rest dark)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from learning import preprocess
+    from learning.face_finder import find_faces, segment
+
+    rows = []
+    for rgb in photos().values():
+        lm = find_faces(rgb)[0]
+        for p in models.values():
+            if p.model.outputs < 4:
+                continue
+            crop = preprocess.face_crop(lm, p.size, p.framing)
+            image = np.clip(crop.image(rgb) / 255, 0, 1).astype(np.float32)
+            channels = preprocess.landmark_channels(crop.points(lm), p.size, p.encoding)
+            x = np.concatenate([image, channels], -1).transpose(2, 0, 1)[None]
+            with torch.no_grad():
+                net = torch.sigmoid(p.model(torch.from_numpy(np.ascontiguousarray(x)).to(
+                    p.device))[0, 3].float().cpu())
+            rgb8 = np.rint(image * 255).astype(np.uint8)
+            masks = [np.ones(rgb8.shape[:2]), net.numpy(), segment(rgb8)]
+            masks.append(np.minimum(masks[1], masks[2]))
+            rows.append(np.hstack([np.where(m[..., None] > 0.5, rgb8, rgb8 // 6 + 30)
+                                   for m in masks]).astype(np.uint8))
+    (out / "masks.png").unlink(missing_ok=True)
+    if not rows:
+        return
+    sheet = np.vstack(rows)
+    band = np.full((28, sheet.shape[1], 3), 40, np.uint8)
+    tile = sheet.shape[1] // 4
+    for i, text in enumerate(("crop", "network's mask", "selfie segmentation", "both")):
+        cv2.putText(band, text, (i * tile + 6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.imwrite(str(out / "masks.png"), cv2.cvtColor(np.vstack([band, sheet]),
+                                                     cv2.COLOR_RGB2BGR))
 
 
 def main() -> None:
@@ -127,7 +171,9 @@ def main() -> None:
         print(f"| {line['photo']} | " + " | ".join(f"{line[c]:.1f}" for c in cols) + " |")
     mean = {c: float(np.mean([t[c] for t in table])) for c in cols}
     print("| mean | " + " | ".join(f"{mean[c]:.1f}" for c in cols) + " |")
-    print(f"\npicture: {out / 'real.png'}")
+    mask_sheet(models, out)
+    print(f"\npicture: {out / 'real.png'}" + (f"; masks: {out / 'masks.png'}"
+                                              if (out / "masks.png").exists() else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=1))
 

@@ -6,6 +6,9 @@
 # 2) hours, each resumed exactly from the last epoch's checkpoint, and the model is shipped
 # (float16 weights, its YAML with this recipe, the held-out report) once training is done.
 # WORK (default out/models) holds the people, datasets and runs: about 10 GB each model.
+# EPOCHS (default 12) sets the training's length and its cosine schedule: the shipped portrait
+# model had EPOCHS=6, so that the whole recipe fit one working session of a 2-core machine
+# whose files were not kept from one session to the next (its card says so).
 set -eu
 cd "$(dirname "$0")/../.."
 BOOTH="${BOOTH:-.venv/bin/booth}"
