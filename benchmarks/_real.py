@@ -55,31 +55,24 @@ def relit(rgb, normals, mask, skin, mm):
     return response.to_srgb8(r.render(scene))
 
 
-def mask_sheet(models: dict, out: Path) -> None:
-    """``out/masks.png``: per photo, per model with a mask output: crop, network, segmentation,
-    both (each shown as the crop where that mask holds, the rest dark)."""
+def mask_sheet(models: dict, faces: list, out: Path) -> None:
+    """``out/masks.png``: per photo (``faces``: its RGB and landmarks), per model with a mask
+    output: crop, network, segmentation, both (each shown as the crop where that mask holds,
+    the rest dark)."""
     import cv2
     import numpy as np
     import torch
 
-    from learning import preprocess
-    from learning.face_finder import find_faces, segment
+    from learning.face_finder import segment
 
     rows = []
-    for rgb in photos().values():
-        lm = find_faces(rgb)[0]
+    for rgb, lm in faces:
         for p in models.values():
             if p.model.outputs < 4:
                 continue
-            crop = preprocess.face_crop(lm, p.size, p.framing)
-            image = np.clip(crop.image(rgb) / 255, 0, 1).astype(np.float32)
-            channels = preprocess.landmark_channels(crop.points(lm), p.size, p.encoding)
-            x = np.concatenate([image, channels], -1).transpose(2, 0, 1)[None]
-            with torch.no_grad():
-                net = torch.sigmoid(p.model(torch.from_numpy(np.ascontiguousarray(x)).to(
-                    p.device))[0, 3].float().cpu())
+            _, image, pred = p.network(rgb, lm)
             rgb8 = np.rint(image * 255).astype(np.uint8)
-            masks = [np.ones(rgb8.shape[:2]), net.numpy(), segment(rgb8)]
+            masks = [np.ones(rgb8.shape[:2]), torch.sigmoid(pred[3]).numpy(), segment(rgb8)]
             masks.append(np.minimum(masks[1], masks[2]))
             rows.append(np.hstack([np.where(m[..., None] > 0.5, rgb8, rgb8 // 6 + 30)
                                    for m in masks]).astype(np.uint8))
@@ -122,9 +115,10 @@ def main() -> None:
     models = {(Path(m).name if Path(m).exists() else m): Predictor.load(model_path(m))
               for m in args.models}
     tile = 320
-    rows, table = [], []
+    rows, table, faces = [], [], []
     for name, rgb in photos().items():
         lm = find_faces(rgb)[0]
+        faces.append((rgb, lm))
         mesh, covered = shape_check.mesh_normals(lm, rgb.shape[:2])
         crop = preprocess.face_crop(lm, tile, "person")  # the sitter, large
 
@@ -171,7 +165,7 @@ def main() -> None:
         print(f"| {line['photo']} | " + " | ".join(f"{line[c]:.1f}" for c in cols) + " |")
     mean = {c: float(np.mean([t[c] for t in table])) for c in cols}
     print("| mean | " + " | ".join(f"{mean[c]:.1f}" for c in cols) + " |")
-    mask_sheet(models, out)
+    mask_sheet(models, faces, out)
     print(f"\npicture: {out / 'real.png'}" + (f"; masks: {out / 'masks.png'}"
                                               if (out / "masks.png").exists() else ""))
     if args.json:

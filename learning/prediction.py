@@ -166,15 +166,22 @@ class Predictor:
         return Photo(*paste(faces, rgb.shape[:2]), faces)
 
     @torch.no_grad()
-    def face(self, rgb: np.ndarray, landmarks: np.ndarray) -> Face:
+    def network(self, rgb: np.ndarray, landmarks: np.ndarray
+                ) -> tuple[preprocess.Crop, np.ndarray, torch.Tensor]:
+        """The face's crop, its photo as the network sees it ((S, S, 3) float32 in [0, 1]) and
+        the network's raw output ((outputs, S, S) on the CPU: normals, then the mask's logit)."""
         crop = preprocess.face_crop(landmarks, self.size, self.framing)
-        pts = crop.points(landmarks)
         # (the crop converted, not the photo: a 12 MP photo in float32 is 144 MB)
         image = np.clip(crop.image(rgb) * np.float32(1 / 255), 0.0, 1.0)
-        channels = preprocess.landmark_channels(pts, self.size, self.encoding)
+        channels = preprocess.landmark_channels(crop.points(landmarks), self.size,
+                                                self.encoding)
         x = np.concatenate([image, channels], axis=-1).transpose(2, 0, 1)[None]
         pred = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(
             self.device, memory_format=torch.channels_last))[0].float().cpu()
+        return crop, image, pred
+
+    def face(self, rgb: np.ndarray, landmarks: np.ndarray) -> Face:
+        crop, image, pred = self.network(rgb, landmarks)
         n = pred[:3].permute(1, 2, 0).numpy()
         if pred.shape[0] > 3:
             # The model's own mask and MediaPipe's selfie segmentation (trained on real
@@ -187,7 +194,7 @@ class Predictor:
             crop_rgb = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
             alpha = np.minimum(torch.sigmoid(pred[3]).numpy(), segment(crop_rgb))
         else:  # a model without one: the face oval it was trained on
-            alpha = preprocess.face_oval(pts, self.size).astype(np.float32)
+            alpha = preprocess.face_oval(crop.points(landmarks), self.size).astype(np.float32)
         return Face(np.ascontiguousarray(n, np.float32), alpha.astype(np.float32), crop,
                     np.asarray(landmarks, np.float32))
 
