@@ -137,6 +137,7 @@ class Portrait:
     source: dict
     depth: np.ndarray | None = None
     mm_per_pixel: float | None = None  # None: the mask's width taken as a head's
+    blend: np.ndarray | None = None  # how much of the relit portrait shows (None: the mask)
 
 
 def _capture_rig(capture: Path, calibration: str | None, lights: str | None
@@ -221,12 +222,13 @@ def load_portrait(image: Path, normals: str | None, mask: str | None, predict: b
         except NoFaceError as exc:
             raise InputError(f"{image}: {exc}") from None
         n, m, skin = predicted.normals, predicted.mask, predicted.ovals()
+        blend = predicted.blend()
         how = f"predicted by {model or f'the shipped model ({weights.stem})'}"
         # the mask holds the whole person now: the face's width sets the scale
         lm = predicted.faces[0].landmarks
         scale = relight.head_scale(np.ptp(lm[:, 0]))
     else:
-        skin, scale = None, None
+        skin, scale, blend = None, None, None
         n = _read_normals(normals, shape)
         m = _read_mask(mask, shape) if mask else np.linalg.norm(n, axis=-1) > 0.5
         how = f"given: {normals}"
@@ -237,7 +239,7 @@ def load_portrait(image: Path, normals: str | None, mask: str | None, predict: b
                      "albedo": "the photo divided by its fitted SH shading (white light, "
                                "uniform skin assumed)",
                      "photo_light_sh": np.round(found.coefficients, 5).tolist()},
-                    mm_per_pixel=scale)
+                    mm_per_pixel=scale, blend=blend)
 
 
 def contact_lights() -> list[tuple[str, Scene]]:
@@ -333,7 +335,7 @@ def run(portrait: Portrait, scene: Scene, target: OutputDir, orbit: int = 0,
     """Relight and write everything into ``target`` (whole or not at all); the names
     written."""
     r = Relighter(portrait.normals, portrait.mask, portrait.albedo, portrait.photo,
-                  portrait.depth, portrait.mm_per_pixel)
+                  portrait.depth, portrait.mm_per_pixel, blend=portrait.blend)
     relit = r.render(scene)
     written = []
     with target as stage:

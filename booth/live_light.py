@@ -107,4 +107,6 @@ def preview(portrait: Portrait, side: int) -> Relighter:
     mask &= norm[..., 0] > 0.5
     n[~mask] = 0.0
     mm = None if portrait.mm_per_pixel is None else portrait.mm_per_pixel / s
-    return Relighter(n, mask, small(portrait.albedo), small(portrait.photo), None, mm)
+    blend = None if portrait.blend is None else small(portrait.blend)
+    return Relighter(n, mask, small(portrait.albedo), small(portrait.photo), None, mm,
+                     blend=blend)

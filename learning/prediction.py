@@ -7,8 +7,9 @@ full-range detector, then Face Mesh; the largest, or up to ``--max-faces``), eac
 as the export crops it (the run's crop size and framing), given the landmark channels the run
 was trained with, and predicted. The crops go back into the photo weighted by the model's mask
 where MediaPipe's selfie segmentation agrees (a model without a mask: the face oval) and faded
-out at their edges, and where they overlap their normals are averaged by those weights. Per
-photo:
+out at their edges, and where they overlap their normals are averaged by those weights (a
+relit photo fades back to the original more widely where a crop's border cuts through the
+person: :meth:`Photo.blend`). Per photo:
 
 * ``NAME.normals.png``: 16-bit normal map of the full frame (RGB = (n + 1) / 2 × 65535), the
   predictions pasted back where the merged mask holds, zero elsewhere; ``NAME.normals.npy``
@@ -104,6 +105,22 @@ class Photo:
     def mask(self) -> np.ndarray:
         return self.alpha >= 0.5
 
+    def blend(self) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: how much of a relit photo to show over the original:
+        ``alpha``, faded over :data:`CUT` of a crop's side wherever the crop's border cuts
+        through the person (:func:`cut_sides`), so the relighting dies away across the
+        shoulders instead of stopping at a straight line."""
+        out = np.zeros_like(self.alpha)
+        for f in self.faces:
+            placed = _placement(f.box, self.alpha.shape)
+            if placed is None:
+                continue
+            widths = tuple(CUT if cut else EDGE for cut in cut_sides(f, self.alpha.shape))
+            x0, y0, x1, y1 = placed[0]
+            w = _warp(f.alpha * _edge_ramp(f.box.size, widths), *placed)
+            out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], w)
+        return np.minimum(out, self.alpha)
+
     def ovals(self) -> np.ndarray:
         """(H, W) bool: the faces' ovals (their skin, for fitting the photo's light)."""
         out = np.zeros(self.alpha.shape, np.uint8)
@@ -117,14 +134,61 @@ class Photo:
 #: The feather at a crop's edge, as a share of its side: the crop's own border (where the
 #: network sees least) fades out instead of ending in a step.
 EDGE = 0.04
+#: How far a relit photo fades back to the original where a crop's border inside the photo
+#: cuts through the person (shoulders and arms below a head's crop), as a share of the crop's
+#: side: the mask's few-pixel feather left a straight line across the clothes there.
+CUT = 0.3
 
 
-def _edge_ramp(size: int) -> np.ndarray:
-    """(size, size) weight rising from 0 at the crop's border to 1 at ``EDGE`` inside it."""
-    d = np.minimum(np.arange(size) + 0.5, size - 0.5 - np.arange(size)) / max(EDGE * size, 1)
-    ramp = np.clip(d, 0.0, 1.0)
-    ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: no kink where it reaches 1
-    return np.minimum.outer(ramp, ramp).astype(np.float32)
+def _edge_ramp(size: int, widths: tuple[float, float, float, float] = (EDGE,) * 4
+               ) -> np.ndarray:
+    """(size, size) weight rising from 0 at the crop's border to 1 at ``widths`` (shares of
+    the side: top, bottom, left, right) inside it; a width of 0 leaves that side at 1."""
+    centres = np.arange(size) + 0.5
+
+    def profile(near: float, far: float) -> np.ndarray:
+        out = np.ones(size)
+        for d, width in ((centres, near), (size - centres, far)):
+            if width > 0:
+                r = np.clip(d / max(width * size, 1), 0.0, 1.0)
+                out = np.minimum(out, r * r * (3 - 2 * r))  # smoothstep: no kink at 1
+        return out
+
+    return np.minimum.outer(profile(*widths[:2]), profile(*widths[2:])).astype(np.float32)
+
+
+def _placement(c: preprocess.Crop, shape: tuple[int, int]
+               ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The part of crop ``c``'s square inside a photo of ``shape`` ((x0, y0, x1, y1)) and the
+    affine map from the crop's pixels to that window; None when it lies outside."""
+    h, w = shape
+    # Only the crop's square (within the photo) is warped into: a full-frame warp of a 12 MP
+    # photo per face took seconds.
+    x0, y0 = max(c.x0, 0), max(c.y0, 0)
+    x1, y1 = min(c.x0 + c.side, w), min(c.y0 + c.side, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    k = c.side / c.size
+    # The crop's square scaled to its side and placed at (x0, y0), pixel centres kept.
+    m = np.array([[k, 0, c.x0 - x0 + 0.5 * k - 0.5], [0, k, c.y0 - y0 + 0.5 * k - 0.5]])
+    return (x0, y0, x1, y1), m
+
+
+def _warp(src: np.ndarray, window: tuple[int, int, int, int], m: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = window
+    return cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)
+
+
+def cut_sides(face: Face, shape: tuple[int, int]) -> tuple[bool, bool, bool, bool]:
+    """Which borders of ``face``'s crop (top, bottom, left, right) lie inside a photo of
+    ``shape`` and cut through the person: more than 5 % of the crop's outermost band (its
+    EDGE) held by its mask."""
+    c, a = face.box, face.alpha >= 0.5
+    band = max(1, int(round(EDGE * c.size)))
+    inside = (c.y0 > 0, c.y0 + c.side < shape[0], c.x0 > 0, c.x0 + c.side < shape[1])
+    held = (a[:band].mean(), a[-band:].mean(), a[:, :band].mean(), a[:, -band:].mean())
+    return tuple(bool(i and share > 0.05) for i, share in zip(inside, held, strict=True))
 
 
 @dataclass
@@ -210,21 +274,13 @@ def paste(faces: list[Face], shape: tuple[int, int]) -> tuple[np.ndarray, np.nda
     den = np.zeros((h, w), np.float32)
     box = None  # the bounding box of the crops within the photo
     for f in faces:
-        c = f.box
-        # Only the crop's square (within the photo) is warped into: a full-frame warp of a
-        # 12 MP photo per face took seconds.
-        x0, y0 = max(c.x0, 0), max(c.y0, 0)
-        x1, y1 = min(c.x0 + c.side, w), min(c.y0 + c.side, h)
-        if x1 <= x0 or y1 <= y0:
+        placed = _placement(f.box, shape)
+        if placed is None:
             continue
-        k = c.side / c.size
-        # The crop's square scaled to its side and placed at (x0, y0), pixel centres kept.
-        m = np.array([[k, 0, c.x0 - x0 + 0.5 * k - 0.5], [0, k, c.y0 - y0 + 0.5 * k - 0.5]])
-        a = f.alpha * _edge_ramp(c.size)
+        (x0, y0, x1, y1), m = placed
+        a = f.alpha * _edge_ramp(f.box.size)
         for src, acc in ((f.crop * a[..., None], num), (a, den)):
-            acc[y0:y1, x0:x1] += cv2.warpAffine(src, m, (x1 - x0, y1 - y0),
-                                                flags=cv2.INTER_LINEAR,
-                                                borderMode=cv2.BORDER_CONSTANT)
+            acc[y0:y1, x0:x1] += _warp(src, placed[0], m)
         box = (x0, y0, x1, y1) if box is None else (min(box[0], x0), min(box[1], y0),
                                                     max(box[2], x1), max(box[3], y1))
     normals = np.zeros((h, w, 3), np.float32)

@@ -16,7 +16,9 @@ camera about a metre from a face sees it within a
 few degrees of that).
 
 Outside the mask the original photo's pixels are kept; at the mask's edge the two are blended
-over a few pixels (``alpha``: 0 outside, 1 a feather's width inside), so there is no seam.
+over a few pixels (``alpha``: 0 outside, 1 a feather's width inside), so there is no seam;
+a ``blend`` weight, where given, fades it further (a predicted person whose crop cuts through
+the shoulders fades back to the photo there instead of ending at the crop's straight edge).
 All of it is one numba pass per frame (:func:`_kernel`): no per-pixel Python and no
 full-size temporaries, so a light can move at video rate in the operator's app and a 24 MP
 capture relights in little more memory than its inputs and output.
@@ -231,7 +233,8 @@ class Relighter:
     ``original`` the linear photo kept outside the mask (None: black there). ``depth``
     (optional, pixel widths along the view axis) is integrated from the normals when cast
     shadows or point lights first need it. ``mm_per_pixel`` places point lights; without it
-    the mask's width is taken as a head's (``HEAD_WIDTH_MM``).
+    the mask's width is taken as a head's (``HEAD_WIDTH_MM``). ``blend`` (optional, (H, W)
+    in [0, 1]) scales how much of the relit portrait shows over ``original``.
     """
 
     normals: np.ndarray
@@ -241,6 +244,7 @@ class Relighter:
     depth: np.ndarray | None = None
     mm_per_pixel: float | None = None
     feather_px: float | None = None
+    blend: np.ndarray | None = None
     _alpha: np.ndarray = field(init=False, repr=False)
     _lit: dict = field(default_factory=dict, init=False, repr=False)
     _pos: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -254,6 +258,11 @@ class Relighter:
         if self.original is not None:
             self.original = _rgb(self.original, "photo", shape)
         self._alpha = feather(self.mask, self.feather_px)
+        if self.blend is not None:
+            blend = np.asarray(self.blend, np.float32)
+            if blend.shape != shape:
+                raise InputError(f"blend: expected shape {shape}, got {blend.shape}")
+            self._alpha *= np.clip(blend, 0.0, 1.0)
 
     @property
     def shape(self) -> tuple[int, int]:

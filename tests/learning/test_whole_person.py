@@ -193,3 +193,33 @@ def test_a_model_s_mask_decides_what_is_pasted(tmp_path):
             assert not photo.mask[max(crop.y0, 0) + 5, crop.x0 + crop.side - 5]
         else:
             assert (photo.mask != oval.astype(bool)).sum() < 0.1 * oval.sum()
+
+
+def test_where_a_crop_cuts_through_the_person_the_relit_photo_fades_out_wide():
+    """A crop whose bottom border (inside the photo) cuts through the person: its blend fades
+    over CUT of the side there (no straight line across the shoulders), while its mask (where
+    normals hold) still reaches the border's narrow feather; sides that end in background or
+    beyond the photo keep the narrow feather."""
+    from learning.prediction import CUT, EDGE, Photo, cut_sides
+
+    size, side = 64, 128
+    f = _face(40, 20, side, size, (0, 0, 1))
+    f.alpha[: size // 4] = 0.0  # background above the head: the top is not cut
+    f.alpha[:, : size // 8] = 0.0  # nor the left
+    assert cut_sides(f, (300, 300)) == (False, True, False, True)
+    # borders outside the photo cut nothing: the photo ends there anyway
+    assert cut_sides(f, (140, 160)) == (False, False, False, False)
+    photo = Photo(*paste([f], (300, 300)), [f])
+    blend = photo.blend()
+    assert (blend <= photo.alpha + 1e-6).all()
+    bottom = 20 + side
+    column = blend[bottom - side // 2:bottom, 100]
+    assert (np.diff(column) <= 1e-6).all()  # falls toward the border
+    assert column[-1] < 0.05
+    # half-way through the wide fade: half shown; the mask still holds there
+    mid = bottom - int(CUT * side / 2)
+    assert 0.3 < blend[mid, 100] < 0.7 and photo.mask[mid, 100]
+    assert photo.mask[bottom - int(EDGE * side), 100]
+    # the left side ends in background: the person's edge there is the mask's own
+    np.testing.assert_allclose(blend[100, 40 + side // 8 + 2: 40 + side // 4],
+                               photo.alpha[100, 40 + side // 8 + 2: 40 + side // 4])

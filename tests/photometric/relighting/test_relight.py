@@ -111,6 +111,21 @@ def test_outside_the_mask_keeps_the_photo_and_the_edge_blends():
     assert np.abs(np.diff(row)).max() < 0.25
 
 
+def test_a_blend_weight_fades_the_relit_portrait_back_to_the_photo():
+    n, mask = sphere()
+    photo = np.full((*mask.shape, 3), 0.3, np.float32)
+    scene = Scene([DirectionalLight((0, 0, 1), 1.0)])
+    blend = np.zeros(mask.shape, np.float32)
+    blend[:, mask.shape[1] // 2:] = 1.0
+    full = Relighter(n, mask, np.full_like(photo, 0.5), photo).render(scene)
+    out = Relighter(n, mask, np.full_like(photo, 0.5), photo, blend=blend).render(scene)
+    left, right = blend == 0, blend == 1
+    np.testing.assert_array_equal(out[left], photo[left])
+    np.testing.assert_allclose(out[right], full[right], atol=1e-6)
+    with pytest.raises(InputError, match="blend: expected shape"):
+        Relighter(n, mask, np.full_like(photo, 0.5), photo, blend=blend[1:])
+
+
 def test_specular_peaks_at_the_mirror_direction():
     n, mask = sphere(128)
     albedo = np.zeros((*mask.shape, 3), np.float32)  # specular alone
