@@ -524,8 +524,10 @@ def inspect_capture(subject: str, d: Path, check: bool = True) -> CaptureInfo:
                              f"filed under '{subject}'")
     if partial:
         shots = ", ".join(s.channel for s in meta.shots) or "none"
-        info.note = (f"interrupted after {len(meta.shots)} of {len(meta.plan)} shots "
-                     f"(stored: {shots}); a retake supersedes it")
+        done = (f"interrupted after {len(meta.shots)} of {len(meta.plan)} shots"
+                if len(meta.shots) < len(meta.plan) else
+                f"interrupted after all {len(meta.plan)} shots, before it was closed")
+        info.note = f"{done} (stored: {shots}); a retake supersedes it"
         if info.problems:
             info.status = "broken"
         return info

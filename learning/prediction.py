@@ -385,8 +385,8 @@ def predict(photos: list[Path], predictor: Predictor, stage: Path, max_faces: in
             o.written += write_photo(stage, stem, result)
         except NoFaceError:
             o.error = "no face found"
-        except InputError as exc:
-            o.error = str(exc)
+        except InputError as exc:  # said once, after the photo's name (the listing's)
+            o.error = str(exc).removeprefix(f"{photo}: ")
         results.append(o)
         if progress:
             progress(k + 1, len(photos))

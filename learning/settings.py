@@ -36,6 +36,11 @@ class Settings:
                              f"and {self.batch}")
         if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup < 1:
             raise InputError("--lr must be positive, --weight-decay >= 0, warm-up in [0, 1)")
+        if not 0 <= self.workers <= 64:
+            raise InputError(f"--workers: expected 0..64 threads gathering batches (0: in the "
+                             f"training loop), got {self.workers}")
+        if self.seed < 0:
+            raise InputError(f"--seed: expected a whole number of at least 0, got {self.seed}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"--device: expected auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda":

@@ -257,8 +257,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
         if not resume:
             write_marker(out, COMMAND)
             write_text(out / "run.yaml", yaml.safe_dump(info, sort_keys=False))
-            with open(out / "metrics.csv", "w", newline="") as fh:
-                csv.writer(fh).writerow(CSV_FIELDS)
+            # owner-only, as the rest of the run (appending keeps the mode)
+            write_text(out / "metrics.csv", ",".join(CSV_FIELDS) + "\r\n")
         try:
             from torch.utils.tensorboard import SummaryWriter
 

@@ -282,14 +282,27 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _private_tree(stage: Path) -> None:
+    """Everything in a stage owner-only: a command's outputs come from a sitter's photos,
+    and libraries that write files themselves (OpenCV, numpy, matplotlib) honour the umask
+    (0644 here), not the booth's rule. Links are left alone (never followed)."""
+    for root, dirs, files in os.walk(stage):  # (os.walk does not descend into links)
+        for names, mode in ((dirs, PRIVATE_DIR), (files, PRIVATE_FILE)):
+            for name in names:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    os.chmod(path, mode)
+
+
 class OutputDir:
     """A command's output folder, replaced whole or not at all.
 
     ``with OutputDir(out, "normals", names) as stage:`` write every output (each one of
-    ``names``) into ``stage`` (a sibling, owner-only folder); on success the stage gets the
-    marker and is swapped in for ``out`` in one rename, the previous outputs are removed; on
-    any failure the stage is removed and ``out`` is untouched. An existing ``out`` keeps its
-    mode; an ``out`` that is a symbolic link is written through (its target is replaced)."""
+    ``names``) into ``stage`` (a sibling, owner-only folder); on success every file in the
+    stage is made owner-only, the stage gets the marker and is swapped in for ``out`` in one
+    rename, the previous outputs are removed; on any failure the stage is removed and ``out``
+    is untouched. An existing ``out`` keeps its mode; an ``out`` that is a symbolic link is
+    written through (its target is replaced)."""
 
     def __init__(self, path: str | Path, command: str, names: Iterable[str],
                  also_ours: Callable[[Path], bool] | None = None,
@@ -337,6 +350,7 @@ class OutputDir:
 
     def _commit(self) -> None:
         stage, final = self.stage, self.final
+        _private_tree(stage)
         write_marker(stage, self.command,
                      **({"source": self.source} if self.source is not None else {}))
         if not os.path.lexists(final):

@@ -136,6 +136,16 @@ def test_disk_full_mid_capture_leaves_a_verifiable_partial_that_a_retake_superse
     assert infos[w.capture_id].superseded_by == retake.name
 
 
+
+def test_a_capture_cut_off_after_its_last_shot_says_so(session):
+    w = session.begin_capture("p1")
+    for i, ch in enumerate(CHANNELS):
+        w.add_shot(ch, f"{ch}.jpg", bytes([i + 1]) * 500)
+    [info] = session.verify()  # never committed: the process stopped here
+    assert info.status == "partial" and not info.problems
+    assert f"interrupted after all {len(CHANNELS)} shots, before it was closed" in info.note
+    assert "of 5 shots" not in info.note
+
 def test_atomic_capture_record_survives_a_failed_rewrite(session, monkeypatch):
     w = make_capture(session, shots=CHANNELS[:2])
     before = (w.partial / "capture.yaml").read_bytes()

@@ -14,6 +14,7 @@ from learning.model import UNet
 from learning.regions import REGIONS, parts, region_masks
 from learning.sample_format import read_sample
 from photometric.errors import InputError
+from tests.conftest import mode
 
 
 def test_the_parts_table_is_face_mesh_s():
@@ -79,6 +80,8 @@ def test_two_runs_side_by_side(held_out, tmp_path, capsys):
     assert set(data[0]["regions"]) == set(REGIONS) and list(data[0]["subjects"]) == ["p2"]
     fig = (report / "figure.png").stat().st_size
     assert fig > 0 and "<table>" in (report / "report.html").read_text()
+    # the figure shows held-out people: owner-only, as everything of the report
+    assert all(mode(p) == 0o600 for p in report.iterdir())
 
 
 def test_a_run_of_other_channels_is_refused(held_out, tmp_path, capsys):

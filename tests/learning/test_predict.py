@@ -15,6 +15,7 @@ from learning.prediction import read_portrait
 from learning.trainer import Settings, train
 from photometric.errors import InputError
 from photometric.io import normalmap
+from tests.conftest import mode
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,12 @@ def test_nothing_to_predict_changes_nothing(run, photos, tmp_path, capsys):
                  "--device", "cpu"]) == 2
     assert "no photo could be predicted" in capsys.readouterr().err
     assert not out.exists()
+    missing = tmp_path / "nosuch.jpg"
+    assert main(["predict", str(missing), "--model", str(run), "--out", str(out)]) == 2
+    said = capsys.readouterr()
+    assert f"{missing}: not found" in said.out + said.err
+    assert str(missing) not in (said.out + said.err).replace(f"{missing}: not found", "")
+    assert not out.exists()
     (tmp_path / "x.yaml").write_text("model: {in_channels: 5, base: 8, depth: 4}\n")
     (tmp_path / "x.safetensors").write_bytes(b"junk")
     assert main(["predict", str(photos / "astronaut.jpg"), "--model",
@@ -110,6 +117,8 @@ def test_the_default_model_predicts_out_of_the_box(photos, tmp_path, capsys):
     np.testing.assert_allclose(np.linalg.norm(n[mask], axis=-1), 1.0, atol=2e-3)
     # A face seen from the front: its normals face the camera, on average.
     assert n[mask][:, 2].mean() > 0.5
+    # what comes from a sitter's photo is the sitter's: owner-only
+    assert all(mode(p) == 0o600 for p in out.iterdir()) and mode(out) == 0o700
 
 
 def test_a_shipped_model_is_half_the_size_and_predicts_the_same(run, photos, tmp_path):

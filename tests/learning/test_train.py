@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -273,12 +274,30 @@ def test_booth_train_command(dataset, tmp_path, capsys):
             "--workers", "0"]
     assert main(args) == 0
     assert "trained ->" in capsys.readouterr().out
+    assert stat.S_IMODE((run / "metrics.csv").stat().st_mode) == 0o600
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "already holds a run; pass --resume" in err and err.count("\n") == 1
     assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "r2")]) == 2
     assert "manifest" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("option, expect", [
+    (("--workers", "-1"), "--workers: expected 0..64 threads"),
+    (("--seed", "-5"), "--seed: expected a whole number of at least 0, got -5"),
+    (("--epochs", "0"), "--epochs and --batch: expected at least 1"),
+    (("--lr", "nan"), "--lr must be positive"),
+])
+def test_bad_training_options_are_refused_before_anything_is_written(dataset, tmp_path, capsys,
+                                                                     option, expect):
+    from booth.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(dataset), "--out", str(run), *option]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and err.count("\n") == 1 and "internal error" not in err
+    assert not run.exists()
 
 def test_a_run_stops_when_its_hours_are_up_and_resumes_to_the_end(dataset, tmp_path, capsys):
     """--hours: a long run trained in stretches, each ending on a saved epoch."""

@@ -31,6 +31,26 @@ def test_outputs_replace_an_earlier_run_whole_and_keep_the_folders_mode(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no stage left behind
 
 
+
+def test_what_a_library_writes_into_a_stage_ends_owner_only(tmp_path):
+    """OpenCV, numpy and friends create files by the umask (0644 under 022); an output is
+    committed owner-only whatever wrote it, in subfolders too, links left alone."""
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    outside.write_text("not ours")
+    os.chmod(outside, 0o644)
+    old = os.umask(0o022)
+    try:
+        with files.OutputDir(out, "test", (*NAMES, "sub", "link")) as stage:
+            (stage / "a.txt").write_text("plain open()")
+            (stage / "sub").mkdir()
+            (stage / "sub" / "b.txt").write_text("deeper")
+            (stage / "link").symlink_to(outside)
+    finally:
+        os.umask(old)
+    assert mode(out / "a.txt") == 0o600 and mode(out / "sub") == 0o700
+    assert mode(out / "sub" / "b.txt") == 0o600
+    assert mode(outside) == 0o644  # a link's target is not ours to change
+
 def test_a_failure_part_way_leaves_the_earlier_outputs_untouched(tmp_path):
     out = tmp_path / "out"
     write_outputs(out, "first")
