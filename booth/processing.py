@@ -313,9 +313,10 @@ def process_capture(capture_dir: str | Path, calibration: str | Path | None = No
         except InputError as exc:
             no_face = exc
 
-    def find_face(_image) -> None:  # Face Mesh has run once, above
+    def find_face(_image) -> np.ndarray | None:  # Face Mesh has run once, above
         if no_face is not None:
             raise no_face
+        return lm.points
 
     warnings = qc.assess(images, find_face=find_face if face else False)
     warnings += qc.highlights(normals.result.specular_pixels, normals.valid_pixels)

@@ -61,6 +61,43 @@ def lit_region(center: np.ndarray) -> np.ndarray:
     return center > max(0.05, 0.2 * float(np.percentile(center, 99)))
 
 
+def face_region(found, shape: tuple[int, int]) -> np.ndarray | None:
+    """(H, W) bool: the hull of the face's landmarks (``found``: Face Mesh's Landmarks, an
+    (N, 2+) array of pixel positions, or None when the finder gives none)."""
+    points = getattr(found, "points", found)
+    if points is None:
+        return None
+    hull = cv2.convexHull(np.round(np.asarray(points)[:, :2]).astype(np.int32))
+    out = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(out, hull, 1)
+    return out.astype(bool)
+
+
+def _clipping(ch: str, img: np.ndarray, lit: np.ndarray, face: np.ndarray | None,
+              limit: float) -> list[QcWarning]:
+    """Clipped pixels of one photo. Where the face is known, the flash is blamed only for a
+    clipped face: white hair, a white collar or a glint beside it clip at an exposure that
+    is right for the skin, and lowering the flash would darken the face to save them."""
+    full = (img >= 0.995).any(axis=-1) if img.ndim == 3 else img >= 0.995
+    if face is not None and (face & lit).any():
+        on_face = float(full[face & lit].mean())
+        if on_face > limit:
+            return [QcWarning("clipped", ch, f"{ch}: {100 * on_face:.1f}% of the face is "
+                              "clipped: lower the flash power or ISO")]
+        off = lit & ~face
+        beside = float(full[off].mean()) if off.any() else 0.0
+        if beside > limit:
+            return [QcWarning("clipped", ch, f"{ch}: {100 * beside:.1f}% of the subject "
+                              "beside the face is clipped (white hair or clothes, a glint): "
+                              "the face is well exposed; no normals are measured there")]
+        return []
+    clipped = float(full[lit].mean())
+    if clipped > limit:
+        return [QcWarning("clipped", ch, f"{ch}: {100 * clipped:.1f}% of the subject is "
+                          "clipped: lower the flash power or ISO")]
+    return []
+
+
 def lit_from_side(channel: str, x: np.ndarray, center: np.ndarray) -> bool | None:
     """Is the flash's side of the subject lit more, relative to the ring flash? None when
     there is too little subject to tell. Left and right compare the subject's outer thirds
@@ -99,28 +136,26 @@ def assess(images: Mapping[str, np.ndarray], limits: Limits = Limits(),
            find_face=None) -> list[QcWarning]:
     """Warnings for a capture's photos (RGB, uint or float in [0, 1], keyed by channel).
 
-    ``find_face(rgb)`` raises when no face is found; by default MediaPipe Face Mesh. Pass
-    ``find_face=False`` for subjects that are not faces (the calibration sphere).
+    ``find_face(rgb)`` raises when no face is found and may return its landmarks (pixels),
+    so that clipping is judged on the face apart from the rest; by default MediaPipe Face
+    Mesh. Pass ``find_face=False`` for subjects that are not faces (the calibration sphere).
     """
     out: list[QcWarning] = []
     images = as_float(images)
     center = grey(images["center"])
     lit = lit_region(center)
+    face = None
     if find_face is None:
         from learning.facemesh import detect as find_face
     if find_face:
         try:
-            find_face(images["center"])
+            face = face_region(find_face(images["center"]), center.shape)
         except Exception as exc:  # noqa: BLE001 - any failure of the detector is "no face"
             out.append(QcWarning("face", "center", f"face not found: {exc}"))
     for ch, img in images.items():
         x = grey(img)
         if ch != "ambient" and lit.any():
-            clipped = float((img[lit] >= 0.995).any(axis=-1).mean()) if img.ndim == 3 else \
-                float((x[lit] >= 0.995).mean())
-            if clipped > limits.clipped_fraction:
-                out.append(QcWarning("clipped", ch, f"{ch}: {100 * clipped:.1f}% of the subject "
-                                   "is clipped: lower the flash power or ISO"))
+            out += _clipping(ch, img, lit, face, limits.clipped_fraction)
         if ch in SIDES and lit_from_side(ch, x, center) is False:
             out.append(QcWarning("side", ch, f"{ch}: not lit from the {ch}: is that flash cabled "
                                "to the right channel?"))

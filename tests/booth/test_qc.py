@@ -41,6 +41,36 @@ def test_swapped_flashes_clipping_darkness_and_no_face(images):
     assert ("face", "center") in checks(sphere)
 
 
+
+def test_white_hair_that_clips_is_not_blamed_on_the_flash(images):
+    """Clipping beside the face (white hair, a collar) at an exposure right for the skin is
+    named for what it is; clipping on the face asks for less flash."""
+    from learning.facemesh import detect
+
+    points = detect(images["center"]).points
+    face = qc.face_region(points, images["center"].shape[:2])
+    top = int(points[:, 1].min())
+    hair = np.zeros_like(face)
+    hair[max(0, top - 40):top - 2] = True  # a band of hair above the brow line
+    hair &= ~face
+
+    def burnt(where):
+        out = {}
+        for k, v in images.items():
+            v = v.copy()
+            if k != "ambient":
+                v[where] = 1.0
+            out[k] = v
+        return out
+
+    def find(_):
+        return points
+
+    said = [w.message for w in qc.assess(burnt(hair), find_face=find) if w.check == "clipped"]
+    assert said and all("beside the face" in m and "flash" not in m for m in said), said
+    said = [w.message for w in qc.assess(burnt(face), find_face=find) if w.check == "clipped"]
+    assert said and all("of the face is clipped: lower the flash" in m for m in said), said
+
 def test_many_highlights_warn_of_a_misaligned_polariser():
     """A matte face through a camera JPEG, room light included and not subtracted (no
     ambient frame): no warning; a shiny one (polarisers not crossed): a warning naming the
