@@ -29,7 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from photometric.io.files import PRIVATE_FILE, make_dir, write_text
+from photometric.errors import InputError
+from photometric.io.files import PRIVATE_FILE, make_dir, read_yaml, write_text
 
 #: The environment variables through which ``booth`` reports to the job's files.
 PROGRESS_ENV = "BOOTH_PROGRESS"
@@ -83,8 +84,8 @@ class Job:
 
     def meta(self) -> dict:
         try:
-            return yaml.safe_load(self.record.read_text()) or {}
-        except (OSError, yaml.YAMLError):
+            return read_yaml(self.record) or {}
+        except InputError:
             return {}
 
     def state(self) -> str:

@@ -64,8 +64,11 @@ def _now() -> str:
 
 def check_name(kind: str, name: str) -> str:
     if not _NAME.match(name or "") or name.endswith(PARTIAL):
-        raise SessionError(f"{kind} '{name}': use 1-64 letters, digits, '.', '_' or '-', "
-                           "starting with a letter or digit (and not ending in '.partial')")
+        # ASCII only: a name is a folder, and a name with accents can be stored in two
+        # Unicode forms (macOS writes NFD), which would be two sitters
+        raise SessionError(f"{kind} '{name}': use 1-64 ASCII letters, digits, '.', '_' or "
+                           "'-', starting with a letter or digit (and not ending in "
+                           "'.partial')")
     return name
 
 

@@ -20,7 +20,7 @@ import yaml
 
 from learning.model import UNet
 from photometric.errors import InputError
-from photometric.io.files import atomic_write, write_text
+from photometric.io.files import atomic_write, parse_yaml, write_text
 
 SOFTWARE_VERSION = "0.1.0"
 MAX_YAML_BYTES = 1 << 20
@@ -37,9 +37,10 @@ def _read_yaml(path: Path) -> dict:
     if len(raw) > MAX_YAML_BYTES:
         raise InputError(f"{path}: larger than {MAX_YAML_BYTES >> 10} kB; not a checkpoint's YAML")
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; not a checkpoint's YAML") from None
+    data = parse_yaml(text, str(path))  # the one reader with depth and alias limits
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping, got {type(data).__name__}")
     return data
@@ -92,12 +93,24 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UN
         raise InputError(f"{path.with_suffix('.yaml')}: model: outputs: expected 3 or 4, got "
                          f"{outputs!r}")
     model = UNet(m["in_channels"], m["base"], m["depth"], outputs)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+    want = model.state_dict()
+    # torch's own message is a page of every tensor; one line names the first misfit
+    missing = [k for k in want if k not in state]
+    shape = [k for k in want if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
+    if missing or shape or len(state) != len(want):
+        described = (f"in_channels {m['in_channels']}, base {m['base']}, depth {m['depth']}, "
+                     f"outputs {outputs}")
+        if shape:
+            k = shape[0]
+            why = (f"{k} is {tuple(state[k].shape)}, the model wants {tuple(want[k].shape)}")
+        elif missing:
+            why = f"{len(missing)} tensor(s) missing, the first {missing[0]}"
+        else:
+            extra = [k for k in state if k not in want]
+            why = f"{len(extra)} tensor(s) the model has no place for, the first {extra[0]}"
         raise InputError(f"{path}: the weights do not fit the model its YAML describes "
-                         f"({first})") from None
+                         f"({described}): {why}")
+    model.load_state_dict(state, strict=True)
     return model.to(device), meta
 
 

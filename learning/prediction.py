@@ -23,6 +23,7 @@ still done.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,11 @@ def read_portrait(path: str | Path) -> np.ndarray:
                              "pillow-heif')") from None
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as im:
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refused here too
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 a = np.asarray(im, np.float64)
@@ -75,7 +80,10 @@ def read_portrait(path: str | Path) -> np.ndarray:
             return np.asarray(im.convert("RGB"), np.uint8).copy()
     except FileNotFoundError:
         raise InputError(f"{path}: not found") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: more than {MAX_PIXELS:,} pixels; expected a photo of at "
+                         f"most {MAX_PIXELS // 1_000_000} MP") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable photo ({exc})") from None
 
 

@@ -37,7 +37,7 @@ from learning.pack import is_current, manifest_digest, open_split
 from learning.sample_format import read_manifest
 from learning.settings import Settings, add_train_arguments, settings_from
 from photometric.errors import InputError
-from photometric.io.files import MARKER, make_dir, write_marker, write_text
+from photometric.io.files import MARKER, make_dir, read_yaml, write_marker, write_text
 
 COMMAND = "train"
 CSV_FIELDS = ("epoch", "step", "lr", "train_loss", "train_mean_deg", "val_cosine",
@@ -83,11 +83,11 @@ _WHERE = ("device", "workers", "compile")
 
 def _run_yaml(out: Path) -> dict:
     try:
-        run = yaml.safe_load((out / "run.yaml").read_text())
+        run = read_yaml(out / "run.yaml")
         if not isinstance(run, dict) or not isinstance(run.get("training"), dict):
             raise TypeError
         return run
-    except (OSError, yaml.YAMLError, TypeError):
+    except (InputError, TypeError):
         raise InputError(f"{out / 'run.yaml'}: missing or unreadable; cannot resume this "
                          "run") from None
 

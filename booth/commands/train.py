@@ -71,10 +71,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         run = train(args.dataset, args.out, settings_from(args), args.resume, progress=say,
                     on_step=step, hours=args.hours, on_start=start)
-    import yaml
+    from photometric.io.files import read_yaml
 
-    done = yaml.safe_load((run / "state.yaml").read_text()).get("epoch")
-    epochs = yaml.safe_load((run / "run.yaml").read_text())["training"]["epochs"]
+    done = read_yaml(run / "state.yaml").get("epoch")
+    epochs = read_yaml(run / "run.yaml")["training"]["epochs"]
     if done is not None and done < epochs:
         print(f"trained {done} of {epochs} epochs -> {run}; the rest with: booth train "
               f"{args.dataset} --out {run} --resume")

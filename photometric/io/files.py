@@ -197,8 +197,8 @@ def write_new(path: str | Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
 # -- a command's outputs ------------------------------------------------------------------
 def _marker(folder: Path) -> dict:
     try:
-        data = yaml.safe_load((folder / MARKER).read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = read_yaml(folder / MARKER)
+    except InputError:  # not a marker we can read: not ours
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -512,6 +512,8 @@ def parse_yaml(text: str, source: str, max_depth: int = MAX_YAML_DEPTH,
         raise InputError(f"{source}: malformed YAML{at} ({problem})") from None
     except RecursionError:
         raise InputError(f"{source}: nested too deeply") from None
+    except InputError:  # the limits' own (an InputError is a ValueError too)
+        raise
     except ValueError as exc:  # a number past Python's int-parsing limit (4300 digits)
         raise InputError(f"{source}: a value YAML cannot read ({exc})") from None
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,6 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 from booth import jobs
 from booth.tui.widgets.thumbs import Thumbnails
 from photometric.errors import InputError
+from photometric.io.files import read_yaml
 
 JOB = "evaluate"
 
@@ -40,8 +40,8 @@ def models(work: Path) -> list[tuple[str, str, Path]]:
 def describe(checkpoint: Path) -> dict:
     """What a checkpoint's YAML says about it: encoding, size, epochs, its validation score."""
     try:
-        meta = yaml.safe_load(checkpoint.with_suffix(".yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        meta = read_yaml(checkpoint.with_suffix(".yaml")) or {}
+    except InputError:
         return {}
     data = meta.get("dataset") or {}
     metrics = meta.get("metrics") or {}

@@ -14,7 +14,6 @@ import csv
 import math
 from pathlib import Path
 
-import yaml
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -33,6 +32,7 @@ from textual_plotext import PlotextPlot
 
 from booth import jobs
 from photometric.errors import InputError
+from photometric.io.files import read_yaml
 
 
 def job_name(run: Path) -> str:
@@ -58,8 +58,8 @@ def read_metrics(run: Path) -> list[dict[str, float]]:
 def planned_epochs(run: Path) -> int | None:
     """The epochs the run was started for (its ``run.yaml``)."""
     try:
-        return int(yaml.safe_load((run / "run.yaml").read_text())["training"]["epochs"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return int(read_yaml(run / "run.yaml")["training"]["epochs"])
+    except (InputError, KeyError, TypeError, ValueError):
         return None
 
 
