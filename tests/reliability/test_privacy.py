@@ -68,3 +68,24 @@ def test_relit_pictures_carry_no_exif_of_the_photo(tagged, tmp_path):
     # and the picture is the photo relit, not blank
     with Image.open(out / "relit.png") as im:
         assert np.asarray(im).std() > 10
+
+
+def test_an_exported_dataset_carries_no_exif_of_the_photos(tmp_path):
+    """People whose photos carry EXIF (as a camera's would), exported as a training set."""
+    from booth.population import simulate_people
+
+    people = tmp_path / "people"
+    simulate_people(people, 2, seed=3, size=128, lighting="portrait")
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA431] = SERIAL
+    exif.get_ifd(0x8825)[1] = "N"
+    exif[0x013B] = OWNER
+    for photo in people.glob("*/portrait.jpg"):
+        with Image.open(photo) as im:
+            im.load()
+            im.save(photo, exif=exif, quality=95)
+        assert SERIAL.encode() in photo.read_bytes()
+    out = tmp_path / "ds"
+    assert main(["export", str(people), "--out", str(out), "--framing", "person", "--size",
+                 "64"]) == 0
+    _clean(out)
