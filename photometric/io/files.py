@@ -24,6 +24,7 @@ import ctypes
 import datetime as _dt
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -505,6 +506,12 @@ def parse_yaml(text: str, source: str, max_depth: int = MAX_YAML_DEPTH,
             return None
         _check_nodes(node, source, max_depth, max_nodes)
         return loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:  # a tag: what an unsafe loader would run
+        mark = exc.problem_mark
+        at = f"line {mark.line + 1}: " if mark is not None else ""
+        tag = re.search(r"'(tag:[^']*)'", exc.problem or "")
+        raise InputError(f"{source}: {at}the tag {tag.group(1) if tag else ''!r} is refused; "
+                         "expected plain values (the booth's YAML never runs code)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -87,6 +87,9 @@ CASES = [
     Case("model", "weights of another shape than its YAML", _predict("astronaut.jpg", "--model",
                                                                      "ck/shape.safetensors"),
          ["ck/shape.safetensors: the weights do not fit", "the model wants"]),
+    Case("model", "its YAML a Python tag (code to run)",
+         _predict("astronaut.jpg", "--model", "ck/exec.safetensors"),
+         ["ck/exec.yaml: line 1: the tag", "python/object/apply", "is refused"]),
     Case("model", "its YAML an alias bomb (10¹⁰ values expanded)",
          _predict("astronaut.jpg", "--model", "ck/bomb.safetensors"),
          ["ck/bomb.yaml: too large once its aliases are expanded"]),
@@ -111,6 +114,10 @@ CASES = [
                                                           "--session", "s", "--subject", "p",
                                                           "--consent"),
          ["cfg/bomb.yaml: too large once its aliases are expanded"]),
+    Case("config", "a Python tag (code to run)", _capture("--config", "cfg/exec.yaml",
+                                                          "--session", "s", "--subject", "p",
+                                                          "--consent"),
+         ["cfg/exec.yaml: line 1: the tag", "python/object/apply", "is refused"]),
     # -- names ------------------------------------------------------------------------------------
     *[Case("name", f"subject {name!r}", _capture("--session", "s", "--subject", name,
                                                  "--consent"),
@@ -200,18 +207,22 @@ def _world(root: Path) -> None:
     (c / "malformed.yaml").write_text("flash: [\n  retries: 5\n")
     (c / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     (c / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    # what an unsafe loader would run: it must be refused, and nothing run
+    exec_yaml = "flash: !!python/object/apply:os.system ['touch pwned']\n"
+    (c / "exec.yaml").write_text(exec_yaml)
 
     k = root / "ck"
     k.mkdir()
     data_meta = {"encoding": "points", "size": 64, "framing": "person"}
     torch.manual_seed(0)
-    for name, channels in (("rgb", 3), ("shape", 5), ("bomb", 5)):
+    for name, channels in (("rgb", 3), ("shape", 5), ("bomb", 5), ("exec", 5)):
         checkpoint.save_model(k / f"{name}.safetensors", UNet(channels, base=8),
                               {"model": {"preset": "test"}, "dataset": data_meta})
     meta = yaml.safe_load((k / "shape.yaml").read_text())
     meta["model"]["base"] = 16
     (k / "shape.yaml").write_text(yaml.safe_dump(meta))
     (k / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    (k / "exec.yaml").write_text("model: !!python/object/apply:os.system ['touch pwned']\n")
     (k / "junk.safetensors").write_bytes(b"junk")
     (k / "junk.yaml").write_text("model: {in_channels: 5, base: 8, depth: 4}\n")
 
