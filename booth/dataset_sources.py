@@ -60,7 +60,11 @@ def export_sources(roots) -> tuple[list, list]:
         if marker_command(Path(root)) == PEOPLE:
             _people_sources(Path(root), sources, seen_captures)
             continue
-        for session in SessionStore(root).sessions():
+        root = Path(root)
+        # a session's own folder stands for that session (what 'sessions verify' takes)
+        sessions = [SessionStore(root.parent).session(root.name)] \
+            if (root / "session.yaml").is_file() else SessionStore(root).sessions()
+        for session in sessions:
             where = session.path.resolve()
             if where in seen_sessions:
                 continue

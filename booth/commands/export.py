@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "people, each with its true normals (portrait light: portrait.jpg). "
                         "Resumes an interrupted export and reuses samples already exported "
                         "with the same settings. Exit status 1 when nothing was exported.")
-    ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT")
+    ex.add_argument("roots", nargs="+", metavar="SESSIONS_ROOT",
+                    help="a session store (every session in it), one session's folder, or "
+                    "a folder of 'booth simulate people --out'")
     ex.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
                     help=f"photometric stereo method of the normal maps (default "
                     f"{DEFAULT_METHOD}, as 'booth normals' and the capture's derived/)")

@@ -184,6 +184,19 @@ def test_a_store_given_twice_is_exported_once(store, tmp_path, capsys):
     assert snapshot(store) == before
 
 
+
+def test_a_session_folder_stands_for_its_session(store):
+    """``booth export ROOT/SESSION`` (as ``sessions verify`` takes it) exports that session
+    alone, with the same keys as through its store; another session beside it is left out."""
+    whole, _ = export_sources([store])
+    other = store / "t"
+    shutil.copytree(store / "s", other)
+    (other / "session.yaml").write_text(session_yaml(store).read_text().replace(
+        "session: s", "session: t"))
+    sources, rejected = export_sources([store / "s"])
+    assert [s.key for s in sources] == [s.key for s in whole] and rejected == []
+    assert {s.key.split("/")[0] for s in export_sources([store])[0]} == {"s", "t"}
+
 def test_a_copy_of_a_store_is_refused_not_exported_twice(store, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(store, copy, symlinks=True)
