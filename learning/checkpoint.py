@@ -5,9 +5,11 @@ resume. Nothing here unpickles anything: safetensors holds only tensors, YAML is
 what a reader needs to use them: the preset, input channels, the dataset's encoding and crop
 size, the training settings, the epoch, metrics and the software version.
 
-``state.safetensors`` + ``state.yaml``: the optimizer's tensors (AdamW's moments and steps),
-the random generators' states, and in YAML the optimizer's hyper-parameters, the schedule's
-step and the epoch reached, so that a resumed run continues where it stopped.
+``state-EPOCH.safetensors`` + ``state.yaml``: the model's weights, the optimizer's tensors
+(AdamW's moments and steps), the random generators' states, and in YAML the optimizer's
+hyper-parameters, the schedule's step and the epoch reached, so that a resumed run continues
+where it stopped. ``state.yaml`` names its tensors' file and is written last (the commit
+point): a run killed while saving resumes from a matching pair.
 """
 
 from __future__ import annotations
@@ -114,13 +116,21 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[UN
     return model.to(device), meta
 
 
-def save_state(folder: Path, optimizer: torch.optim.Optimizer, info: dict) -> None:
-    """The optimizer's tensors and the random generators in ``state.safetensors``; its
-    hyper-parameters and ``info`` (epoch, schedule step, best metric) in ``state.yaml``."""
+def save_state(folder: Path, optimizer: torch.optim.Optimizer, info: dict,
+               model: torch.nn.Module | None = None) -> None:
+    """The model's weights, the optimizer's tensors and the random generators in
+    ``state-EPOCH.safetensors``; its hyper-parameters and ``info`` (epoch, schedule step, best
+    metric) in ``state.yaml``, which names that file and is written last: the commit point.
+    A process killed anywhere in here leaves ``state.yaml`` naming a whole, matching file
+    (the previous epoch's, or this one's), so a resume never pairs one epoch's weights with
+    another's optimizer."""
     from safetensors.torch import save_file
 
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
+    if model is not None:
+        for name, value in model.state_dict().items():
+            tensors[f"model.{name}"] = value.detach().cpu().contiguous()
     for idx, st in sd["state"].items():
         for name, value in st.items():
             t = value if torch.is_tensor(value) else torch.tensor(value)
@@ -132,26 +142,46 @@ def save_state(folder: Path, optimizer: torch.optim.Optimizer, info: dict) -> No
     for g in groups:
         if "betas" in g:
             g["betas"] = list(g["betas"])
-    atomic_write(folder / "state.safetensors",
+    name = f"state-{int(info.get('epoch', 0)):04d}.safetensors"
+    atomic_write(folder / name,
                  lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
     write_text(folder / "state.yaml",
-               yaml.safe_dump({**info, "param_groups": json.loads(json.dumps(groups))},
+               yaml.safe_dump({**info, "tensors": name,
+                               "param_groups": json.loads(json.dumps(groups))},
                               sort_keys=False))
+    for old in [*folder.glob("state-*.safetensors"), folder / "state.safetensors"]:
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
-def load_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore the optimizer and the random generators from :func:`save_state`'s files;
-    returns ``state.yaml``'s data."""
+def load_state(folder: Path, optimizer: torch.optim.Optimizer,
+               model: torch.nn.Module | None = None) -> dict:
+    """Restore the model's weights, the optimizer and the random generators from
+    :func:`save_state`'s files; returns ``state.yaml``'s data. (Runs saved before the weights
+    were kept with the state: the weights of ``last.safetensors``.)"""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     info = _read_yaml(folder / "state.yaml")
+    name = info.get("tensors", "state.safetensors")
+    if not isinstance(name, str) or "/" in name or not name.endswith(".safetensors"):
+        raise InputError(f"{folder / 'state.yaml'}: tensors: expected a file name "
+                         f"STATE.safetensors beside it, got {name!r}")
+    path = folder / name
     try:
-        tensors = load_file(str(folder / "state.safetensors"))
+        tensors = load_file(str(path))
     except FileNotFoundError:
-        raise InputError(f"{folder / 'state.safetensors'}: not found; nothing to resume") from None
+        raise InputError(f"{path}: not found; nothing to resume") from None
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"{folder / 'state.safetensors'}: not readable ({exc})") from None
+        raise InputError(f"{path}: not readable ({exc})") from None
+    if model is not None:
+        weights = {k[len("model."):]: t for k, t in tensors.items() if k.startswith("model.")}
+        if not weights:
+            weights = load_model(folder / "last.safetensors")[0].state_dict()
+        try:
+            model.load_state_dict(weights, strict=True)
+        except RuntimeError:
+            raise InputError(f"{path}: the saved weights do not fit this model") from None
     state: dict[int, dict] = {}
     for key, t in tensors.items():
         if key.startswith("opt."):

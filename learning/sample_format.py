@@ -69,7 +69,8 @@ def write_sample(path: str | Path, s: Sample, meta: dict,
     ones (landmark channels, mask) shrink 10-60x at zlib level 1 in about a millisecond, while
     the photo and the normals (dense, noisy) shrink about 2x for ~40 ms a sample at level 1
     (~90 ms at numpy's level 6), most of an export's time; those two are stored unless
-    ``compress`` asks for the smaller files."""
+    ``compress`` asks for the smaller files. The same sample is the same bytes whenever it is
+    written (no time inside)."""
     arrays = {"image": np.round(s.image * 255).astype(np.uint8),
               "channels": to_half(s.channels), "normals": to_half(s.normals),
               "mask": s.mask, "landmarks": s.landmarks.astype(np.float32),
@@ -83,8 +84,12 @@ def write_sample(path: str | Path, s: Sample, meta: dict,
                 buf = io.BytesIO()
                 np.lib.format.write_array(buf, np.asanyarray(a), allow_pickle=False)
                 dense = name in ("image", "normals") and not compress
-                zf.writestr(f"{name}.npy", buf.getbuffer(),
-                            zipfile.ZIP_STORED if dense else zipfile.ZIP_DEFLATED, 1)
+                # a fixed date (zip's first): the same sample is the same bytes whenever it
+                # is written, so a resumed or repeated export equals an uninterrupted one
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED if dense else zipfile.ZIP_DEFLATED
+                info.external_attr = 0o600 << 16
+                zf.writestr(info, buf.getbuffer(), compresslevel=1)
 
     return atomic_write(path, write)
 

@@ -59,10 +59,37 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
-def _check_run(out: Path, resume: bool) -> None:
-    """A new or empty folder, or (only with ``resume``) a run of this command."""
+def _trim_metrics(path: Path, epochs: int) -> None:
+    """Drop the rows of ``metrics.csv`` past the epoch a resumed run restarts from: written
+    by a run killed after its row but before its checkpoint's commit point."""
+    try:
+        lines = path.read_text().splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    header = ",".join(CSV_FIELDS) + "\r\n"
+    keep = [line for line in lines[1:] if line.split(",", 1)[0].isdigit()
+            and int(line.split(",", 1)[0]) <= epochs]
+    if lines[:1] != [header] or len(keep) != len(lines) - 1:
+        write_text(path, header + "".join(keep))
+
+
+def _never_saved(out: Path) -> bool:
+    """A run of this command stopped before its first epoch's checkpoint (killed, or its
+    machine lost): nothing in it to resume, so ``--resume`` starts it again."""
+    from photometric.io.files import marker_command
+
+    return ((out / "run.yaml").is_file() and not (out / "state.yaml").is_file()
+            and marker_command(out) == COMMAND)
+
+
+def _check_run(out: Path, resume: bool, restart: bool = False) -> None:
+    """A new or empty folder, or (only with ``resume``) a run of this command; ``restart``:
+    a run of this command that never saved an epoch (:func:`_never_saved`)."""
     from photometric.io.files import check_output_dir
 
+    if restart:
+        check_output_dir(out, COMMAND)
+        return
     if resume:
         if not (out / "state.yaml").is_file():
             raise InputError(f"{out}: no run to resume here (no state.yaml)")
@@ -164,8 +191,10 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     s = (settings or Settings()).validate()
     out = Path(out)
     ignored: list[str] = []
+    restart = resume and _never_saved(out)
     if resume:
         s, ignored = _resumed(out, s)
+    resume = resume and not restart
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -175,10 +204,13 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
     say = progress if (progress and lead) else (lambda _msg: None)
     if ignored:
         say("--resume trains as the run began; not honoured: " + ", ".join(ignored))
+    if restart:
+        say(f"{out}: stopped before its first epoch was saved; starting it again from the "
+            "beginning, with the settings it began with")
     # Packing (minutes for a large dataset) comes before the process group, whose collectives
     # time out (NCCL's after 10 minutes): rank 0 packs, the others wait for the packed files.
     if lead:
-        _check_run(out, resume)
+        _check_run(out, resume, restart)
         open_split(dataset, "train")  # packs the dataset when needed
     elif distributed:
         _wait_packed(dataset)
@@ -208,9 +240,7 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
                             fused=cuda)
     start_epoch, best, state = 0, math.inf, {}
     if resume:
-        weights, meta = checkpoint.load_model(out / "last.safetensors", device)
-        model.load_state_dict(weights.state_dict())
-        state = checkpoint.load_state(out, opt)
+        state = checkpoint.load_state(out, opt, model)
         start_epoch, best = int(state["epoch"]), float(state.get("best_mean_deg", math.inf))
     net = model
     if distributed:
@@ -259,6 +289,8 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             write_text(out / "run.yaml", yaml.safe_dump(info, sort_keys=False))
             # owner-only, as the rest of the run (appending keeps the mode)
             write_text(out / "metrics.csv", ",".join(CSV_FIELDS) + "\r\n")
+        else:
+            _trim_metrics(out / "metrics.csv", start_epoch)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -346,11 +378,14 @@ def train(dataset: str | Path, out: str | Path, settings: Settings | None = None
             if score < best:
                 best = score
                 checkpoint.save_model(out / "best.safetensors", model, dict(ck))
-            sched_state = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
-            checkpoint.save_state(out, opt, {"epoch": epoch + 1, "step": step,
-                                             "best_mean_deg": best, "scheduler": sched_state})
             with open(out / "metrics.csv", "a", newline="") as fh:
                 csv.writer(fh).writerow([row[k] for k in CSV_FIELDS])
+            # the commit point, last: a run killed before it resumes from the epoch before
+            # (its metrics row beyond that is dropped then)
+            sched_state = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
+            checkpoint.save_state(out, opt, {"epoch": epoch + 1, "step": step,
+                                             "best_mean_deg": best, "scheduler": sched_state},
+                                  model)
             if writer is not None:
                 for k, v in row.items():
                     if k not in ("epoch", "step"):
