@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/learning.py predict         # booth predict, 12 MP, two faces
     .venv/bin/python benchmarks/learning.py real            # shipped models on real portraits
     .venv/bin/python benchmarks/learning.py masks --mask-run RUN --mask-dataset DATASET
+    .venv/bin/python benchmarks/learning.py seeds --seed-reports REPORT,REPORT,REPORT
     .venv/bin/python benchmarks/learning.py quality --people 300 --epochs 30 --size 192
 
 **speed**: inference latency (batch 1, 5 channels, ``torch.inference_mode``, all cores; each
@@ -33,6 +34,9 @@ picture of their normal maps and relit photos (``benchmarks/_real.py``).
 
 **masks**: a run's own mask against MediaPipe's selfie segmentation and the two together, by
 their IoU with the true masks of held-out simulated people (``benchmarks/_masks.py``).
+
+**seeds**: one recipe's held-out reports over training seeds (``SEED=K sh
+learning/models/make.sh NAME``), by region, mean ± sd (``benchmarks/_seeds.py``).
 
 **quality**: ``booth simulate people N --store``, then ``booth export`` once per encoding
 (``points``, ``dense``, ``none``: the same captures, crops and subject splits), ``booth
@@ -254,7 +258,8 @@ def _real_check(work: Path, runs: list[tuple[str, int, Path]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("part", nargs="?",
-                    choices=("speed", "quality", "loader", "predict", "real", "masks", "all"),
+                    choices=("speed", "quality", "loader", "predict", "real", "masks", "seeds",
+                             "all"),
                     default="all")
     ap.add_argument("--size", type=int, default=512, help="speed: input side (default 512)")
     ap.add_argument("--repeat", type=int, default=10, help="speed: timed rounds")
@@ -265,6 +270,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / "out" / "bench-learning"))
     ap.add_argument("--mask-run", default=None, help="masks: a run with a mask output")
     ap.add_argument("--mask-dataset", default=None, help="masks: a dataset of simulated people")
+    ap.add_argument("--seed-reports", type=lambda s: s.split(","), default=None,
+                    help="seeds: report folders of one recipe's seeds (comma-separated)")
     ap.add_argument("--real-models", type=lambda s: s.split(","), default=["portrait", "booth"],
                     help="real: models to compare (shipped names, runs; default portrait,booth)")
     ap.add_argument("--people", type=int, default=200)
@@ -296,6 +303,11 @@ def main() -> None:
             sys.exit("masks: give --mask-run RUN and --mask-dataset DATASET")
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_masks.py"), args.mask_run,
                         args.mask_dataset], cwd=ROOT, check=True)
+    if args.part == "seeds":
+        if not args.seed_reports:
+            sys.exit("seeds: give --seed-reports REPORT,REPORT,...")
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_seeds.py"),
+                        *args.seed_reports], cwd=ROOT, check=True)
     if args.part in ("quality", "all"):
         quality(args)
 
