@@ -77,7 +77,8 @@ class EvaluateScreen(Screen):
         self.marked: set[str] = set()
         self.found: dict[str, tuple[str, str, Path]] = {}
         self.seen_state = ""
-        self.shown: Path | None = None
+        self.shown: Path | None = None  # the report on screen, tables and figure mounted
+        self._showing: Path | None = None  # the report being put on screen
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -188,13 +189,14 @@ class EvaluateScreen(Screen):
             self.seen_state = state
 
     async def show_report(self, report: Path, figure: Path) -> None:
-        if report == self.shown:
+        if report in (self.shown, self._showing):
             return
-        self.shown = report
+        self._showing = report
         try:
             tables = report_tables(report)
         except OSError as exc:
             self.app.report(str(InputError(f"{report}: {exc.strerror}")), "error")
+            self._showing = None
             return
         holder = self.query_one("#report-tables", Vertical)
         await holder.remove_children()
@@ -212,3 +214,6 @@ class EvaluateScreen(Screen):
         await self.query_one("#report-figure", Thumbnails).show(
             {"input, target, prediction and error per model": figure} if figure.is_file()
             else {})
+        # "shown" once all of it is there (the tables and the figure are mounted in turns)
+        if self._showing == report:
+            self.shown, self._showing = report, None
